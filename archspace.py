@@ -1,0 +1,137 @@
+"""The architecture space of graph hyper policies (Sec. III-B) and the tools to pick from it.
+
+Pure Python + numpy. An architecture is a tuple of hidden-layer widths, e.g. (16, 8, 32, 8):
+the deployed policy is the MLP in_dim -> 16 -> 8 -> 32 -> 8 -> out_dim with ReLU between layers.
+"""
+
+import itertools
+import numpy as np
+
+WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
+"""The set L of layer widths (Sec. III-B)."""
+MAX_DEPTH = 4
+"""Policies have 1..MAX_DEPTH hidden layers (Sec. III-B)."""
+
+ARCH_FORMAT = 'comma- or dash-separated positive widths, e.g. "16,8,32,8", "[16, 8, 32, 8]" or "16-8-32-8"'
+
+
+def all_archs(widths=WIDTHS, max_depth=MAX_DEPTH):
+    """Every MLP with 1..max_depth hidden layers drawn from `widths`, ordered by depth, then
+    lexicographically. 4680 architectures by default (Eq. 2)."""
+    widths = sorted(widths)
+    archs = []
+    for depth in range(1, max_depth + 1):
+        archs.extend(itertools.product(widths, repeat=depth))
+    return archs
+
+
+def parse_arch(text):
+    """'16,8,32,8', '[16, 8, 32, 8]' or '16-8-32-8' -> (16, 8, 32, 8)."""
+    if isinstance(text, (tuple, list)):
+        text = ",".join(str(width) for width in text)
+    body = str(text).strip()
+    if body[:1] in "[(" and body[-1:] in "])":
+        body = body[1:-1]
+    separator = "," if "," in body else "-" if "-" in body else None
+    parts = [part.strip() for part in body.split(separator)] if body.strip() else []
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(f"bad architecture {text!r}: expected {ARCH_FORMAT}")
+    return tuple(int(part) for part in parts)
+
+
+def check_arch(arch, widths=None, max_depth=MAX_DEPTH):
+    """Raise ValueError unless `arch` has 1..max_depth positive widths (each in `widths` if given)."""
+    arch = tuple(arch)
+    if not 1 <= len(arch) <= max_depth:
+        raise ValueError(f"bad architecture {list(arch)}: depth {len(arch)}, allowed 1..{max_depth} hidden layers")
+    for width in arch:
+        if widths is not None and width not in widths:
+            raise ValueError(f"bad architecture {list(arch)}: width {width} not in {list(widths)}")
+        if not (isinstance(width, (int, np.integer)) and width > 0):
+            raise ValueError(f"bad architecture {list(arch)}: width {width!r} is not a positive integer")
+    return arch
+
+
+def layer_shapes(arch, in_dim, out_dim):
+    """(fan_out, fan_in) of every linear layer of the MLP in_dim -> arch -> out_dim."""
+    sizes = [in_dim, *arch, out_dim]
+    return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]
+
+
+def num_params(arch, in_dim, out_dim):
+    """Weights + biases of the deployed MLP. The paper counts the action-mean head only, so
+    pass out_dim = action dim: Hopper (11 -> 3) [256, 256] has 69635."""
+    return sum(fan_out * fan_in + fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
+
+
+def d_lm(arch, in_dim, out_dim):
+    """Lossless memory dimension of an MLP, Algorithm 1 (with its line 5 for regression)."""
+    arch = tuple(arch)
+    capacity = (in_dim + 2) * arch[0]  # line 1
+    for j in range(2, len(arch) + 1):  # lines 2-4
+        capacity += min(arch[:j])
+    return capacity + min(min(arch), out_dim)  # line 5
+
+
+# Node roles of an architecture graph.
+INPUT, WEIGHT, BIAS, OUTPUT = 0, 1, 2, 3
+
+
+def arch_graph(arch, out_dim):
+    """The chain graph of Eq. 3 as (node values, node roles).
+
+    values = [0, l_1, l_1, ..., l_k, l_k, out_dim]: the input node (0), then a weight node and a
+    bias node per hidden layer, then ONE output node with the generated network's output size
+    (2a for SAC: action mean and log_std). As in Eq. 3 the output layer has a single node: the
+    GHN decodes both the output weight matrix and the output bias from it.
+    """
+    values = [0]
+    roles = [INPUT]
+    for width in arch:
+        values += [width, width]
+        roles += [WEIGHT, BIAS]
+    values.append(out_dim)
+    roles.append(OUTPUT)
+    return values, roles
+
+
+def sample_archs(rng, n, archs, mode="uniform"):
+    """n architectures from `archs` with a numpy Generator.
+
+    "uniform": uniform over the whole space, as in the paper (Sec. III-C); distinct within one
+    call while n <= len(archs). "depth": a depth uniformly first, then an arch of that depth
+    (4-layer nets are 87.5% of the default space, so uniform sampling rarely shows shallow ones).
+    """
+    if mode == "uniform":
+        idx = rng.choice(len(archs), size=n, replace=n > len(archs))
+        return [tuple(archs[i]) for i in idx]
+    if mode == "depth":
+        by_depth = {}
+        for arch in archs:
+            by_depth.setdefault(len(arch), []).append(tuple(arch))
+        depths = sorted(by_depth)
+        picked = []
+        for depth in rng.choice(depths, size=n):
+            group = by_depth[int(depth)]
+            picked.append(group[rng.integers(len(group))])
+        return picked
+    raise ValueError(f"bad arch sampling mode {mode!r}: allowed 'uniform' or 'depth'")
+
+
+def select_under_budget(archs, max_params, in_dim, out_dim, rule="d_lm"):
+    """Eq. 5: among archs with num_params <= max_params, the one with the largest D_LM
+    (rule="d_lm") or the most parameters (rule="size"). Ties go to fewer parameters, then to the
+    earlier arch in `archs`."""
+    if rule not in ("d_lm", "size"):
+        raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
+    counts = [num_params(arch, in_dim, out_dim) for arch in archs]
+    fitting = [i for i, count in enumerate(counts) if count <= max_params]
+    if not fitting:
+        raise ValueError(
+            f"no architecture fits a budget of {max_params} parameters: the smallest has {min(counts)}"
+        )
+    if rule == "d_lm":
+        best = max(fitting, key=lambda i: (d_lm(archs[i], in_dim, out_dim), -counts[i], -i))
+    else:
+        best = max(fitting, key=lambda i: (counts[i], -i))
+    return tuple(archs[best])

@@ -1,0 +1,137 @@
+"""Benchmarks that print numbers: GHN generation cost, and GHP-SAC updates/s vs the baseline.
+
+    python benchmarks/bench.py                       # everything, CPU
+    python benchmarks/bench.py --parts ghn --cuda    # GHN generation only, on the GPU
+
+Prints a table and writes benchmarks/results-<device>.json. Each number is the median of repeats.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import tyro
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import archspace  # noqa: E402
+from ghn import GHN, mlp_forward  # noqa: E402
+
+
+@dataclass
+class Args:
+    parts: tuple[str, ...] = ("ghn", "sac")
+    """which benchmarks to run: ghn (generation forward+backward), sac (ghp_sac.py updates/s)"""
+    cuda: bool = False
+    """run on the GPU"""
+    threads: int = 2
+    """torch CPU threads (the project's CI machines have 2 cores)"""
+    meta_batch: int = 8
+    """architectures per generation call / per SAC step"""
+    repeats: int = 10
+    """timed repeats (median reported) for the GHN benchmark"""
+    env_id: str = "Hopper-v4"
+    """environment for the SAC benchmark (sets in_dim/out_dim of the GHN benchmark too)"""
+    sac_steps: int = 3000
+    """vector-env steps for each SAC run; updates are timed after learning starts"""
+    out: str = ""
+    """JSON output path (default benchmarks/results-<device>.json)"""
+
+
+def time_ghn(ghn, archs_per_repeat, x, device):
+    """Median seconds of generate + policy forward + backward for one meta-batch."""
+    times = []
+    for archs in archs_per_repeat:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        loss = sum(mlp_forward(params, x).square().mean() for params in ghn(archs, naive_decode=ghn.naive))
+        ghn.zero_grad(set_to_none=True)
+        loss.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def bench_ghn(args, device, in_dim, out_dim):
+    rng = np.random.default_rng(0)
+    space = archspace.all_archs()
+    archs_per_repeat = [archspace.sample_archs(rng, args.meta_batch, space) for _ in range(args.repeats + 1)]
+    x = torch.randn(256 // args.meta_batch, in_dim, device=device)
+    rows = []
+    for decoder in ("full", "lowrank"):
+        torch.manual_seed(0)
+        ghn = GHN(in_dim, out_dim, decoder=decoder).to(device)
+        for naive in (False, True):
+            ghn.naive = naive
+            seconds = time_ghn(ghn, archs_per_repeat, x, device)
+            rows.append({"decoder": decoder, "decode": "naive" if naive else "cropped", "ms": seconds * 1e3,
+                         "ghn_params": sum(p.numel() for p in ghn.parameters())})
+    return rows
+
+
+def bench_sac(args, device_flag):
+    """Run ghp_sac.py as a subprocess in GHP and baseline mode and read its measured update rate."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ghp_sac.py")
+    rows = []
+    for mode, extra in (("ghp (full decoder)", []), ("ghp (lowrank decoder)", ["--ghn-decoder", "lowrank"]),
+                        ("baseline 256,256", ["--baseline-arch", "256,256"])):
+        learning_starts = args.sac_steps // 3
+        cmd = [sys.executable, script, "--env-id", args.env_id, "--meta-batch", str(args.meta_batch),
+               "--total-timesteps", str(args.sac_steps * args.meta_batch),
+               "--learning-starts", str(learning_starts * args.meta_batch),
+               "--eval-every", "0", "--save-every", "0", "--runs-dir", "/tmp/ghp-bench-runs",
+               "--exp-name", "bench", device_flag, "--threads", str(args.threads), *extra]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+        match = re.findall(r"updates/s=([\d.]+)", out.stdout)
+        rows.append({"mode": mode, "updates_per_s": float(match[-1]) if match else float("nan")})
+    return rows
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.cuda else "cpu")
+    if args.cuda and not torch.cuda.is_available():
+        raise SystemExit("--cuda given but torch.cuda.is_available() is False")
+    import gymnasium as gym
+
+    probe_env = gym.make(args.env_id)
+    in_dim, out_dim = probe_env.observation_space.shape[0], 2 * probe_env.action_space.shape[0]
+    name = torch.cuda.get_device_name() if args.cuda else f"cpu x{args.threads} threads"
+    results = {"device": name, "torch": torch.__version__, "env_id": args.env_id, "meta_batch": args.meta_batch}
+    print(f"device: {name}, torch {torch.__version__}, {args.env_id} (in {in_dim}, out {out_dim})")
+
+    if "ghn" in args.parts:
+        rows = bench_ghn(args, device, in_dim, out_dim)
+        results["ghn"] = rows
+        print(f"\nGHN generate + policy forward + backward, meta-batch of {args.meta_batch} random archs "
+              f"(median of {args.repeats})")
+        print(f"{'decoder':10s} {'decode':8s} {'ms':>9s} {'GHN params':>12s}")
+        for row in rows:
+            print(f"{row['decoder']:10s} {row['decode']:8s} {row['ms']:9.1f} {row['ghn_params']:12,d}")
+        for decoder in ("full", "lowrank"):
+            cropped, naive = (r["ms"] for r in rows if r["decoder"] == decoder)
+            print(f"{decoder}: naive / cropped = {naive / cropped:.2f}x")
+
+    if "sac" in args.parts:
+        rows = bench_sac(args, "--cuda" if args.cuda else "--no-cuda")
+        results["sac"] = rows
+        base = rows[-1]["updates_per_s"]
+        print(f"\nghp_sac.py gradient updates/s after learning starts ({args.env_id}, meta-batch {args.meta_batch})")
+        for row in rows:
+            print(f"{row['mode']:24s} {row['updates_per_s']:9.1f}  ratio to baseline {row['updates_per_s'] / base:.2f}")
+
+    path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    f"results-{'cuda' if args.cuda else 'cpu'}.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {path}")

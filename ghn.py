@@ -1,0 +1,282 @@
+"""The compact graph hyper network (GHN) of a graph hyper policy (Sec. II-A, Fig. 2).
+
+Given a list of MLP architectures, one batched call `ghn(archs)` returns differentiable weights
+and biases for every one of them. Pipeline per architecture graph (archspace.arch_graph, Eq. 3):
+
+    node features -> linear encoder -> gated GNN (one forward + one backward sweep over the chain,
+    message MLP + GRU cell) -> LayerNorm -> per-node decoders:
+      weight nodes and the output node -> a max_width x max_width matrix cropped to (fan_out, fan_in)
+      bias nodes and the output node   -> a max_width vector cropped to fan_out
+
+Only the cropped part of each matrix is decoded (CroppedDecode below), so cost grows with the layer,
+not with 512 x 512.
+"""
+
+import math
+import numbers
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import archspace
+
+DECODERS = ("full", "lowrank")
+
+
+class CroppedDecode(torch.autograd.Function):
+    """Rows of the paper's 128 -> max_width^2 weight decoder, evaluated only inside each crop.
+
+    For node j with code z_j (a row of `codes`) and crop (fan_out, fan_in), returns
+    W_j = (weight @ z_j + bias).view(M, M)[:fan_out, :fan_in], exactly what decoding the full
+    matrix and cropping gives. Nodes with the same crop shape are decoded by one batched matmul.
+    Backward writes each parameter's gradient once, instead of autograd allocating a full-size
+    zero gradient for every slice (notes: ~2 s per meta-batch that way).
+    """
+
+    @staticmethod
+    def forward(ctx, codes, weight, bias, crops, width):
+        code_dim = codes.shape[1]
+        weight3 = weight.view(width, width, code_dim)
+        bias2 = bias.view(width, width)
+        groups = {}
+        for row, crop in enumerate(crops):
+            groups.setdefault(crop, []).append(row)
+        outputs = [None] * len(crops)
+        for (fan_out, fan_in), rows in groups.items():
+            group_codes = codes[rows]  # (m, C)
+            # (fan_out, fan_in, C) @ (C, m), batched over fan_out rows of the crop
+            block = torch.bmm(weight3[:fan_out, :fan_in], group_codes.t().expand(fan_out, code_dim, len(rows)))
+            block = block.permute(2, 0, 1) + bias2[:fan_out, :fan_in]
+            for k, row in enumerate(rows):
+                outputs[row] = block[k].clone() if len(rows) > 1 else block[k]
+        ctx.save_for_backward(codes, weight)
+        ctx.groups = groups
+        ctx.width = width
+        ctx.set_materialize_grads(False)
+        return tuple(outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        codes, weight = ctx.saved_tensors
+        width, code_dim = ctx.width, codes.shape[1]
+        weight3 = weight.view(width, width, code_dim)
+        need_codes, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_codes = torch.zeros_like(codes) if need_codes else None
+        grad_weight3 = torch.zeros_like(weight3) if need_weight else None
+        grad_bias2 = weight.new_zeros(width, width) if need_bias else None
+        for (fan_out, fan_in), rows in ctx.groups.items():
+            used = [(row, grads[row]) for row in rows if grads[row] is not None]
+            if not used:
+                continue
+            group_grad = torch.stack([grad for _, grad in used])  # (m, fan_out, fan_in)
+            group_codes = codes[[row for row, _ in used]]  # (m, C)
+            if need_codes:
+                # sum over the crop of grad * weight -> (m, C)
+                per_row = torch.bmm(group_grad.transpose(0, 1), weight3[:fan_out, :fan_in])
+                grad_codes[[row for row, _ in used]] = per_row.sum(0)
+            if need_weight:
+                grad_weight3[:fan_out, :fan_in].baddbmm_(
+                    group_grad.permute(1, 2, 0), group_codes.expand(fan_out, *group_codes.shape)
+                )
+            if need_bias:
+                grad_bias2[:fan_out, :fan_in] += group_grad.sum(0)
+        grad_weight = grad_weight3.view(width * width, code_dim) if need_weight else None
+        grad_bias = grad_bias2.view(-1) if need_bias else None
+        return grad_codes, grad_weight, grad_bias, None, None
+
+
+def mlp_forward(params, x):
+    """Run one generated policy: params = [(W_1, b_1), ..., (W_out, b_out)]; ReLU hidden layers,
+    linear output."""
+    for weight, bias in params[:-1]:
+        x = F.relu(F.linear(x, weight, bias))
+    weight, bias = params[-1]
+    return F.linear(x, weight, bias)
+
+
+class GHN(nn.Module):
+    """Graph hyper network that generates the parameters of MLPs in_dim -> arch -> out_dim.
+
+    Args:
+        in_dim: input size of the generated MLPs (observation size).
+        out_dim: output size of the generated MLPs (2 x action dim for SAC: mean and log_std).
+        hidden: size of node embeddings (the authors use 16).
+        max_width: largest layer width (and in_dim, out_dim) the GHN can generate; each weight node
+            decodes a max_width x max_width matrix.
+        decoder: "full" is the paper's decoder (MLP to 128, then a linear map 128 -> max_width^2,
+            ~34M parameters at 512); "lowrank" decodes a row factor and a column factor of rank
+            `rank` and multiplies them (W = U V^T / sqrt(rank)), ~2M parameters at 512.
+        rank: rank of the "lowrank" decoder.
+        max_depth: most hidden layers an architecture may have.
+    """
+
+    def __init__(self, in_dim, out_dim, hidden=16, max_width=512, decoder="full", rank=16, max_depth=archspace.MAX_DEPTH):
+        super().__init__()
+        if decoder not in DECODERS:
+            raise ValueError(f"bad GHN decoder {decoder!r}: allowed {', '.join(DECODERS)}")
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
+            if not 1 <= value <= max_width:
+                raise ValueError(f"bad {name} {value}: the GHN generates layers of 1..max_width={max_width} inputs/outputs")
+        self.config = dict(in_dim=in_dim, out_dim=out_dim, hidden=hidden, max_width=max_width,
+                           decoder=decoder, rank=rank, max_depth=max_depth)
+        self.in_dim, self.out_dim, self.max_width, self.max_depth = in_dim, out_dim, max_width, max_depth
+        self.decoder, self.rank = decoder, rank
+        code_dim = 128
+
+        # Node encoder (Sec. II-A: "a simple linear encoder"). Features: width / max_width,
+        # log2(width + 1) / log2(max_width + 1) and a one-hot of the role (input, weight, bias,
+        # output). The authors encode the raw width alone; the role tells the weight and bias nodes
+        # of one layer apart before message passing.
+        self.encoder = nn.Linear(2 + 4, hidden)
+        # Gated GNN: message MLP + GRU cell, one forward and one backward sweep (Sec. II-A).
+        self.message = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+        self.gru = nn.GRUCell(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        # Weight decoder: node embedding -> 64 -> 128 (the authors' 1x1 convs are these linears) -> matrix.
+        self.weight_trunk = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, code_dim), nn.ReLU())
+        if decoder == "full":
+            self.weight_head = nn.Linear(code_dim, max_width * max_width)
+        else:
+            self.row_head = nn.Linear(code_dim, max_width * rank)
+            self.col_head = nn.Linear(code_dim, max_width * rank)
+        # Bias decoder: node embedding -> 32 -> max_width vector, cropped to fan_out.
+        self.bias_decoder = nn.Sequential(nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, max_width))
+        self._init_heads(code_dim)
+
+    @torch.no_grad()
+    def _init_heads(self, code_dim):
+        # Decoded entries start with unit variance, so that the fan-in scale applied in forward()
+        # gives He-initialised policies with stable activations at every depth and width.
+        # The trunk ends in a ReLU of roughly unit-variance pre-activations: E[code^2] ~ 1/2.
+        head_std = math.sqrt(2.0 / code_dim)
+        if self.decoder == "full":
+            nn.init.normal_(self.weight_head.weight, std=head_std)
+            nn.init.zeros_(self.weight_head.bias)
+        else:  # U V^T / sqrt(rank) has unit variance when U and V do
+            for head in (self.row_head, self.col_head):
+                nn.init.normal_(head.weight, std=head_std)
+                nn.init.zeros_(head.bias)
+        for layer in self.weight_trunk:
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+        # Generated biases start small (the usual zero-ish bias init) but not exactly zero, so the
+        # whole bias decoder receives gradients from the first step.
+        self.bias_decoder[-1].weight.mul_(0.1)
+        self.bias_decoder[-1].bias.zero_()
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def to_checkpoint(self):
+        """Everything needed to rebuild this GHN without the training script."""
+        return {"config": dict(self.config), "state_dict": self.state_dict()}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint, map_location=None):
+        """Rebuild a GHN from `to_checkpoint()` output (or a path to a torch.save of it)."""
+        if isinstance(checkpoint, str):
+            checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
+        ghn = cls(**checkpoint["config"])
+        ghn.load_state_dict(checkpoint["state_dict"])
+        return ghn
+
+    # ---- generation --------------------------------------------------------------------------
+    def check_arch(self, arch):
+        """Raise ValueError unless this GHN can generate `arch`; return it as a tuple."""
+        arch = tuple(arch)
+        if not 1 <= len(arch) <= self.max_depth:
+            raise ValueError(f"bad architecture {list(arch)}: {len(arch)} hidden layers, allowed 1..{self.max_depth}")
+        for width in arch:
+            if not (isinstance(width, numbers.Integral) and 1 <= width <= self.max_width):
+                raise ValueError(f"bad architecture {list(arch)}: width {width!r}, allowed integers 1..{self.max_width}")
+        return arch
+
+    def _node_features(self, archs, device):
+        """Padded node features (B, N, 6) and chain lengths (B,) of the archs' graphs (Eq. 3)."""
+        graphs = [archspace.arch_graph(arch, self.out_dim) for arch in archs]
+        num_nodes = max(len(values) for values, _ in graphs)
+        features = torch.zeros(len(archs), num_nodes, 6)
+        log_max = math.log2(self.max_width + 1)
+        for b, (values, roles) in enumerate(graphs):
+            for n, (value, role) in enumerate(zip(values, roles)):
+                features[b, n, 0] = value / self.max_width
+                features[b, n, 1] = math.log2(value + 1) / log_max
+                features[b, n, 2 + role] = 1.0
+        lengths = torch.tensor([len(values) for values, _ in graphs])
+        return features.to(device=device, dtype=self.encoder.weight.dtype), lengths.to(device)
+
+    def embed(self, archs):
+        """Node embeddings (B, N, hidden) after encoder, both GRU sweeps and LayerNorm."""
+        device = self.encoder.weight.device
+        features, lengths = self._node_features(archs, device)
+        states = list(self.encoder(features).unbind(1))  # one (B, hidden) tensor per node position
+        for t in range(1, len(states)):  # forward sweep: node t receives from node t - 1
+            update = self.gru(self.message(states[t - 1]), states[t])
+            states[t] = torch.where((t < lengths)[:, None], update, states[t])
+        for t in range(len(states) - 2, -1, -1):  # backward sweep: node t receives from node t + 1
+            update = self.gru(self.message(states[t + 1]), states[t])
+            states[t] = torch.where((t + 1 < lengths)[:, None], update, states[t])
+        return self.norm(torch.stack(states, 1))
+
+    def _decode_weights(self, codes, crops, naive):
+        if self.decoder == "lowrank":
+            rows = self.row_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)
+            cols = self.col_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)
+            return [row[:fan_out] @ col[:fan_in].t() / math.sqrt(self.rank)
+                    for row, col, (fan_out, fan_in) in zip(rows, cols, crops)]
+        if naive:  # decode all max_width^2 entries, then crop: the reference the fast path must match
+            full = self.weight_head(codes).view(len(crops), self.max_width, self.max_width).unbind(0)
+            return [matrix[:fan_out, :fan_in] for matrix, (fan_out, fan_in) in zip(full, crops)]
+        return list(CroppedDecode.apply(codes, self.weight_head.weight, self.weight_head.bias, crops, self.max_width))
+
+    def forward(self, archs, naive_decode=False):
+        """Parameters for every arch in `archs`: a list (one entry per arch) of
+        [(W_1, b_1), ..., (W_out, b_out)] with W_l of shape (fan_out, fan_in)."""
+        archs = [self.check_arch(arch) for arch in archs]
+        embeddings = self.embed(archs)
+        # Which node decodes what (archspace.arch_graph): weight node 2l - 1 -> W_l, bias node 2l ->
+        # b_l, and the single output node 2k + 1 -> both W_out and b_out.
+        weight_nodes, weight_crops, bias_nodes, bias_sizes = [], [], [], []
+        for b, arch in enumerate(archs):
+            for layer, (fan_out, fan_in) in enumerate(archspace.layer_shapes(arch, self.in_dim, self.out_dim)):
+                weight_node = 2 * layer + 1
+                bias_node = weight_node + 1 if layer < len(arch) else weight_node
+                weight_nodes.append((b, weight_node))
+                weight_crops.append((fan_out, fan_in))
+                bias_nodes.append((b, bias_node))
+                bias_sizes.append(fan_out)
+        index = torch.tensor(weight_nodes, device=embeddings.device)
+        codes = self.weight_trunk(embeddings[index[:, 0], index[:, 1]])
+        weights = self._decode_weights(codes, weight_crops, naive_decode)
+        index = torch.tensor(bias_nodes, device=embeddings.device)
+        biases = self.bias_decoder(embeddings[index[:, 0], index[:, 1]]).unbind(0)
+
+        params, k = [], 0
+        for arch in archs:
+            layers = []
+            for layer in range(len(arch) + 1):
+                # Fan-in scaling of the unit-variance decoded entries: He (gain 2) before a ReLU,
+                # LeCun (gain 1) for the linear output layer.
+                gain = 2.0 if layer < len(arch) else 1.0
+                scale = math.sqrt(gain / weight_crops[k][1])
+                layers.append((weights[k] * scale, biases[k][: bias_sizes[k]]))
+                k += 1
+            params.append(layers)
+        return params
+
+    @torch.no_grad()
+    def to_mlp(self, arch, out_rows=None):
+        """A plain nn.Sequential (Linear, ReLU, ..., Linear) carrying the generated weights of
+        `arch`, detached. out_rows=k keeps only the first k outputs (e.g. the action-mean head)."""
+        layers = []
+        params = self([arch])[0]
+        for i, (weight, bias) in enumerate(params):
+            if i == len(params) - 1 and out_rows is not None:
+                if not 1 <= out_rows <= weight.shape[0]:
+                    raise ValueError(f"bad out_rows {out_rows}: allowed 1..{weight.shape[0]}")
+                weight, bias = weight[:out_rows], bias[:out_rows]
+            linear = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device, dtype=weight.dtype)
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
+            layers += [linear, nn.ReLU()]
+        return nn.Sequential(*layers[:-1])

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+import archspace
+from archspace import all_archs, arch_graph, d_lm, num_params, parse_arch, sample_archs, select_under_budget
+
+
+def test_space_has_4680_archs_in_depth_then_lexicographic_order():
+    archs = all_archs()
+    assert len(archs) == 8 + 8**2 + 8**3 + 8**4 == 4680  # Eq. 2
+    assert len(set(archs)) == 4680
+    assert archs[:2] == [(4,), (8,)] and archs[8] == (4, 4) and archs[-1] == (512, 512, 512, 512)
+    assert [len(a) for a in archs] == sorted(len(a) for a in archs)
+    assert archs[8:72] == sorted(archs[8:72])
+
+
+def test_small_space():
+    assert all_archs(widths=(8, 4), max_depth=2) == [(4,), (8,), (4, 4), (4, 8), (8, 4), (8, 8)]
+
+
+@pytest.mark.parametrize(
+    "arch, in_dim, out_dim, expected",
+    [((256, 256), 11, 3, 69635), ((8, 4, 4, 4), 11, 3, 187), ((16, 8, 32, 8), 17, 6, 1030),  # paper numbers
+     ((256, 256), 17, 6, 71942), ((16, 16, 4), 17, 6, 658), ((4, 8), 13, 4, 132)],  # Table I
+)
+def test_num_params_matches_paper(arch, in_dim, out_dim, expected):
+    assert num_params(arch, in_dim, out_dim) == expected
+
+
+def test_d_lm_by_hand():
+    # Algorithm 1: (in + 2) * l1 + sum_{j>=2} min(l1..lj) + min(l1..lk, out)
+    assert d_lm((256, 256), 11, 3) == 13 * 256 + 256 + 3  # 3587
+    assert d_lm((8, 4, 4, 4), 11, 3) == 13 * 8 + 4 + 4 + 4 + 3  # 119
+    assert d_lm((16, 8, 32, 8), 17, 6) == 19 * 16 + 8 + 8 + 8 + 6  # 334
+    assert d_lm((4,), 11, 3) == 13 * 4 + 3  # single layer: no loop, line 5 only
+
+
+@pytest.mark.parametrize("text", ["16,8,32,8", "[16, 8, 32, 8]", "16-8-32-8", " 16, 8,32 ,8 ", "(16,8,32,8)"])
+def test_parse_arch_forms(text):
+    assert parse_arch(text) == (16, 8, 32, 8)
+
+
+@pytest.mark.parametrize("text", ["", "[]", "16,,8", "16,-4", "-4", "a,b", "0,4", "16.5,8", "16,8;4"])
+def test_parse_arch_rejects_bad_text(text):
+    with pytest.raises(ValueError, match="bad architecture") as info:
+        parse_arch(text)
+    assert repr(text) in str(info.value) and "16,8,32,8" in str(info.value)
+
+
+def test_arch_graph_is_eq3():
+    values, roles = arch_graph((16, 8), out_dim=6)
+    assert values == [0, 16, 16, 8, 8, 6]
+    assert roles == [archspace.INPUT, archspace.WEIGHT, archspace.BIAS, archspace.WEIGHT, archspace.BIAS, archspace.OUTPUT]
+
+
+def test_layer_shapes():
+    assert archspace.layer_shapes((16, 8), 11, 6) == [(16, 11), (8, 16), (6, 8)]
+
+
+def test_sample_archs_uniform_is_distinct_and_seeded():
+    archs = all_archs()
+    first = sample_archs(np.random.default_rng(3), 8, archs)
+    assert first == sample_archs(np.random.default_rng(3), 8, archs)
+    assert len(set(first)) == 8 and all(a in archs for a in first)
+    counts = np.bincount([len(a) for a in sample_archs(np.random.default_rng(0), 4000, archs)], minlength=5)
+    assert counts[4] / 4000 == pytest.approx(4096 / 4680, abs=0.03)  # uniform: 87.5% have 4 layers
+
+
+def test_sample_archs_depth_mode_balances_depths():
+    archs = all_archs()
+    depths = [len(a) for a in sample_archs(np.random.default_rng(0), 4000, archs, mode="depth")]
+    counts = np.bincount(depths, minlength=5)[1:]
+    assert np.all(np.abs(counts / 4000 - 0.25) < 0.03)
+    with pytest.raises(ValueError, match="'uniform' or 'depth'"):
+        sample_archs(np.random.default_rng(0), 2, archs, mode="bogus")
+
+
+def test_select_under_budget_small_space():
+    # in_dim 2, out_dim 1: counts and D_LM by hand
+    archs = [(4,), (8,), (2, 2), (4, 4), (2, 8)]
+    # params: (4,)=17, (8,)=33, (2,2)=15, (4,4)=37, (2,8)=39
+    # D_LM:   (4,)=17, (8,)=33, (2,2)=11, (4,4)=21, (2,8)=11
+    assert [num_params(a, 2, 1) for a in archs] == [17, 33, 15, 37, 39]
+    assert [d_lm(a, 2, 1) for a in archs] == [17, 33, 11, 21, 11]
+    assert select_under_budget(archs, 40, 2, 1, rule="d_lm") == (8,)
+    assert select_under_budget(archs, 40, 2, 1, rule="size") == (2, 8)
+    assert select_under_budget(archs, 38, 2, 1, rule="size") == (4, 4)
+    assert select_under_budget(archs, 16, 2, 1) == (2, 2)
+    # tie on D_LM (11 vs 11): fewer parameters wins
+    assert select_under_budget([(2, 8), (2, 2)], 100, 2, 1) == (2, 2)
+    with pytest.raises(ValueError, match="smallest has 15"):
+        select_under_budget(archs, 14, 2, 1)
+    with pytest.raises(ValueError, match="'d_lm' or 'size'"):
+        select_under_budget(archs, 100, 2, 1, rule="biggest")

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+import torch
+
+import archspace
+from ghn import GHN, mlp_forward
+
+PROBE = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512), (512, 4, 512)]
+
+
+@pytest.fixture(scope="module")
+def hopper_ghn():
+    torch.manual_seed(0)
+    return GHN(in_dim=11, out_dim=6)
+
+
+def test_generated_shapes_match_layers(hopper_ghn):
+    params = hopper_ghn(PROBE)
+    assert len(params) == len(PROBE)
+    for arch, layers in zip(PROBE, params):
+        shapes = [(tuple(w.shape), tuple(b.shape)) for w, b in layers]
+        expected = [((o, i), (o,)) for o, i in archspace.layer_shapes(arch, 11, 6)]
+        assert shapes == expected
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_cropped_decode_equals_full_decode_then_crop(decoder):
+    torch.manual_seed(1)
+    ghn = GHN(in_dim=11, out_dim=6, decoder=decoder).double()
+    archs = PROBE + [(4,), (16, 16)]  # repeated crop shapes exercise the grouped path
+    fast, naive = ghn(archs), ghn(archs, naive_decode=True)
+    for fast_layers, naive_layers in zip(fast, naive):
+        for (w, b), (wn, bn) in zip(fast_layers, naive_layers):
+            torch.testing.assert_close(w, wn, atol=1e-6, rtol=0)
+            torch.testing.assert_close(b, bn, atol=1e-6, rtol=0)
+
+
+def test_cropped_decode_gradients_equal_naive():
+    torch.manual_seed(2)
+    ghn = GHN(in_dim=5, out_dim=2, max_width=64).double()
+    archs = [(8, 4), (64, 64, 16), (8,), (8, 4)]
+    x = torch.randn(7, 5, dtype=torch.float64)
+    grads = []
+    for naive in (False, True):
+        ghn.zero_grad()
+        loss = sum((mlp_forward(p, x) ** 2).sum() for p in ghn(archs, naive_decode=naive))
+        loss.backward()
+        grads.append([p.grad.clone() for p in ghn.parameters()])
+    for fast, naive in zip(*grads):
+        torch.testing.assert_close(fast, naive, atol=1e-9, rtol=1e-7)
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_gradients_reach_every_parameter(decoder):
+    torch.manual_seed(3)
+    ghn = GHN(in_dim=11, out_dim=6, max_width=64, decoder=decoder)
+    x = torch.randn(32, 11)
+    loss = sum(mlp_forward(p, x).pow(2).mean() for p in ghn([(8, 4, 4, 4), (64,), (16, 32)]))
+    loss.backward()
+    for name, param in ghn.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_fresh_ghn_gives_sane_activations(hopper_ghn):
+    x = torch.randn(2000, 11)
+    with torch.no_grad():
+        for arch, layers in zip(PROBE, hopper_ghn(PROBE)):
+            h = x
+            for w, b in layers[:-1]:
+                h = torch.relu(torch.nn.functional.linear(h, w, b))
+                assert 0.1 < h.pow(2).mean().sqrt() < 10, arch
+            out = mlp_forward(layers, x)
+            assert torch.isfinite(out).all() and 0.05 < out.std() < 10, arch
+
+
+def test_to_mlp_matches_functional_forward(hopper_ghn):
+    x = torch.randn(16, 11)
+    for arch in [(4,), (16, 8, 32, 8), (256, 256)]:
+        with torch.no_grad():
+            expected = mlp_forward(hopper_ghn([arch])[0], x)
+        mlp = hopper_ghn.to_mlp(arch)
+        assert isinstance(mlp, torch.nn.Sequential) and len(mlp) == 2 * len(arch) + 1
+        torch.testing.assert_close(mlp(x), expected, atol=1e-6, rtol=0)
+        head = hopper_ghn.to_mlp(arch, out_rows=3)  # action-mean head for deployment
+        torch.testing.assert_close(head(x), expected[:, :3], atol=1e-6, rtol=0)
+        assert not any(p.requires_grad and p.grad is not None for p in head.parameters())
+        assert sum(p.numel() for p in head.parameters()) == archspace.num_params(arch, 11, 3)
+
+
+@pytest.mark.parametrize(
+    "arch, message",
+    [((), "allowed 1..4"), ((8, 8, 8, 8, 8), "allowed 1..4"), ((1024,), "allowed integers 1..512"),
+     ((0, 8), "allowed integers 1..512"), ((8.5,), "allowed integers 1..512")],
+)
+def test_bad_arch_is_a_clear_error(hopper_ghn, arch, message):
+    with pytest.raises(ValueError, match=message):
+        hopper_ghn([arch])
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="bad in_dim 600"):
+        GHN(in_dim=600, out_dim=4)
+    with pytest.raises(ValueError, match="bad GHN decoder 'tiny'"):
+        GHN(in_dim=4, out_dim=4, decoder="tiny")
+    with pytest.raises(ValueError, match="bad out_rows 9"):
+        GHN(in_dim=4, out_dim=4, max_width=16).to_mlp((8,), out_rows=9)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(4)
+    ghn = GHN(in_dim=7, out_dim=4, hidden=8, max_width=32, decoder="lowrank", rank=4)
+    torch.save(ghn.to_checkpoint(), tmp_path / "ghn.pt")
+    loaded = GHN.from_checkpoint(str(tmp_path / "ghn.pt"))
+    assert loaded.config == ghn.config
+    x = torch.randn(3, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), mlp_forward(ghn([(32, 8)])[0], x))
+
+
+def test_ghn_learns_regression_for_four_archs_at_once():
+    torch.manual_seed(5)
+    ghn = GHN(in_dim=2, out_dim=1, max_width=64)
+    archs = [(16,), (32, 16), (8, 8, 8), (64, 64)]
+    x = torch.rand(256, 2) * 6 - 3
+    y = torch.sin(x[:, :1]) * torch.cos(x[:, 1:])
+    optimizer = torch.optim.Adam(ghn.parameters(), lr=1e-3)
+
+    def losses():
+        return [torch.nn.functional.mse_loss(mlp_forward(p, x), y) for p in ghn(archs)]
+
+    with torch.no_grad():
+        start = np.array([loss.item() for loss in losses()])
+    for _ in range(400):
+        optimizer.zero_grad()
+        torch.stack(losses()).sum().backward()
+        optimizer.step()
+    with torch.no_grad():
+        end = np.array([loss.item() for loss in losses()])
+    assert np.all(end < start / 10), (start, end)
