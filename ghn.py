@@ -142,21 +142,23 @@ class GHN(nn.Module):
             self.col_head = nn.Linear(code_dim, max_width * rank)
         # Bias decoder: node embedding -> 32 -> max_width vector, cropped to fan_out.
         self.bias_decoder = nn.Sequential(nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, max_width))
-        self._init_heads(code_dim)
+        self.code_scale = math.sqrt(2.0 / code_dim)
+        self._init_heads()
 
     @torch.no_grad()
-    def _init_heads(self, code_dim):
+    def _init_heads(self):
         # Decoded entries start with unit variance, so that the fan-in scale applied in forward()
         # gives He-initialised policies with stable activations at every depth and width.
-        # The trunk ends in a ReLU of roughly unit-variance pre-activations: E[code^2] ~ 1/2.
-        head_std = math.sqrt(2.0 / code_dim)
-        if self.decoder == "full":
-            nn.init.normal_(self.weight_head.weight, std=head_std)
-            nn.init.zeros_(self.weight_head.bias)
-        else:  # U V^T / sqrt(rank) has unit variance when U and V do
-            for head in (self.row_head, self.col_head):
-                nn.init.normal_(head.weight, std=head_std)
-                nn.init.zeros_(head.bias)
+        # The trunk ends in a ReLU of roughly unit-variance pre-activations: E[code^2] ~ 1/2, so
+        # head weights of variance 1 with codes scaled by sqrt(2 / code_dim) give unit variance.
+        # The scale sits on the codes, not in the init ("equalised learning rate", Karras et al.
+        # 2018): with the usual small init, every Adam step moves all 128 weights feeding a decoded
+        # entry by ~lr each, so generated weights moved ~64x faster than an ordinary MLP's, and
+        # GHP-SAC on Pendulum blew its policies up to outputs of 1e7 within a few thousand steps.
+        heads = [self.weight_head] if self.decoder == "full" else [self.row_head, self.col_head]
+        for head in heads:  # U V^T / sqrt(rank) has unit variance when U and V do
+            nn.init.normal_(head.weight, std=1.0)
+            nn.init.zeros_(head.bias)
         for layer in self.weight_trunk:
             if isinstance(layer, nn.Linear):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
@@ -219,6 +221,7 @@ class GHN(nn.Module):
         return self.norm(torch.stack(states, 1))
 
     def _decode_weights(self, codes, crops, naive):
+        codes = codes * self.code_scale  # equalised learning rate of the heads, see _init_heads
         if self.decoder == "lowrank":
             rows = self.row_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)
             cols = self.col_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)

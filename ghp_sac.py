@@ -1,0 +1,480 @@
+"""SAC with a graph hyper policy (GHP) for MuJoCo locomotion (Sec. III-C, Eq. 4).
+
+    python ghp_sac.py --env-id Hopper-v4                        # GHP: one GHN, 4680 policies
+    python ghp_sac.py --env-id Hopper-v4 --baseline-arch 256,256 # the paper's baseline
+    python ghp_sac.py --help
+
+Env i of the vector env is driven by architecture i of the current meta-batch; all transitions go
+to one replay buffer; every gradient step generates the meta-batch's policies with one GHN call and
+splits the minibatch by architecture. Structure after CleanRL's sac_continuous_action.py.
+"""
+
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+import archspace
+from ghn import GHN, mlp_forward
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """use CUDA when it is available (--no-cuda forces the CPU)"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+    runs_dir: str = "runs"
+    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/"""
+    resume: str = ""
+    """path to a checkpoint.pt to continue training from (logs go to its folder)"""
+
+    # Algorithm specific arguments
+    env_id: str = "Hopper-v4"
+    """the id of a gymnasium MuJoCo env with a Box observation and action space"""
+    total_timesteps: int = 1_000_000
+    """total env steps, summed over the meta_batch parallel envs"""
+    meta_batch: int = 8
+    """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
+    async_envs: bool = False
+    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
+    buffer_size: int = int(1e6)
+    """the replay memory buffer size, shared by all envs"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    tau: float = 0.005
+    """target smoothing coefficient"""
+    batch_size: int = 256
+    """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
+    learning_starts: int = 10_000
+    """env steps of uniformly random actions before learning; updates start once the buffer holds more than this"""
+    policy_lr: float = 1e-3
+    """learning rate of the policy network: the GHN (or the baseline MLP)"""
+    policy_weight_decay: float = 1e-5
+    """Adam weight decay of the policy network"""
+    q_lr: float = 3e-4
+    """learning rate of the Q networks"""
+    alpha: float = 0.2
+    """entropy regularization coefficient (the initial value with --autotune)"""
+    autotune: bool = False
+    """automatic tuning of the entropy coefficient"""
+
+    # Graph hyper policy arguments
+    steps_per_arch: int = 50
+    """gradient steps between two meta-batches of architectures (also resampled per env at episode end)"""
+    arch_sampling: str = "uniform"
+    """how architectures are sampled: uniform (the paper) or depth (uniform depth first, an ablation)"""
+    baseline_arch: str = ""
+    """if set (e.g. 256,256), train this one fixed MLP actor instead of the GHN, nothing else changed"""
+    ghn_decoder: str = "full"
+    """GHN weight decoder: full (the paper's 128 -> 512x512 map) or lowrank (rank-r row x column factors)"""
+    ghn_hidden: int = 16
+    """GHN node embedding size (the authors use 16)"""
+
+    # Logging, evaluation and checkpoints
+    log_every: int = 1000
+    """env steps between terminal progress lines and tensorboard loss scalars"""
+    eval_every: int = 50_000
+    """env steps between deterministic evaluations of the probe architectures; 0 disables"""
+    eval_episodes: int = 1
+    """episodes per probe architecture at each evaluation"""
+    save_every: int = 100_000
+    """env steps between checkpoints (one is always written at the end); 0 saves only at the end"""
+
+
+PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
+LOG_STD_MAX = 2
+LOG_STD_MIN = -5
+
+
+def make_env(env_id, seed):
+    def thunk():
+        env = gym.make(env_id)
+        env = gym.wrappers.RecordEpisodeStatistics(env)
+        env.action_space.seed(seed)
+        return env
+
+    return thunk
+
+
+def check_env(env_id):
+    """One-line errors for env ids this script cannot train on; returns (obs_dim, act_dim)."""
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as error:
+        raise SystemExit(f"unknown env id {env_id!r}: {error}")
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    if not isinstance(act_space, gym.spaces.Box):
+        raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_sac.py needs a Box (continuous) one")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise SystemExit(f"env {env_id!r} has observation space {obs_space}: ghp_sac.py needs a flat Box one "
+                         "(goal-conditioned Fetch envs: use ghp_ddpg_her.py)")
+    return obs_space.shape[0], act_space.shape[0]
+
+
+class ReplayBuffer:
+    """Ring buffer of transitions from all envs (Sec. III-C: one common buffer)."""
+
+    def __init__(self, size, obs_dim, act_dim, device):
+        self.size, self.pos, self.full, self.device = size, 0, False, device
+        self.obs = np.zeros((size, obs_dim), np.float32)
+        self.next_obs = np.zeros((size, obs_dim), np.float32)
+        self.actions = np.zeros((size, act_dim), np.float32)
+        self.rewards = np.zeros(size, np.float32)
+        self.dones = np.zeros(size, np.float32)
+
+    def __len__(self):
+        return self.size if self.full else self.pos
+
+    def add(self, obs, next_obs, actions, rewards, terminations):
+        for i in range(len(obs)):
+            self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs[i], next_obs[i], actions[i]
+            self.rewards[self.pos], self.dones[self.pos] = rewards[i], terminations[i]
+            self.pos = (self.pos + 1) % self.size
+            self.full = self.full or self.pos == 0
+
+    def sample(self, rng, batch_size):
+        idx = rng.integers(len(self), size=batch_size)
+        to_tensor = lambda array: torch.as_tensor(array[idx], device=self.device)  # noqa: E731
+        return to_tensor(self.obs), to_tensor(self.actions), to_tensor(self.next_obs), to_tensor(self.rewards), to_tensor(self.dones)
+
+
+class SoftQNetwork(nn.Module):
+    def __init__(self, obs_dim, act_dim):
+        super().__init__()
+        self.fc1 = nn.Linear(obs_dim + act_dim, 256)
+        self.fc2 = nn.Linear(256, 256)
+        self.fc3 = nn.Linear(256, 1)
+
+    def forward(self, x, a):
+        x = torch.cat([x, a], 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class BaselineActor(nn.Module):
+    """An ordinary MLP obs -> arch -> 2 x act_dim, exposed as [(W, b), ...] like a generated policy."""
+
+    def __init__(self, arch, obs_dim, act_dim):
+        super().__init__()
+        sizes = [obs_dim, *arch, 2 * act_dim]
+        self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
+
+    def params(self):
+        return [(layer.weight, layer.bias) for layer in self.layers]
+
+
+def actor_forward(policy_params, obs):
+    """Eq. 4's split of the minibatch by architecture: chunk i of `obs` goes through policy i."""
+    chunks = obs.chunk(len(policy_params))
+    return torch.cat([mlp_forward(params, chunk) for params, chunk in zip(policy_params, chunks)])
+
+
+def squashed_gaussian(outputs, action_scale, action_bias):
+    """Generated outputs (mean, log_std) -> tanh-squashed action sample, its log-prob, and the
+    deterministic action tanh(mean)."""
+    mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
+    log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
+    normal = torch.distributions.Normal(mean, log_std.exp())
+    x_t = normal.rsample()
+    y_t = torch.tanh(x_t)
+    action = y_t * action_scale + action_bias
+    log_prob = normal.log_prob(x_t) - torch.log(action_scale * (1 - y_t.pow(2)) + 1e-6)
+    return action, log_prob.sum(1, keepdim=True), torch.tanh(mean) * action_scale + action_bias
+
+
+def arch_name(arch):
+    return "-".join(str(width) for width in arch)
+
+
+@torch.no_grad()
+def evaluate_probes(policies, env_id, episodes, seed, action_scale, action_bias, device):
+    """Deterministic return (tanh of the mean, as in training) of each {name: params} policy."""
+    env = gym.make(env_id)
+    returns = {}
+    for name, params in policies.items():
+        episode_returns = []
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            done, total = False, 0.0
+            while not done:
+                outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
+                action = squashed_gaussian(outputs, action_scale, action_bias)[2]
+                obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
+                total += float(reward)
+                done = terminated or truncated
+            episode_returns.append(total)
+        returns[name] = float(np.mean(episode_returns))
+    env.close()
+    return returns
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    checkpoint = None
+    if args.resume:
+        if not os.path.isfile(args.resume):
+            raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
+        try:
+            checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+            saved = checkpoint["args"]
+        except Exception as error:  # a truncated or foreign file
+            raise SystemExit(f"--resume {args.resume!r}: not a ghp_sac.py checkpoint ({type(error).__name__}: {error})")
+        if checkpoint.get("algo") != "sac":
+            raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
+        # the run's identity comes from the checkpoint; the run length and logging from the command line
+        for key in ("env_id", "meta_batch", "baseline_arch", "ghn_decoder", "ghn_hidden", "seed", "exp_name"):
+            setattr(args, key, saved[key])
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+    if args.arch_sampling not in ("uniform", "depth"):
+        raise SystemExit(f"bad --arch-sampling {args.arch_sampling!r}: allowed uniform, depth")
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    obs_dim, act_dim = check_env(args.env_id)
+
+    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
+        args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+
+    # seeding
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
+    # denormal; on CPU that made updates ~3x slower within 8k steps. Flush them to zero.
+    torch.set_flush_denormal(True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    rng = np.random.default_rng(args.seed)  # replay sampling and architecture sampling
+
+    # env setup: gymnasium 1.x SAME_STEP autoreset returns the reset obs at once and keeps the true
+    # last observation of a finished episode in infos["final_obs"]
+    vector_env = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    envs = vector_env([make_env(args.env_id, args.seed + i) for i in range(args.meta_batch)],
+                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    envs.action_space.seed(args.seed)
+    action_scale = torch.tensor((envs.single_action_space.high - envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
+    action_bias = torch.tensor((envs.single_action_space.high + envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
+
+    # the policy network: one GHN for all architectures (Fig. 2), or one fixed baseline MLP
+    if baseline_arch is None:
+        try:
+            ghn = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder).to(device)
+        except ValueError as error:
+            raise SystemExit(f"{args.env_id}: {error}")
+        policy_net = ghn
+    else:
+        policy_net = BaselineActor(baseline_arch, obs_dim, act_dim).to(device)
+    qf1 = SoftQNetwork(obs_dim, act_dim).to(device)
+    qf2 = SoftQNetwork(obs_dim, act_dim).to(device)
+    qf1_target = SoftQNetwork(obs_dim, act_dim).to(device)
+    qf2_target = SoftQNetwork(obs_dim, act_dim).to(device)
+    qf1_target.load_state_dict(qf1.state_dict())
+    qf2_target.load_state_dict(qf2.state_dict())
+    q_optimizer = optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr, fused=True)
+    # fused Adam: one kernel over the GHN's ~34M decoder parameters instead of a loop of small ops
+    policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.policy_lr, weight_decay=args.policy_weight_decay, fused=True)
+
+    # automatic entropy tuning
+    target_entropy = -float(act_dim)
+    log_alpha = torch.tensor([float(np.log(args.alpha))], requires_grad=True, device=device)
+    alpha_optimizer = optim.Adam([log_alpha], lr=args.q_lr)
+    alpha = args.alpha
+
+    global_step, grad_steps = 0, 0
+    if checkpoint:
+        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
+        for net, key in ((qf1, "qf1"), (qf2, "qf2"), (qf1_target, "qf1_target"), (qf2_target, "qf2_target")):
+            net.load_state_dict(checkpoint[key])
+        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
+        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
+        with torch.no_grad():
+            log_alpha.copy_(checkpoint["log_alpha"])
+        alpha_optimizer.load_state_dict(checkpoint["alpha_optimizer"])
+        alpha = log_alpha.exp().item() if args.autotune else args.alpha
+        global_step, grad_steps = checkpoint["global_step"], checkpoint["grad_steps"]
+        rng = np.random.default_rng([args.seed, global_step])
+        print(f"resumed {args.resume} at step {global_step} ({grad_steps} gradient steps); the replay buffer refills first")
+
+    def save_checkpoint():
+        state = {
+            "algo": "sac", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "act_dim": act_dim,
+            "global_step": global_step, "grad_steps": grad_steps,
+            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
+            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
+            "qf1": qf1.state_dict(), "qf2": qf2.state_dict(),
+            "qf1_target": qf1_target.state_dict(), "qf2_target": qf2_target.state_dict(),
+            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
+            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(),
+        }
+        path = os.path.join(run_dir, "checkpoint.pt")
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+        if baseline_arch is None:  # small GHN-only snapshot per save, for evaluate.py --checkpoints
+            torch.save({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
+                       os.path.join(run_dir, f"ghn_{global_step}.pt"))
+        return path
+
+    all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
+
+    def sample_meta_batch(n):
+        if baseline_arch is not None:
+            return [baseline_arch] * n
+        return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
+
+    def generate(archs):
+        """The policies of a meta-batch: one batched GHN call (or the baseline's own weights)."""
+        return ghn(archs) if baseline_arch is None else [policy_net.params()]
+
+    rb = ReplayBuffer(args.buffer_size, obs_dim, act_dim, device)
+    archs = sample_meta_batch(args.meta_batch)  # env i is driven by archs[i] (Sec. III-C)
+    print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
+    print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
+                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
+                        f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
+
+    start_time, start_step = time.time(), global_step
+    update_time, update_count = 0.0, 0
+    next_log, next_eval = global_step + args.log_every, global_step + args.eval_every
+    next_save = global_step + args.save_every
+    recent_returns = []
+    obs, _ = envs.reset(seed=args.seed + global_step)
+    while global_step < args.total_timesteps:
+        # ALGO LOGIC: act. Random actions first; then env i acts with the policy generated for archs[i].
+        if global_step < args.learning_starts and checkpoint is None:
+            actions = envs.action_space.sample()
+        else:
+            with torch.no_grad():
+                acting_params = generate(archs)
+                outputs = actor_forward(acting_params, torch.as_tensor(obs, dtype=torch.float32, device=device))
+                actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
+
+        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+        global_step += args.meta_batch
+
+        # record finished episodes, and give each env whose episode ended a new architecture
+        real_next_obs = next_obs.copy()
+        for i in np.flatnonzero(terminations | truncations):
+            real_next_obs[i] = infos["final_obs"][i]
+            episode_return, episode_length = infos["final_info"]["episode"]["r"][i], infos["final_info"]["episode"]["l"][i]
+            writer.add_scalar("charts/episodic_return", episode_return, global_step)
+            writer.add_scalar(f"charts/episodic_return_env{i}", episode_return, global_step)
+            writer.add_scalar("charts/episodic_length", episode_length, global_step)
+            writer.add_scalar(f"charts/episodic_length_env{i}", episode_length, global_step)
+            recent_returns.append(float(episode_return))
+            archs[i] = sample_meta_batch(1)[0]
+        rb.add(obs, real_next_obs, actions, rewards, terminations)
+        obs = next_obs
+
+        # ALGO LOGIC: training, one gradient step per collected transition
+        if len(rb) > args.learning_starts:
+            update_start = time.time()
+            for _ in range(args.meta_batch):
+                if baseline_arch is None and grad_steps % args.steps_per_arch == 0:
+                    archs = sample_meta_batch(args.meta_batch)  # Sec. III-C: a new meta-batch every few steps
+                b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(rng, args.batch_size)
+                policy_params = generate(archs)  # one batched GHN call per gradient step
+
+                with torch.no_grad():
+                    next_actions, next_log_pi, _ = squashed_gaussian(actor_forward(policy_params, b_next_obs), action_scale, action_bias)
+                    qf1_next_target = qf1_target(b_next_obs, next_actions)
+                    qf2_next_target = qf2_target(b_next_obs, next_actions)
+                    min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
+                    next_q_value = b_rewards + (1 - b_dones) * args.gamma * min_qf_next_target.view(-1)
+
+                qf1_a_values = qf1(b_obs, b_actions).view(-1)
+                qf2_a_values = qf2(b_obs, b_actions).view(-1)
+                qf1_loss = F.mse_loss(qf1_a_values, next_q_value)
+                qf2_loss = F.mse_loss(qf2_a_values, next_q_value)
+                qf_loss = qf1_loss + qf2_loss
+                q_optimizer.zero_grad()
+                qf_loss.backward()
+                q_optimizer.step()
+
+                # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch
+                pi, log_pi, _ = squashed_gaussian(actor_forward(policy_params, b_obs), action_scale, action_bias)
+                min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
+                actor_loss = (alpha * log_pi - min_qf_pi).mean()
+                policy_optimizer.zero_grad()
+                actor_loss.backward()
+                policy_optimizer.step()
+
+                if args.autotune:
+                    alpha_loss = (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
+                    alpha_optimizer.zero_grad()
+                    alpha_loss.backward()
+                    alpha_optimizer.step()
+                    alpha = log_alpha.exp().item()
+
+                with torch.no_grad():  # update the target networks
+                    for param, target_param in zip(qf1.parameters(), qf1_target.parameters()):
+                        target_param.lerp_(param, args.tau)
+                    for param, target_param in zip(qf2.parameters(), qf2_target.parameters()):
+                        target_param.lerp_(param, args.tau)
+                grad_steps += 1
+            update_time += time.time() - update_start
+            update_count += args.meta_batch
+
+        if global_step >= next_log:
+            next_log += args.log_every
+            sps = int((global_step - start_step) / (time.time() - start_time))
+            writer.add_scalar("charts/SPS", sps, global_step)
+            line = f"step={global_step} SPS={sps}"
+            if update_count:
+                updates_per_s = update_count / update_time
+                writer.add_scalar("charts/updates_per_s", updates_per_s, global_step)
+                writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), global_step)
+                writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
+                writer.add_scalar("losses/qf2_loss", qf2_loss.item(), global_step)
+                writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
+                writer.add_scalar("losses/alpha", alpha, global_step)
+                line += f" updates/s={updates_per_s:.1f} qf_loss={qf_loss.item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
+            if recent_returns:
+                line += f" return(last {len(recent_returns)} episodes)={np.mean(recent_returns):.1f}"
+                recent_returns = []
+            print(line, flush=True)
+
+        if args.eval_every > 0 and global_step >= next_eval:
+            next_eval += args.eval_every
+            with torch.no_grad():
+                if baseline_arch is None:
+                    policies = dict(zip(map(arch_name, PROBE_ARCHS), ghn(PROBE_ARCHS)))
+                else:
+                    policies = {arch_name(baseline_arch): policy_net.params()}
+                returns = evaluate_probes(policies, args.env_id, args.eval_episodes, args.seed + 10_000,
+                                          action_scale, action_bias, device)
+            for name, value in returns.items():
+                writer.add_scalar(f"eval/return_{name}", value, global_step)
+            print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
+
+        if args.save_every > 0 and global_step >= next_save:
+            next_save += args.save_every
+            print(f"saved {save_checkpoint()}", flush=True)
+
+    print(f"saved {save_checkpoint()}")
+    envs.close()
+    writer.close()

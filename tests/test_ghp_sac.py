@@ -1,0 +1,156 @@
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import archspace
+from ghn import GHN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import ghp_sac  # noqa: E402  (the training loop only runs under __main__)
+
+
+def run_sac(*flags, check=True):
+    cmd = [sys.executable, os.path.join(ROOT, "ghp_sac.py"), "--no-cuda", "--threads", "1", *flags]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def only_run_dir(runs_dir):
+    (run_dir,) = glob.glob(os.path.join(runs_dir, "*"))
+    return run_dir
+
+
+def test_split_gives_each_arch_its_own_equal_chunk():
+    meta_batch, batch_size, obs_dim = 4, 256, 3
+    # policy i ignores its input and outputs the constant i, so each output row says which policy ran it
+    policies = [[(torch.zeros(2, obs_dim), torch.full((2,), float(i)))] for i in range(meta_batch)]
+    outputs = ghp_sac.actor_forward(policies, torch.randn(batch_size, obs_dim))
+    assert outputs.shape == (batch_size, 2)
+    owner = outputs[:, 0].long()
+    assert torch.equal(owner, torch.arange(meta_batch).repeat_interleave(batch_size // meta_batch))
+
+
+def test_split_matches_per_arch_forward():
+    torch.manual_seed(0)
+    ghn = GHN(5, 4, max_width=32, decoder="lowrank", rank=4)
+    archs = [(8,), (32, 4), (16, 16, 16)]
+    obs = torch.randn(12, 5)
+    params = ghn(archs)
+    outputs = ghp_sac.actor_forward(params, obs)
+    from ghn import mlp_forward
+    for i, p in enumerate(params):
+        torch.testing.assert_close(outputs[4 * i: 4 * i + 4], mlp_forward(p, obs[4 * i: 4 * i + 4]))
+
+
+def test_squashed_gaussian_respects_bounds_and_log_prob():
+    torch.manual_seed(0)
+    scale, bias = torch.tensor([2.0]), torch.tensor([1.0])
+    outputs = torch.cat([torch.randn(1000, 1) * 3, torch.full((1000, 1), 50.0)], 1)  # log_std soft-clamped to 2
+    action, log_prob, deterministic = ghp_sac.squashed_gaussian(outputs, scale, bias)
+    assert action.min() >= -1 and action.max() <= 3
+    torch.testing.assert_close(deterministic, torch.tanh(outputs[:, :1]) * 2 + 1)
+    assert log_prob.shape == (1000, 1) and torch.isfinite(log_prob).all()
+
+
+def test_smoke_run_writes_checkpoint_and_events_then_resumes(tmp_path):
+    runs = str(tmp_path / "runs")
+    result = run_sac("--env-id", "Hopper-v4", "--meta-batch", "4", "--total-timesteps", "1000",
+                     "--learning-starts", "800", "--log-every", "200", "--eval-every", "1000",
+                     "--save-every", "0", "--runs-dir", runs)
+    assert "updates/s=" in result.stdout and "eval [4]=" in result.stdout
+    run_dir = only_run_dir(runs)
+    assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
+    checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
+    assert checkpoint["algo"] == "sac" and checkpoint["env_id"] == "Hopper-v4"
+    assert (checkpoint["obs_dim"], checkpoint["act_dim"]) == (11, 3)
+    assert checkpoint["global_step"] == 1000 and checkpoint["grad_steps"] == 200
+    ghn = GHN.from_checkpoint(checkpoint["ghn"])  # rebuilds without the training script
+    assert ghn.config["decoder"] == "full" and ghn.config["out_dim"] == 6
+    assert os.path.isfile(os.path.join(run_dir, "ghn_1000.pt"))
+
+    result = run_sac("--resume", os.path.join(run_dir, "checkpoint.pt"), "--total-timesteps", "1400",
+                     "--learning-starts", "200", "--log-every", "200", "--eval-every", "0", "--save-every", "0")
+    assert "at step 1000 (200 gradient steps)" in result.stdout
+    resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
+    assert resumed["global_step"] == 1400
+    # the buffer refilled 200 transitions (50 vector steps) with the policy, then 200 updates ran
+    assert resumed["grad_steps"] == 200 + 200
+    changed = [not torch.equal(a, b) for a, b in zip(checkpoint["ghn"]["state_dict"].values(),
+                                                     resumed["ghn"]["state_dict"].values())]
+    assert any(changed)
+
+
+def test_same_seed_reproduces_a_cpu_run(tmp_path):
+    states = []
+    for run in ("a", "b"):
+        runs = str(tmp_path / run)
+        run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500",
+                "--learning-starts", "400", "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+        states.append(torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False))
+    for key, value in states[0]["ghn"]["state_dict"].items():
+        assert torch.equal(value, states[1]["ghn"]["state_dict"][key]), key
+    for key, value in states[0]["qf1"].items():
+        assert torch.equal(value, states[1]["qf1"][key]), key
+
+
+def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500", "--learning-starts", "400",
+            "--eval-every", "500", "--baseline-arch", "[16, 8]", "--runs-dir", runs)
+    checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
+    assert checkpoint["ghn"] is None and checkpoint["baseline_arch"] == (16, 8)
+    shapes = [tuple(v.shape) for k, v in checkpoint["baseline_state"].items() if k.endswith("weight")]
+    assert shapes == [(16, 3), (8, 16), (2, 8)]  # Pendulum: 3 observations -> 2 x 1 outputs
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+     (["--env-id", "CartPole-v1"], "has a Discrete action space"),
+     (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
+     (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
+     (["--arch-sampling", "random"], "bad --arch-sampling 'random'"),
+     (["--ghn-decoder", "tiny"], "bad GHN decoder 'tiny'"),
+     (["--resume", "/nonexistent/checkpoint.pt"], "no such checkpoint file")],
+)
+def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
+    result = run_sac(*flags, "--runs-dir", str(tmp_path), check=False)
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert message in last_line and "Traceback" not in result.stderr
+
+
+def test_help_documents_every_flag():
+    result = run_sac("--help")
+    for flag in ("--meta-batch", "--steps-per-arch", "--baseline-arch", "--arch-sampling", "--resume",
+                 "--eval-every", "--save-every", "--ghn-decoder", "--async-envs", "--autotune"):
+        assert flag in result.stdout
+
+
+@pytest.mark.slow
+def test_ghp_sac_learns_pendulum(tmp_path):
+    """GHP-SAC on Pendulum-v1 (8000 env steps, meta-batch 4, lowrank decoder): the probe architectures
+    should score far above a random policy (about -1200 to -1500 per episode)."""
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "4", "--total-timesteps", "8000", "--learning-starts", "1000",
+            "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+    checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
+    ghn = GHN.from_checkpoint(checkpoint["ghn"])
+    scale, bias = torch.tensor([2.0]), torch.tensor([0.0])
+    archs = [(16, 16), (64, 64), (256, 256), (32, 8, 32)] + archspace.sample_archs(np.random.default_rng(0), 4, archspace.all_archs())
+    with torch.no_grad():
+        policies = {ghp_sac.arch_name(a): p for a, p in zip(archs, ghn(archs))}
+        trained = ghp_sac.evaluate_probes(policies, "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
+        untrained = ghp_sac.evaluate_probes(dict(zip(policies, GHN(3, 2, decoder="lowrank")(archs))),
+                                            "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
+    print("trained", trained, "untrained", untrained)
+    assert np.mean(list(trained.values())) > -600
+    assert np.mean(list(trained.values())) > np.mean(list(untrained.values())) + 400
