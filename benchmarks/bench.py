@@ -37,8 +37,8 @@ class Args:
     """timed repeats (median reported) for the GHN benchmark"""
     env_id: str = "Hopper-v4"
     """environment for the SAC benchmark (sets in_dim/out_dim of the GHN benchmark too)"""
-    sac_steps: int = 3000
-    """vector-env steps for each SAC run; updates are timed after learning starts"""
+    sac_steps: int = 800
+    """env steps (= gradient updates) timed in each ghp_sac.py run, after 1024 random steps"""
     out: str = ""
     """JSON output path (default benchmarks/results-<device>.json)"""
 
@@ -82,17 +82,19 @@ def bench_sac(args, device_flag):
     rows = []
     for mode, extra in (("ghp (full decoder)", []), ("ghp (lowrank decoder)", ["--ghn-decoder", "lowrank"]),
                         ("baseline 256,256", ["--baseline-arch", "256,256"])):
-        learning_starts = args.sac_steps // 3
+        learning_starts = 1024
         cmd = [sys.executable, script, "--env-id", args.env_id, "--meta-batch", str(args.meta_batch),
-               "--total-timesteps", str(args.sac_steps * args.meta_batch),
-               "--learning-starts", str(learning_starts * args.meta_batch),
-               "--eval-every", "0", "--save-every", "0", "--runs-dir", "/tmp/ghp-bench-runs",
-               "--exp-name", "bench", device_flag, "--threads", str(args.threads), *extra]
+               "--total-timesteps", str(learning_starts + args.sac_steps), "--learning-starts", str(learning_starts),
+               "--log-every", str(learning_starts + args.sac_steps), "--eval-every", "0", "--save-every", "0",
+               "--runs-dir", "/tmp/ghp-bench-runs", "--exp-name", "bench", device_flag,
+               "--threads", str(args.threads), *extra]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
-        match = re.findall(r"updates/s=([\d.]+)", out.stdout)
-        rows.append({"mode": mode, "updates_per_s": float(match[-1]) if match else float("nan")})
+        updates = re.findall(r"updates/s=([\d.]+)", out.stdout)
+        sps = re.findall(r"SPS=(\d+)", out.stdout)
+        rows.append({"mode": mode, "updates_per_s": float(updates[-1]) if updates else float("nan"),
+                     "sps": int(sps[-1]) if sps else float("nan")})
     return rows
 
 
@@ -125,10 +127,12 @@ if __name__ == "__main__":
     if "sac" in args.parts:
         rows = bench_sac(args, "--cuda" if args.cuda else "--no-cuda")
         results["sac"] = rows
-        base = rows[-1]["updates_per_s"]
-        print(f"\nghp_sac.py gradient updates/s after learning starts ({args.env_id}, meta-batch {args.meta_batch})")
+        base = rows[-1]
+        print(f"\nghp_sac.py, {args.env_id}, meta-batch {args.meta_batch}: {args.sac_steps} env steps with one "
+              "update each, after 1024 random steps")
+        print(f"{'mode':24s} {'updates/s':>9s} {'SPS':>6s} {'SPS / baseline':>15s}")
         for row in rows:
-            print(f"{row['mode']:24s} {row['updates_per_s']:9.1f}  ratio to baseline {row['updates_per_s'] / base:.2f}")
+            print(f"{row['mode']:24s} {row['updates_per_s']:9.1f} {row['sps']:6d} {row['sps'] / base['sps']:15.2f}")
 
     path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     f"results-{'cuda' if args.cuda else 'cpu'}.json")

@@ -69,8 +69,8 @@ def test_fresh_ghn_gives_sane_activations(hopper_ghn):
             for w, b in layers[:-1]:
                 h = torch.relu(torch.nn.functional.linear(h, w, b))
                 assert 0.1 < h.pow(2).mean().sqrt() < 10, arch
-            out = mlp_forward(layers, x)
-            assert torch.isfinite(out).all() and 0.05 < out.std() < 10, arch
+            out = mlp_forward(layers, x)  # small (output_scale 0.1) but input-dependent
+            assert torch.isfinite(out).all() and 1e-3 < out.std(0).min() and out.std() < 1, arch
 
 
 def test_to_mlp_matches_functional_forward(hopper_ghn):

@@ -1,0 +1,485 @@
+"""DDPG + HER with a graph hyper policy (GHP) for Fetch manipulation (Sec. III-C, Sec. IV).
+
+    python ghp_ddpg_her.py --env-id FetchReach-v4                        # GHP: one GHN, 4680 policies
+    python ghp_ddpg_her.py --env-id FetchReach-v4 --baseline-arch 256,256 # the paper's baseline
+    python ghp_ddpg_her.py --help
+
+The classic HER schedule (Andrychowicz et al. 2017): epochs of cycles; a cycle collects one episode
+from each of the meta_batch envs, env i driven by architecture i of a meta-batch sampled at the
+start of that rollout, then runs a few gradient steps and a soft target update. The desired goal is
+appended to the observation given to the policy and the critic. Structure after CleanRL's
+ddpg_continuous_action.py.
+"""
+
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import gymnasium_robotics
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+import tyro
+from torch.utils.tensorboard import SummaryWriter
+
+import archspace
+from ghn import GHN, mlp_forward
+
+gym.register_envs(gymnasium_robotics)
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """use CUDA when it is available (--no-cuda forces the CPU)"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+    runs_dir: str = "runs"
+    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/"""
+    resume: str = ""
+    """path to a checkpoint.pt to continue training from (logs go to its folder)"""
+
+    # Algorithm specific arguments
+    env_id: str = "FetchReach-v4"
+    """a goal-conditioned gymnasium-robotics env: FetchReach-v4, FetchPush-v4, FetchSlide-v4, FetchPickAndPlace-v4"""
+    epochs: int = 10
+    """number of epochs"""
+    cycles_per_epoch: int = 50
+    """cycles per epoch; a cycle = one episode from every env, then the gradient steps"""
+    updates_per_cycle: int = 40
+    """gradient steps per cycle"""
+    meta_batch: int = 8
+    """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
+    async_envs: bool = False
+    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
+    buffer_size: int = int(1e6)
+    """replay buffer size in transitions (stored as whole episodes)"""
+    gamma: float = 0.98
+    """the discount factor gamma"""
+    tau: float = 0.05
+    """target smoothing coefficient, applied once per cycle"""
+    batch_size: int = 256
+    """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
+    policy_lr: float = 1e-3
+    """learning rate of the policy network: the GHN (or the baseline MLP)"""
+    policy_weight_decay: float = 1e-5
+    """Adam weight decay of the policy network"""
+    q_lr: float = 1e-3
+    """learning rate of the Q network"""
+    future_p: float = 0.8
+    """fraction of sampled transitions relabelled with a goal achieved later in the episode ("future", k = 4)"""
+    exploration_noise: float = 0.2
+    """std of the Gaussian action noise, as a fraction of the action range"""
+    random_eps: float = 0.3
+    """probability of a uniformly random action during rollouts"""
+    action_l2: float = 1.0
+    """weight of the L2 penalty on the policy's actions in the actor loss"""
+    clip_obs: float = 200.0
+    """observations and goals are clipped to +-clip_obs before normalisation"""
+    clip_norm: float = 5.0
+    """normalised observations and goals are clipped to +-clip_norm"""
+
+    # Graph hyper policy arguments
+    arch_sampling: str = "uniform"
+    """how architectures are sampled: uniform (the paper) or depth (uniform depth first, an ablation)"""
+    baseline_arch: str = ""
+    """if set (e.g. 256,256), train this one fixed MLP actor instead of the GHN, nothing else changed"""
+    ghn_decoder: str = "full"
+    """GHN weight decoder: full (the paper's 128 -> 512x512 map) or lowrank (rank-r row x column factors)"""
+    ghn_hidden: int = 16
+    """GHN node embedding size (the authors use 16)"""
+
+    # Evaluation and checkpoints
+    eval_archs: int = 16
+    """random architectures tested after each epoch (besides the probe set), one episode each"""
+    save_every: int = 1
+    """epochs between checkpoints (one is always written at the end)"""
+
+
+PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
+
+
+def make_env(env_id, seed):
+    def thunk():
+        env = gym.make(env_id)
+        env.action_space.seed(seed)
+        return env
+
+    return thunk
+
+
+def check_env(env_id):
+    """One-line errors for env ids this script cannot train on; returns (obs_dim, goal_dim, act_dim, T)."""
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as error:
+        raise SystemExit(f"unknown env id {env_id!r}: {error}")
+    obs_space, act_space, horizon = env.observation_space, env.action_space, env.spec.max_episode_steps
+    has_reward_fn = hasattr(env.unwrapped, "compute_reward")
+    env.close()
+    if not (isinstance(obs_space, gym.spaces.Dict) and {"observation", "achieved_goal", "desired_goal"} <= set(obs_space.spaces)
+            and has_reward_fn):
+        raise SystemExit(f"env {env_id!r} is not goal-conditioned: ghp_ddpg_her.py needs a dict observation with "
+                         "observation/achieved_goal/desired_goal and compute_reward (e.g. FetchReach-v4); "
+                         "for MuJoCo locomotion use ghp_sac.py")
+    if not isinstance(act_space, gym.spaces.Box):
+        raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_ddpg_her.py needs a Box one")
+    if not horizon:
+        raise SystemExit(f"env {env_id!r} has no max_episode_steps: HER needs fixed-length episodes")
+    return obs_space["observation"].shape[0], obs_space["desired_goal"].shape[0], act_space.shape[0], horizon
+
+
+class Normalizer:
+    """Running mean / std of a vector, updated from collected episodes; outputs clipped to +-clip."""
+
+    def __init__(self, size, clip, eps=1e-2):
+        self.clip, self.eps = clip, eps
+        self.sum, self.sumsq, self.count = np.zeros(size), np.zeros(size), 0
+
+    def update(self, values):
+        values = values.reshape(-1, self.sum.shape[0])
+        self.sum += values.sum(0)
+        self.sumsq += np.square(values).sum(0)
+        self.count += values.shape[0]
+
+    @property
+    def mean(self):
+        return self.sum / max(self.count, 1)
+
+    @property
+    def std(self):
+        variance = self.sumsq / max(self.count, 1) - np.square(self.mean)
+        return np.sqrt(np.maximum(np.square(self.eps), variance))
+
+    def normalize(self, values):
+        return np.clip((values - self.mean) / self.std, -self.clip, self.clip)
+
+    def state_dict(self):
+        return {"sum": self.sum, "sumsq": self.sumsq, "count": self.count}
+
+    def load_state_dict(self, state):
+        self.sum, self.sumsq, self.count = state["sum"].copy(), state["sumsq"].copy(), state["count"]
+
+
+class EpisodeBuffer:
+    """Replay buffer of whole episodes, sampled with hindsight relabelling ("future" strategy)."""
+
+    def __init__(self, size_in_transitions, horizon, obs_dim, goal_dim, act_dim):
+        self.horizon = horizon
+        self.max_episodes = max(1, size_in_transitions // horizon)
+        self.obs = np.zeros((self.max_episodes, horizon + 1, obs_dim), np.float32)
+        self.achieved = np.zeros((self.max_episodes, horizon + 1, goal_dim), np.float32)
+        self.goals = np.zeros((self.max_episodes, horizon, goal_dim), np.float32)
+        self.actions = np.zeros((self.max_episodes, horizon, act_dim), np.float32)
+        self.pos, self.num_episodes = 0, 0
+
+    def add(self, obs, achieved, goals, actions):
+        """Arrays of (n_episodes, T + 1 or T, dim); returns the slots they were written to."""
+        slots = (self.pos + np.arange(len(obs))) % self.max_episodes
+        self.obs[slots], self.achieved[slots], self.goals[slots], self.actions[slots] = obs, achieved, goals, actions
+        self.pos = (self.pos + len(obs)) % self.max_episodes
+        self.num_episodes = min(self.num_episodes + len(obs), self.max_episodes)
+        return slots
+
+    def sample(self, rng, batch_size, future_p, compute_reward, episodes=None):
+        """HER: transitions (o, a, o', g, r) where a fraction future_p has its goal replaced by the goal
+        achieved at a later step of the same episode; r is recomputed with the env's compute_reward."""
+        if episodes is None:
+            episodes = rng.integers(self.num_episodes, size=batch_size)
+        steps = rng.integers(self.horizon, size=batch_size)
+        goals = self.goals[episodes, steps].copy()
+        relabel = rng.random(batch_size) < future_p
+        future = steps + 1 + (rng.random(batch_size) * (self.horizon - steps)).astype(int)  # in t + 1 .. T
+        goals[relabel] = self.achieved[episodes[relabel], future[relabel]]
+        next_achieved = self.achieved[episodes, steps + 1]
+        rewards = compute_reward(next_achieved, goals, None).astype(np.float32)
+        return {"obs": self.obs[episodes, steps], "actions": self.actions[episodes, steps],
+                "next_obs": self.obs[episodes, steps + 1], "goals": goals, "rewards": rewards,
+                "episodes": episodes, "steps": steps, "relabelled": relabel, "future": future}
+
+
+class QNetwork(nn.Module):
+    def __init__(self, input_dim, act_dim):
+        super().__init__()
+        self.fc1 = nn.Linear(input_dim + act_dim, 256)
+        self.fc2 = nn.Linear(256, 256)
+        self.fc3 = nn.Linear(256, 256)
+        self.fc4 = nn.Linear(256, 1)
+
+    def forward(self, x, a):
+        x = torch.cat([x, a], 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        x = F.relu(self.fc3(x))
+        return self.fc4(x)
+
+
+class BaselineActor(nn.Module):
+    """An ordinary MLP (obs, goal) -> arch -> act_dim, exposed as [(W, b), ...] like a generated policy."""
+
+    def __init__(self, arch, input_dim, act_dim):
+        super().__init__()
+        sizes = [input_dim, *arch, act_dim]
+        self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
+
+    def params(self):
+        return [(layer.weight, layer.bias) for layer in self.layers]
+
+
+def actor_forward(policy_params, inputs):
+    """Eq. 4's split of the minibatch by architecture: chunk i of `inputs` goes through policy i;
+    deterministic tanh actions in [-1, 1]."""
+    chunks = inputs.chunk(len(policy_params))
+    return torch.tanh(torch.cat([mlp_forward(params, chunk) for params, chunk in zip(policy_params, chunks)]))
+
+
+def arch_name(arch):
+    return "-".join(str(width) for width in arch)
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    checkpoint = None
+    if args.resume:
+        if not os.path.isfile(args.resume):
+            raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
+        try:
+            checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+            saved = checkpoint["args"]
+        except Exception as error:  # a truncated or foreign file
+            raise SystemExit(f"--resume {args.resume!r}: not a ghp_ddpg_her.py checkpoint ({type(error).__name__}: {error})")
+        if checkpoint.get("algo") != "ddpg_her":
+            raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_ddpg_her.py")
+        for key in ("env_id", "meta_batch", "baseline_arch", "ghn_decoder", "ghn_hidden", "seed", "exp_name"):
+            setattr(args, key, saved[key])
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+    if args.arch_sampling not in ("uniform", "depth"):
+        raise SystemExit(f"bad --arch-sampling {args.arch_sampling!r}: allowed uniform, depth")
+    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "eval_archs", "save_every"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if not 0.0 <= args.future_p <= 1.0:
+        raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
+    input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
+
+    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
+        args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    writer = SummaryWriter(run_dir)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
+
+    # seeding
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    rng = np.random.default_rng(args.seed)  # exploration, HER sampling and architecture sampling
+
+    # env setup: every rollout starts with an explicit reset and lasts exactly `horizon` steps
+    vector_env = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    envs = vector_env([make_env(args.env_id, args.seed + i) for i in range(args.meta_batch)])
+    compute_reward = gym.make(args.env_id).unwrapped.compute_reward
+    max_action = float(envs.single_action_space.high[0])
+
+    # the policy network: one GHN for all architectures (Fig. 2), or one fixed baseline MLP
+    if baseline_arch is None:
+        try:
+            ghn = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder).to(device)
+        except ValueError as error:
+            raise SystemExit(f"{args.env_id}: {error}")
+        policy_net = ghn
+    else:
+        policy_net = BaselineActor(baseline_arch, input_dim, act_dim).to(device)
+    qf = QNetwork(input_dim, act_dim).to(device)
+    qf_target = QNetwork(input_dim, act_dim).to(device)
+    qf_target.load_state_dict(qf.state_dict())
+    q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr, fused=True)
+    policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.policy_lr, weight_decay=args.policy_weight_decay, fused=True)
+    obs_norm = Normalizer(obs_dim, args.clip_norm)
+    goal_norm = Normalizer(goal_dim, args.clip_norm)
+
+    start_epoch, grad_steps, env_steps = 0, 0, 0
+    if checkpoint:
+        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
+        qf.load_state_dict(checkpoint["qf"])
+        qf_target.load_state_dict(checkpoint["qf_target"])
+        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
+        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
+        obs_norm.load_state_dict(checkpoint["obs_norm"])
+        goal_norm.load_state_dict(checkpoint["goal_norm"])
+        start_epoch, grad_steps, env_steps = checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
+        rng = np.random.default_rng([args.seed, start_epoch])
+        print(f"resumed {args.resume} after epoch {start_epoch}; the replay buffer refills first")
+
+    def save_checkpoint(epoch):
+        state = {
+            "algo": "ddpg_her", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "goal_dim": goal_dim,
+            "act_dim": act_dim, "epoch": epoch, "grad_steps": grad_steps, "env_steps": env_steps,
+            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
+            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
+            "qf": qf.state_dict(), "qf_target": qf_target.state_dict(),
+            "obs_norm": obs_norm.state_dict(), "goal_norm": goal_norm.state_dict(),
+            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
+        }
+        path = os.path.join(run_dir, "checkpoint.pt")
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+        if baseline_arch is None:  # small GHN + normalisers snapshot per save, for evaluate.py --checkpoints
+            keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
+            torch.save({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
+        return path
+
+    all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
+
+    def sample_meta_batch(n):
+        if baseline_arch is not None:
+            return [baseline_arch] * n
+        return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
+
+    def generate(archs):
+        """The policies of a meta-batch: one batched GHN call (or the baseline's own weights)."""
+        return ghn(archs) if baseline_arch is None else [policy_net.params()]
+
+    def policy_inputs(obs, goals):
+        """Normalised (observation, desired goal) as the policy and critic see them."""
+        obs = obs_norm.normalize(np.clip(obs, -args.clip_obs, args.clip_obs))
+        goals = goal_norm.normalize(np.clip(goals, -args.clip_obs, args.clip_obs))
+        return torch.as_tensor(np.concatenate([obs, goals], -1), dtype=torch.float32, device=device)
+
+    def rollout(archs, explore, seed=None):
+        """One episode in every env, env i acting with archs[i]; returns the episode arrays and the
+        final success flags."""
+        n = args.meta_batch
+        obs_ep = np.zeros((n, horizon + 1, obs_dim), np.float32)
+        achieved_ep = np.zeros((n, horizon + 1, goal_dim), np.float32)
+        goals_ep = np.zeros((n, horizon, goal_dim), np.float32)
+        actions_ep = np.zeros((n, horizon, act_dim), np.float32)
+        observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
+        with torch.no_grad():
+            acting_params = generate(archs)  # archs stay fixed for the whole rollout (Sec. III-C)
+        for t in range(horizon):
+            obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
+            goals_ep[:, t] = observation["desired_goal"]
+            with torch.no_grad():
+                actions = actor_forward(acting_params, policy_inputs(observation["observation"], observation["desired_goal"]))
+            actions = actions.cpu().numpy() * max_action
+            if explore:  # Gaussian noise, plus a uniformly random action with probability random_eps
+                actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
+                                  -max_action, max_action)
+                random_actions = rng.uniform(-max_action, max_action, actions.shape)
+                actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
+            actions_ep[:, t] = actions
+            observation, _, _, _, infos = envs.step(actions)
+        obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
+        return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
+
+    buffer = EpisodeBuffer(args.buffer_size, horizon, obs_dim, goal_dim, act_dim)
+    print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
+    print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
+                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
+                        f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
+
+    start_time, start_env_steps = time.time(), env_steps
+    for epoch in range(start_epoch + 1, args.epochs + 1):
+        train_success = []
+        for cycle in range(args.cycles_per_epoch):
+            # collect: a new meta-batch at the beginning of each rollout only (Sec. III-C)
+            archs = sample_meta_batch(args.meta_batch)
+            obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(archs, explore=True)
+            slots = buffer.add(obs_ep, achieved_ep, goals_ep, actions_ep)
+            env_steps += args.meta_batch * horizon
+            train_success.append(success.mean())
+            # normalisers: updated with HER-relabelled transitions of the new episodes
+            new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward,
+                                episodes=np.repeat(slots, horizon))
+            obs_norm.update(np.clip(new["obs"], -args.clip_obs, args.clip_obs))
+            goal_norm.update(np.clip(new["goals"], -args.clip_obs, args.clip_obs))
+
+            # ALGO LOGIC: training, the minibatch split over this rollout's architectures
+            for _ in range(args.updates_per_cycle):
+                data = buffer.sample(rng, args.batch_size, args.future_p, compute_reward)
+                b_inputs = policy_inputs(data["obs"], data["goals"])
+                b_next_inputs = policy_inputs(data["next_obs"], data["goals"])
+                b_actions = torch.as_tensor(data["actions"] / max_action, device=device)
+                b_rewards = torch.as_tensor(data["rewards"], device=device)
+                policy_params = generate(archs)  # one batched GHN call per gradient step
+
+                with torch.no_grad():
+                    # Target policy = the current GHN's policies for the same archs, as the authors do
+                    # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
+                    # its current actor the same way, so that only the policy network differs.
+                    next_actions = actor_forward(policy_params, b_next_inputs)
+                    target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
+                    target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
+                q_values = qf(b_inputs, b_actions).view(-1)
+                qf_loss = F.mse_loss(q_values, target_q)
+                q_optimizer.zero_grad()
+                qf_loss.backward()
+                q_optimizer.step()
+
+                # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
+                pi = actor_forward(policy_params, b_inputs)
+                actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
+                policy_optimizer.zero_grad()
+                actor_loss.backward()
+                policy_optimizer.step()
+                grad_steps += 1
+
+            with torch.no_grad():  # soft target update, once per cycle
+                for param, target_param in zip(qf.parameters(), qf_target.parameters()):
+                    target_param.lerp_(param, args.tau)
+
+        # test rollouts with deterministic actions: the probe set and random archs (GHP), or the baseline
+        if baseline_arch is None:
+            test_archs = PROBE_ARCHS + archspace.sample_archs(rng, args.eval_archs, all_archs)
+        else:
+            test_archs = [baseline_arch] * args.meta_batch
+        success = []
+        for start in range(0, len(test_archs), args.meta_batch):
+            batch = test_archs[start: start + args.meta_batch]
+            padded = batch + batch[-1:] * (args.meta_batch - len(batch))  # every env runs an episode
+            success.extend(rollout(padded, explore=False, seed=args.seed + 100_000 * epoch + start)[4][: len(batch)])
+        success = np.array(success)
+        if baseline_arch is None:
+            probe_success = dict(zip(map(arch_name, PROBE_ARCHS), success[: len(PROBE_ARCHS)]))
+            test_success = success[len(PROBE_ARCHS):].mean()
+        else:
+            probe_success, test_success = {}, success.mean()
+        sps = int((env_steps - start_env_steps) / (time.time() - start_time))
+        writer.add_scalar("charts/train_success_rate", np.mean(train_success), env_steps)
+        writer.add_scalar("charts/test_success_rate", test_success, env_steps)
+        for name, value in probe_success.items():
+            writer.add_scalar(f"eval/success_{name}", value, env_steps)
+        writer.add_scalar("losses/qf_loss", qf_loss.item(), env_steps)
+        writer.add_scalar("losses/actor_loss", actor_loss.item(), env_steps)
+        writer.add_scalar("charts/SPS", sps, env_steps)
+        print(f"epoch={epoch} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f} "
+              f"test_success({'random archs' if baseline_arch is None else 'baseline'})={test_success:.2f} "
+              + " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
+              + f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}", flush=True)
+
+        if epoch % args.save_every == 0 or epoch == args.epochs:
+            print(f"saved {save_checkpoint(epoch)}", flush=True)
+
+    envs.close()
+    writer.close()

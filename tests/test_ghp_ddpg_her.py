@@ -1,0 +1,140 @@
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ghn import GHN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import ghp_ddpg_her  # noqa: E402  (the training loop only runs under __main__)
+from ghp_ddpg_her import EpisodeBuffer, Normalizer  # noqa: E402
+
+
+def run_her(*flags, check=True):
+    cmd = [sys.executable, os.path.join(ROOT, "ghp_ddpg_her.py"), "--no-cuda", "--threads", "1", *flags]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def sparse_reward(achieved, goal, info):
+    """FetchReach's reward: 0 within 5 cm of the goal, else -1."""
+    return -(np.linalg.norm(achieved - goal, axis=-1) > 0.05).astype(np.float32)
+
+
+def marked_buffer(horizon=10, episodes=6):
+    """Obs encode (episode, step); achieved goals are distinct points; desired goals are far away."""
+    buffer = EpisodeBuffer(episodes * horizon, horizon, obs_dim=2, goal_dim=3, act_dim=1)
+    steps = np.arange(horizon + 1)
+    for ep in range(episodes):
+        obs = np.stack([np.full(horizon + 1, ep), steps], 1)[None]
+        achieved = np.stack([np.full(horizon + 1, ep), steps, np.zeros(horizon + 1)], 1)[None].astype(np.float32)
+        goals = np.full((1, horizon, 3), 100.0 + ep, np.float32)
+        buffer.add(obs, achieved, goals, np.zeros((1, horizon, 1)))
+    return buffer
+
+
+def test_her_relabels_with_later_goals_of_the_same_episode():
+    buffer = marked_buffer()
+    data = buffer.sample(np.random.default_rng(0), 4000, future_p=0.8, compute_reward=sparse_reward)
+    episode, step = data["obs"][:, 0].astype(int), data["obs"][:, 1].astype(int)
+    assert np.array_equal(data["next_obs"][:, 1], step + 1) and np.array_equal(data["next_obs"][:, 0], episode)
+    relabelled = data["goals"][:, 0] < 100
+    assert relabelled.mean() == pytest.approx(0.8, abs=0.03)
+    # a relabelled goal is the achieved goal of the same episode at a strictly later step (t + 1 .. T)
+    assert np.array_equal(data["goals"][relabelled, 0], episode[relabelled])
+    goal_step = data["goals"][relabelled, 1].astype(int)
+    assert np.all(goal_step > step[relabelled]) and np.all(goal_step <= buffer.horizon)
+    assert np.array_equal(np.sort(np.unique(goal_step - step[relabelled])), np.arange(1, buffer.horizon + 1))
+    # the rest keep the episode's desired goal
+    assert np.all(data["goals"][~relabelled, 0] == 100 + episode[~relabelled])
+    # rewards are recomputed from the achieved goal after the action and the (new) goal
+    next_achieved = np.stack([episode, step + 1, np.zeros_like(step)], 1)
+    assert np.array_equal(data["rewards"], sparse_reward(next_achieved, data["goals"], None))
+    hit = np.zeros(len(step), bool)
+    hit[relabelled] = goal_step == step[relabelled] + 1
+    assert np.array_equal(data["rewards"] == 0, hit) and hit.any()
+
+
+def test_her_with_future_p_zero_keeps_goals():
+    data = marked_buffer().sample(np.random.default_rng(1), 500, future_p=0.0, compute_reward=sparse_reward)
+    assert np.all(data["goals"][:, 0] >= 100) and np.all(data["rewards"] == -1)
+
+
+def test_normalizer_matches_numpy_and_clips():
+    rng = np.random.default_rng(0)
+    values = rng.normal([1.0, -3.0], [2.0, 0.5], size=(5000, 2))
+    norm = Normalizer(2, clip=5.0)
+    norm.update(values[:2000])
+    norm.update(values[2000:])
+    np.testing.assert_allclose(norm.mean, values.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(norm.std, values.std(0), rtol=1e-9)
+    normalised = norm.normalize(values)
+    np.testing.assert_allclose(normalised.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(normalised.std(0), 1, atol=1e-2)
+    assert np.array_equal(norm.normalize(np.array([[1e6, -1e6]])), np.array([[5.0, -5.0]]))
+    constant = Normalizer(1, clip=5.0)
+    constant.update(np.ones((10, 1)))
+    assert constant.std[0] == pytest.approx(1e-2)  # eps floor, no division by zero
+
+
+def test_actor_forward_is_tanh_bounded_and_split():
+    torch.manual_seed(0)
+    ghn = GHN(13, 4, max_width=64, decoder="lowrank", rank=4)
+    params = ghn([(4, 8), (64, 64)])
+    actions = ghp_ddpg_her.actor_forward(params, 100 * torch.randn(10, 13))
+    assert actions.shape == (10, 4) and actions.abs().max() <= 1
+
+
+def test_smoke_run_writes_checkpoint_then_resumes(tmp_path):
+    runs = str(tmp_path / "runs")
+    result = run_her("--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "4",
+                     "--batch-size", "64", "--eval-archs", "2", "--runs-dir", runs)
+    assert "epoch=1" in result.stdout and "[256-256]=" in result.stdout
+    (run_dir,) = glob.glob(os.path.join(runs, "*"))
+    assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
+    checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
+    assert checkpoint["algo"] == "ddpg_her" and checkpoint["env_id"] == "FetchReach-v4"
+    assert (checkpoint["obs_dim"], checkpoint["goal_dim"], checkpoint["act_dim"]) == (10, 3, 4)
+    assert checkpoint["epoch"] == 1 and checkpoint["grad_steps"] == 6 and checkpoint["env_steps"] == 2 * 4 * 50
+    assert checkpoint["obs_norm"]["count"] == 2 * 4 * 50
+    ghn = GHN.from_checkpoint(checkpoint["ghn"])
+    assert (ghn.in_dim, ghn.out_dim) == (13, 4)
+    assert os.path.isfile(os.path.join(run_dir, "ghn_epoch1.pt"))
+
+    result = run_her("--resume", os.path.join(run_dir, "checkpoint.pt"), "--epochs", "2", "--cycles-per-epoch", "2",
+                     "--updates-per-cycle", "3", "--batch-size", "64", "--eval-archs", "2")
+    assert "after epoch 1" in result.stdout and "epoch=2" in result.stdout
+    resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
+    assert resumed["epoch"] == 2 and resumed["grad_steps"] == 12 and resumed["obs_norm"]["count"] == 4 * 4 * 50
+
+
+def test_baseline_mode(tmp_path):
+    runs = str(tmp_path / "runs")
+    result = run_her("--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2",
+                     "--baseline-arch", "32,32", "--runs-dir", runs)
+    assert "test_success(baseline)=" in result.stdout
+    (run_dir,) = glob.glob(os.path.join(runs, "*"))
+    checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
+    assert checkpoint["ghn"] is None and checkpoint["baseline_arch"] == (32, 32)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--env-id", "Hopper-v4"], "is not goal-conditioned"),
+     (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+     (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
+     (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
+     (["--future-p", "1.5"], "bad --future-p 1.5"),
+     (["--epochs", "0"], "bad --epochs 0")],
+)
+def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
+    result = run_her(*flags, "--runs-dir", str(tmp_path), check=False)
+    assert result.returncode != 0
+    assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
