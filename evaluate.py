@@ -1,0 +1,569 @@
+"""Evaluate the policies a trained GHN generates, pick small ones, plot, and export (Sec. III-D, IV).
+
+    python evaluate.py --checkpoint runs/RUN/checkpoint.pt                    # all 4680 archs, 5 episodes each
+    python evaluate.py --checkpoint CKPT --archs random:200 --episodes 3      # a seeded random sample
+    python evaluate.py --checkpoint CKPT --archs "16,8,32,8;64,64"            # chosen archs
+    python evaluate.py --checkpoint CKPT --shard 0/4                          # every 4th arch from offset 0
+    python evaluate.py --merge a.csv b.csv c.csv d.csv --out-dir DIR          # join shards, then report
+    python evaluate.py --checkpoint CKPT --budget 2000                        # Eq. 5 pick under 2000 params
+    python evaluate.py --checkpoint CKPT --export 16,16 --out-dir deploy/     # standalone policy + C header
+    python evaluate.py --checkpoints ghn_100000.pt ghn_200000.pt --archs random:100   # Fig. 3 over training
+
+Policies act deterministically with the training action transform (SAC: tanh of the mean, scaled to
+the action bounds; DDPG: tanh of the output; Fetch inputs normalised with the checkpoint's
+normalisers). Every architecture plays the same episode seeds (seed + episode index). Results are
+appended to results.csv as each architecture finishes, and a rerun skips what is done.
+"""
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import tyro
+
+import archspace
+from ghn import GHN, mlp_forward
+
+CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode"]
+
+
+@dataclass
+class Args:
+    checkpoint: str = ""
+    """checkpoint.pt (or a ghn_*.pt snapshot) written by ghp_sac.py or ghp_ddpg_her.py"""
+    archs: str = "all"
+    """which architectures: all | random:N (seeded) | a ;-separated list such as "16,8,32,8;64,64" """
+    episodes: int = 5
+    """episodes per architecture (the paper uses 5)"""
+    num_envs: int = 16
+    """env copies stepped together; each runs one (architecture, episode) at a time"""
+    seed: int = 0
+    """seed of the episode starts (episode e of every arch uses seed + e) and of random:N / Table II cutoffs"""
+    out_dir: str = ""
+    """output folder (default: <checkpoint folder>/eval_<checkpoint name>/)"""
+    shard: str = ""
+    """i/n: evaluate every n-th architecture from offset i (join the shards' CSVs with --merge)"""
+    merge: tuple[str, ...] = ()
+    """CSV files of shards to join into <out-dir>/results.csv, then report"""
+    checkpoints: tuple[str, ...] = ()
+    """several checkpoints of one run: evaluate each on --archs and plot max/90%/80% over training (Fig. 3)"""
+    budget: int = 0
+    """print the architecture Eq. 5 recommends under this many parameters (and its measured score if evaluated)"""
+    export: str = ""
+    """export this architecture's generated policy (state_dict, C99 header, JSON) to --out-dir, no evaluation"""
+    gen_batch: int = 64
+    """architectures whose weights are generated per GHN call"""
+    cutoffs: int = 5000
+    """random parameter cutoffs in [1000, 1e6] for the Table II analysis"""
+    cuda: bool = False
+    """generate weights and run policies on the GPU"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+
+
+def fail(message):
+    raise SystemExit(f"evaluate.py: {message}")
+
+
+def load_checkpoint(path):
+    """The checkpoint dict plus a rebuilt GHN; one-line errors for missing or foreign files."""
+    if not os.path.isfile(path):
+        fail(f"no checkpoint file {path!r}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        fail(f"cannot read checkpoint {path!r} ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+    if not isinstance(checkpoint, dict) or checkpoint.get("algo") not in ("sac", "ddpg_her"):
+        fail(f"{path!r} is not a checkpoint of ghp_sac.py or ghp_ddpg_her.py")
+    if checkpoint.get("ghn") is None:
+        fail(f"{path!r} holds a --baseline-arch run, not a GHN: there is nothing to generate")
+    return checkpoint, GHN.from_checkpoint(checkpoint["ghn"])
+
+
+def make_env(env_id):
+    if env_id.startswith("Fetch"):
+        import gymnasium_robotics
+
+        gym.register_envs(gymnasium_robotics)
+    return gym.make(env_id)
+
+
+class PolicyIO:
+    """What happens around a generated MLP: input preparation and the deterministic action transform,
+    exactly as in the training script that wrote the checkpoint."""
+
+    def __init__(self, checkpoint, action_space):
+        self.goal_env = checkpoint["algo"] == "ddpg_her"
+        self.act_dim = checkpoint["act_dim"]
+        low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
+        if self.goal_env:  # ghp_ddpg_her.py: tanh(output) * max_action
+            self.in_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
+            self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
+            saved = checkpoint["args"]
+            self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
+            norms = [checkpoint["obs_norm"], checkpoint["goal_norm"]]
+            count = [max(n["count"], 1) for n in norms]
+            mean = [n["sum"] / c for n, c in zip(norms, count)]
+            std = [np.sqrt(np.maximum(1e-4, n["sumsq"] / c - np.square(m))) for n, c, m in zip(norms, count, mean)]
+            # float32, so that the exported C code computes the very same normalised inputs
+            self.input_mean, self.input_std = np.concatenate(mean).astype(np.float32), np.concatenate(std).astype(np.float32)
+        else:  # ghp_sac.py: tanh(mean) scaled to the action bounds
+            self.in_dim = checkpoint["obs_dim"]
+            self.action_scale, self.action_bias = (high - low) / 2.0, (high + low) / 2.0
+            self.input_mean = self.input_std = None
+
+    def inputs(self, observations):
+        """Stacked observations (array, or list of Fetch dicts) -> float32 policy inputs."""
+        if not self.goal_env:
+            return np.asarray(observations, np.float32)
+        raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float32)
+        raw = np.clip(raw, np.float32(-self.clip_obs), np.float32(self.clip_obs))
+        return np.clip((raw - self.input_mean) / self.input_std, -self.clip_norm, self.clip_norm).astype(np.float32)
+
+    def actions(self, outputs):
+        """Generated network outputs -> env actions (the mean head only for SAC)."""
+        return np.tanh(outputs[:, : self.act_dim]) * self.action_scale + self.action_bias
+
+
+def select_archs(spec, seed, all_archs):
+    if spec == "all":
+        return list(all_archs)
+    if spec.startswith("random:"):
+        count = spec.split(":", 1)[1]
+        if not count.isdigit() or not 1 <= int(count) <= len(all_archs):
+            fail(f"bad --archs {spec!r}: random:N needs 1 <= N <= {len(all_archs)}")
+        picked = np.random.default_rng(seed).choice(len(all_archs), size=int(count), replace=False)
+        return [all_archs[i] for i in sorted(picked)]
+    archs = []
+    for part in spec.split(";"):
+        try:
+            arch = archspace.parse_arch(part)
+        except ValueError as error:
+            fail(f"--archs: {error}")
+        if arch not in all_archs:
+            fail(f"architecture {list(arch)} is outside the space: 1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}")
+        archs.append(arch)
+    return archs
+
+
+def read_results(path):
+    """{arch: row} of a results CSV."""
+    results = {}
+    if os.path.isfile(path):
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                arch = archspace.parse_arch(row["arch"])
+                results[arch] = {"arch": arch, "params": int(row["params"]), "d_lm": int(row["d_lm"]),
+                                 "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"])}
+    return results
+
+
+@torch.no_grad()
+def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, device, on_result):
+    """Play `episodes` deterministic episodes of every arch, num_envs episodes at a time.
+
+    Jobs are (arch, episode) in arch-major order, so the envs mostly run a few archs at once and one
+    policy forward serves all envs of an arch. on_result(arch, scores) is called when an arch is done.
+    Returns (env steps, seconds)."""
+    envs = [make_env(env_id) for _ in range(num_envs)]
+    jobs = [(a, e) for a in range(len(archs)) for e in range(episodes)]
+    next_job, slot_job = 0, [None] * num_envs
+    slot_obs, slot_return = [None] * num_envs, np.zeros(num_envs)
+    params, scores = {}, {}
+    steps, start, last_print = 0, time.time(), 0.0
+
+    def start_job(slot):
+        nonlocal next_job
+        if next_job >= len(jobs):
+            slot_job[slot] = None
+            return
+        arch_index, episode = jobs[next_job]
+        next_job += 1
+        if arch_index not in params:  # generate the next gen_batch archs' weights in one call
+            batch = range(arch_index, min(arch_index + gen_batch, len(archs)))
+            for i, p in zip(batch, ghn([archs[i] for i in batch])):
+                params[i] = p
+        slot_job[slot] = (arch_index, episode)
+        slot_obs[slot], _ = envs[slot].reset(seed=seed + episode)
+        slot_return[slot] = 0.0
+
+    for slot in range(num_envs):
+        start_job(slot)
+    while any(job is not None for job in slot_job):
+        active = [s for s in range(num_envs) if slot_job[s] is not None]
+        by_arch = {}
+        for s in active:
+            by_arch.setdefault(slot_job[s][0], []).append(s)
+        actions = {}
+        for arch_index, slots in by_arch.items():
+            inputs = torch.as_tensor(io.inputs([slot_obs[s] for s in slots]), device=device)
+            outputs = mlp_forward(params[arch_index], inputs).double().cpu().numpy()
+            for s, action in zip(slots, io.actions(outputs)):
+                actions[s] = action
+        for s in active:
+            slot_obs[s], reward, terminated, truncated, info = envs[s].step(actions[s])
+            slot_return[s] += reward
+            steps += 1
+            if terminated or truncated:
+                arch_index, episode = slot_job[s]
+                score = float(info["is_success"]) if io.goal_env else slot_return[s]
+                scores.setdefault(arch_index, {})[episode] = score
+                if len(scores[arch_index]) == episodes:
+                    on_result(archs[arch_index], [scores[arch_index][e] for e in range(episodes)])
+                    del scores[arch_index], params[arch_index]
+                start_job(s)
+        now = time.time()
+        finished = all(job is None for job in slot_job)
+        if now - last_print > (2 if sys.stderr.isatty() else 30) or finished:  # progress bar, or a line per 30 s in a log
+            last_print = now
+            done = next_job - sum(job is not None for job in slot_job)
+            rate = steps / max(now - start, 1e-9)
+            eta = (now - start) / max(done, 1) * (len(jobs) - done)
+            line = f"{done}/{len(jobs)} episodes, {rate:.0f} env steps/s, ETA {eta / 60:.1f} min"
+            print(f"\r{line}   " if sys.stderr.isatty() else line, end="" if sys.stderr.isatty() and not finished else "\n",
+                  file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for env in envs:
+        env.close()
+    return steps, time.time() - start
+
+
+def smallest_reaching(results, fraction):
+    """Sec. IV-A: the smallest arch (fewest params) whose score is >= fraction * the best score."""
+    rows = sorted(results.values(), key=lambda r: (r["params"], r["arch"]))
+    best = max(r["score"] for r in rows)
+    if best <= 0:
+        return None  # fractions of a non-positive best score are meaningless
+    return next(r for r in rows if r["score"] >= fraction * best)
+
+
+def table2(results, num_cutoffs, seed):
+    """Table II: over random parameter cutoffs, the mean ratio of the max-D_LM pick's and the
+    max-size pick's score to the best evaluated score under the cutoff."""
+    rows = list(results.values())
+    cutoffs = np.random.default_rng(seed).uniform(1000, 1e6, num_cutoffs)
+    ratios = {"d_lm": [], "size": []}
+    for cutoff in cutoffs:
+        fitting = [r for r in rows if r["params"] <= cutoff]
+        if not fitting:
+            continue
+        best = max(r["score"] for r in fitting)
+        if best <= 0:
+            continue
+        by_dlm = max(fitting, key=lambda r: (r["d_lm"], -r["params"]))
+        by_size = max(fitting, key=lambda r: r["params"])
+        ratios["d_lm"].append(by_dlm["score"] / best)
+        ratios["size"].append(by_size["score"] / best)
+    used = len(ratios["d_lm"])
+    return {"cutoffs": num_cutoffs, "cutoffs_used": used,
+            "max_dlm_ratio": float(np.mean(ratios["d_lm"])) if used else None,
+            "max_size_ratio": float(np.mean(ratios["size"])) if used else None}
+
+
+def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source):
+    """report.md, report.json and the Fig. 4 plots from evaluated results."""
+    levels = {}
+    for name, fraction in (("max", 1.0), ("90%", 0.9), ("80%", 0.8)):
+        row = smallest_reaching(results, fraction)
+        levels[name] = None if row is None else {"arch": list(row["arch"]), "params": row["params"], "d_lm": row["d_lm"],
+                                                 "score": row["score"], "std": row["std"]}
+    analysis = table2(results, num_cutoffs, seed)
+    best = max(results.values(), key=lambda r: r["score"])
+    report = {"env_id": env_id, "source": source, "score": score_name, "archs_evaluated": len(results),
+              "best_score": best["score"], "levels": levels, "table2": analysis}
+    with open(os.path.join(out_dir, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    lines = [f"# GHP evaluation: {env_id}", "", f"{len(results)} architectures from `{source}`; score = {score_name}.", "",
+             "| level | architecture | params | D_LM | score |", "|---|---|---|---|---|"]
+    for name, row in levels.items():
+        if row is None:
+            lines.append(f"| {name} | (undefined: best score <= 0) | | | |")
+        else:
+            lines.append(f"| {name} | {row['arch']} | {row['params']} | {row['d_lm']} | {row['score']:.2f} ± {row['std']:.2f} |")
+    lines += ["", f"Table II ({analysis['cutoffs_used']} of {analysis['cutoffs']} random cutoffs in [1000, 1e6] usable):", "",
+              "| pick under the cutoff | score / best score under the cutoff |", "|---|---|",
+              f"| max size | {analysis['max_size_ratio']} |" if analysis["max_size_ratio"] is None else
+              f"| max size | {analysis['max_size_ratio']:.3f} |",
+              f"| max D_LM (Eq. 5) | {analysis['max_dlm_ratio']} |" if analysis["max_dlm_ratio"] is None else
+              f"| max D_LM (Eq. 5) | {analysis['max_dlm_ratio']:.3f} |",
+              "", "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)", ""]
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write("\n".join(lines))
+    plot_fig4(results, levels, out_dir, score_name)
+    return report
+
+
+def plot_fig4(results, levels, out_dir, score_name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(results.values())
+    for key, label, name in (("params", "ln(number of parameters)", "fig4_params.png"), ("d_lm", "ln(D_LM)", "fig4_dlm.png")):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.scatter([math.log(r[key]) for r in rows], [r["score"] for r in rows], s=6, alpha=0.5, label="architecture")
+        for level, marker in (("90%", "*"), ("80%", "D")):
+            row = levels.get(level)
+            if row is not None:
+                ax.scatter([math.log(row[key])], [row["score"]], s=120, marker=marker, color="red" if level == "90%" else "orange",
+                           label=f"{level} arch {row['arch']}", zorder=3)
+        ax.set_xlabel(label)
+        ax.set_ylabel(score_name)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, name), dpi=120)
+        plt.close(fig)
+
+
+def export_policy(ghn, io, arch, out_dir):
+    """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (pre/post-processing)
+    and policy.h (dependency-free C99 inference). Returns the deployed size in bytes (float32 weights)."""
+    mlp = ghn.to_mlp(arch, out_rows=io.act_dim).cpu()
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
+    meta = {"arch": list(arch), "in_dim": io.in_dim, "act_dim": io.act_dim,
+            "action": "tanh(mlp(input)) * action_scale + action_bias",
+            "action_scale": io.action_scale.tolist(), "action_bias": io.action_bias.tolist(),
+            "input": "raw observation" if io.input_mean is None else
+            "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, clipped to +-clip_norm"}
+    if io.input_mean is not None:
+        meta.update(input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm)
+    with open(os.path.join(out_dir, "policy.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+
+    def literal(value):  # a C float literal that round-trips float32: 2 -> 2.0f, 1e-05 -> 1e-05f
+        text = f"{float(value):.9g}"
+        return (text if any(c in text for c in ".e") else text + ".0") + "f"
+
+    def array(name, values):
+        flat = ", ".join(literal(v) for v in np.asarray(values, np.float32).ravel())
+        return f"static const float {name}[{np.asarray(values).size}] = {{{flat}}};"
+
+    linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    widest = max(max(layer.out_features, layer.in_features) for layer in linears)
+    lines = ["/* Policy generated by a graph hyper network (ghp evaluate.py --export). C99, no dependencies.",
+             f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, {archspace.num_params(arch, io.in_dim, io.act_dim)} parameters.",
+             " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
+             "#ifndef GHP_POLICY_H", "#define GHP_POLICY_H", "#include <math.h>",
+             f"#define GHP_IN_DIM {io.in_dim}", f"#define GHP_ACT_DIM {io.act_dim}", ""]
+    for i, layer in enumerate(linears):
+        lines += [array(f"ghp_w{i}", layer.weight.detach()), array(f"ghp_b{i}", layer.bias.detach())]
+    lines += [array("ghp_action_scale", io.action_scale), array("ghp_action_bias", io.action_bias)]
+    if io.input_mean is not None:
+        lines += [array("ghp_input_mean", io.input_mean), array("ghp_input_std", io.input_std)]
+    lines += ["", "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in, int relu) {",
+              "    for (int o = 0; o < n_out; ++o) {", "        float acc = b[o];",
+              "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
+              "        y[o] = (relu && acc < 0.0f) ? 0.0f : acc;", "    }", "}", "",
+              "static void ghp_policy(const float *input, float *action) {",
+              f"    float a[{widest}], b[{widest}];"]
+    if io.input_mean is not None:
+        lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) {", "        float v = input[i];",
+                  f"        v = v > {literal(io.clip_obs)} ? {literal(io.clip_obs)} : (v < -{literal(io.clip_obs)} ? -{literal(io.clip_obs)} : v);",
+                  "        v = (v - ghp_input_mean[i]) / ghp_input_std[i];",
+                  f"        a[i] = v > {literal(io.clip_norm)} ? {literal(io.clip_norm)} : (v < -{literal(io.clip_norm)} ? -{literal(io.clip_norm)} : v);",
+                  "    }"]
+    else:
+        lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) a[i] = input[i];"]
+    buffers = ["a", "b"]
+    for i, layer in enumerate(linears):
+        source, target = buffers[i % 2], buffers[(i + 1) % 2]
+        relu = 1 if i < len(linears) - 1 else 0
+        lines.append(f"    ghp_linear(ghp_w{i}, ghp_b{i}, {source}, {target}, {layer.out_features}, {layer.in_features}, {relu});")
+    final = buffers[len(linears) % 2]
+    lines += [f"    for (int o = 0; o < GHP_ACT_DIM; ++o) action[o] = tanhf({final}[o]) * ghp_action_scale[o] + ghp_action_bias[o];",
+              "}", "", "#endif", ""]
+    with open(os.path.join(out_dir, "policy.h"), "w") as f:
+        f.write("\n".join(lines))
+    return 4 * sum(p.numel() for p in mlp.parameters())
+
+
+def plot_fig3(per_checkpoint, out_dir, score_name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [entry["step"] for entry in per_checkpoint]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for level in ("max", "90%", "80%"):
+        rows = [entry["levels"][level] for entry in per_checkpoint]
+        left.plot(steps, [r["score"] if r else np.nan for r in rows], marker="o", label=level)
+        right.plot(steps, [math.log(r["params"]) if r else np.nan for r in rows], marker="o", label=level)
+    left.set_xlabel("training samples")
+    left.set_ylabel(score_name)
+    right.set_xlabel("training samples")
+    right.set_ylabel("ln(number of parameters)")
+    left.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "fig3.png"), dpi=120)
+    plt.close(fig)
+
+
+def run_checkpoint(args, path, archs, out_dir, device):
+    """Evaluate `archs` of one checkpoint into out_dir/results*.csv (resuming), return (results, checkpoint)."""
+    checkpoint, ghn = load_checkpoint(path)
+    ghn = ghn.to(device).eval()
+    env_id = checkpoint["env_id"]
+    env = make_env(env_id)
+    io = PolicyIO(checkpoint, env.action_space)
+    env.close()
+    os.makedirs(out_dir, exist_ok=True)
+    name = "results.csv"
+    if args.shard:
+        index, count = parse_shard(args.shard)
+        archs = archs[index::count]
+        name = f"results-shard{index}of{count}.csv"
+    csv_path = os.path.join(out_dir, name)
+    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+        json.dump({"env_id": env_id, "score": "success rate" if io.goal_env else "return", "checkpoint": os.path.abspath(path),
+                   "episodes": args.episodes, "seed": args.seed}, f, indent=2)
+    done = read_results(csv_path)
+    stale = [a for a, r in done.items() if r["episodes"] != args.episodes]
+    if stale:
+        fail(f"{csv_path} holds results with {done[stale[0]]['episodes']} episodes per arch, not --episodes {args.episodes}: "
+             "use another --out-dir")
+    todo = [a for a in archs if a not in done]
+    print(f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
+          f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs")
+    new_file = not os.path.isfile(csv_path)
+    with open(csv_path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new_file:
+            writer.writeheader()
+
+        def on_result(arch, scores):
+            row = {"arch": ",".join(map(str, arch)),
+                   "depth": len(arch), "params": archspace.num_params(arch, io.in_dim, io.act_dim),
+                   "d_lm": archspace.d_lm(arch, io.in_dim, io.act_dim), "episodes": len(scores),
+                   "score": float(np.mean(scores)), "std": float(np.std(scores)), "per_episode": ";".join(f"{s:.4f}" for s in scores)}
+            writer.writerow(row)
+            f.flush()
+
+        if todo:
+            steps, seconds = evaluate_archs(ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed,
+                                            args.gen_batch, device, on_result)
+            print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
+    results = read_results(csv_path)
+    return {a: results[a] for a in archs if a in results}, checkpoint, ghn, io
+
+
+def parse_shard(text):
+    try:
+        index, count = (int(part) for part in text.split("/"))
+        assert count >= 1 and 0 <= index < count
+    except (ValueError, AssertionError):
+        fail(f"bad --shard {text!r}: expected i/n with 0 <= i < n, e.g. 0/4")
+    return index, count
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1:
+        fail("--episodes, --num-envs and --gen-batch must be at least 1")
+    device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    all_archs = archspace.all_archs()
+
+    if args.merge:
+        if not args.out_dir:
+            fail("--merge needs --out-dir for the joined results.csv and report")
+        merged = {}
+        for path in args.merge:
+            if not os.path.isfile(path):
+                fail(f"no CSV file {path!r}")
+            merged.update(read_results(path))
+        os.makedirs(args.out_dir, exist_ok=True)
+        with open(os.path.join(args.out_dir, "results.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            for arch in sorted(merged, key=lambda a: (len(a), a)):
+                row = dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch), per_episode="")
+                writer.writerow(row)
+        meta_path = os.path.join(os.path.dirname(os.path.abspath(args.merge[0])), "meta.json")
+        meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else {"env_id": "(unknown env)", "score": "score"}
+        report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.merge))
+        print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
+        sys.exit(0)
+
+    paths = list(args.checkpoints) or ([args.checkpoint] if args.checkpoint else [])
+    if not paths:
+        fail("give --checkpoint PATH (or --checkpoints A B ..., or --merge CSV ...)")
+    archs = select_archs(args.archs, args.seed, all_archs)
+
+    if args.budget:  # Eq. 5 from the checkpoint's dims; measured scores from an earlier evaluation, if any
+        checkpoint, ghn = load_checkpoint(paths[0])
+        env = make_env(checkpoint["env_id"])
+        io = PolicyIO(checkpoint, env.action_space)
+        env.close()
+        try:
+            pick = archspace.select_under_budget(all_archs, args.budget, io.in_dim, io.act_dim)
+        except ValueError as error:
+            fail(f"--budget {args.budget}: {error}")
+        stem = os.path.splitext(os.path.basename(paths[0]))[0]
+        csv_path = os.path.join(args.out_dir or os.path.join(os.path.dirname(os.path.abspath(paths[0])), f"eval_{stem}"), "results.csv")
+        results = read_results(csv_path)
+        score_name = "success rate" if io.goal_env else "return"
+        print(f"budget {args.budget}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
+              f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
+        if pick in results:
+            print(f"  measured {score_name} of {list(pick)}: {results[pick]['score']:.2f}")
+        fitting = [r for r in results.values() if r["params"] <= args.budget]
+        if fitting:
+            best = max(fitting, key=lambda r: r["score"])
+            print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
+                  f"with {best['params']} parameters, {score_name} {best['score']:.2f}")
+        elif not results:
+            print(f"  (no evaluation in {csv_path} to compare with)")
+        sys.exit(0)
+
+    if args.export:
+        checkpoint, ghn = load_checkpoint(paths[0])
+        env = make_env(checkpoint["env_id"])
+        io = PolicyIO(checkpoint, env.action_space)
+        env.close()
+        arch = select_archs(args.export, args.seed, all_archs)
+        if len(arch) != 1:
+            fail(f"--export takes one architecture, got {args.export!r}")
+        out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(paths[0])), f"export_{'-'.join(map(str, arch[0]))}")
+        size = export_policy(ghn, io, arch[0], out_dir)
+        print(f"exported {list(arch[0])} to {out_dir}/policy.pt, policy.h, policy.json: "
+              f"{archspace.num_params(arch[0], io.in_dim, io.act_dim)} parameters, {size} bytes as float32")
+        sys.exit(0)
+
+    per_checkpoint = []
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}")
+        if len(paths) > 1 and args.out_dir:
+            out_dir = os.path.join(args.out_dir, stem)
+        results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
+        score_name = "success rate" if io.goal_env else "return"
+        if args.shard:
+            print(f"shard written; join the shards with: python evaluate.py --merge {out_dir}/results-shard*.csv --out-dir {out_dir}")
+            continue
+        report = make_report(results, out_dir, checkpoint["env_id"], score_name, args.cutoffs, args.seed, path)
+        for level, row in report["levels"].items():
+            print(f"{level:>4s} arch: " + ("undefined (best score <= 0)" if row is None else
+                                           f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {score_name}={row['score']:.2f}"))
+        t2 = report["table2"]
+        if t2["cutoffs_used"]:
+            print(f"Table II over {t2['cutoffs_used']} cutoffs: max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}")
+        print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
+        per_checkpoint.append({"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]})
+
+
+    if len(per_checkpoint) > 1:
+        fig_dir = args.out_dir or os.path.dirname(os.path.abspath(paths[-1]))
+        plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, score_name)
+        print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")

@@ -1,0 +1,189 @@
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import archspace
+from ghn import GHN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import evaluate  # noqa: E402
+
+
+def run_eval(*flags, check=True):
+    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), "--threads", "1", *flags]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def sac_checkpoint(path):
+    """A just-initialised GHN in ghp_sac.py's checkpoint format (Pendulum: 3 obs, 1 action)."""
+    torch.manual_seed(0)
+    ghn = GHN(3, 2, decoder="lowrank", max_width=512)
+    torch.save({"algo": "sac", "env_id": "Pendulum-v1", "obs_dim": 3, "act_dim": 1, "global_step": 0,
+                "args": {}, "ghn": ghn.to_checkpoint()}, path)
+    return str(path)
+
+
+def her_checkpoint(path):
+    """A just-initialised GHN in ghp_ddpg_her.py's format, with non-trivial normalisers."""
+    torch.manual_seed(1)
+    ghn = GHN(13, 4, decoder="lowrank")
+    rng = np.random.default_rng(0)
+    obs, goals = rng.normal(1.0, 0.3, (100, 10)), rng.normal(1.3, 0.1, (100, 3))
+    norm = lambda x: {"sum": x.sum(0), "sumsq": np.square(x).sum(0), "count": len(x)}  # noqa: E731
+    torch.save({"algo": "ddpg_her", "env_id": "FetchReach-v4", "obs_dim": 10, "goal_dim": 3, "act_dim": 4, "epoch": 1,
+                "env_steps": 0, "args": {"clip_obs": 200.0, "clip_norm": 5.0}, "ghn": ghn.to_checkpoint(),
+                "obs_norm": norm(obs), "goal_norm": norm(goals)}, path)
+    return str(path)
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", out)
+    table = rows(os.path.join(out, "results.csv"))
+    assert sorted(r["arch"] for r in table) == ["16,16", "4", "8,4,4,4"]
+    for r in table:
+        arch = archspace.parse_arch(r["arch"])
+        assert int(r["params"]) == archspace.num_params(arch, 3, 1) and int(r["d_lm"]) == archspace.d_lm(arch, 3, 1)
+        per_episode = [float(x) for x in r["per_episode"].split(";")]
+        assert len(per_episode) == 2 and float(r["score"]) == pytest.approx(np.mean(per_episode), abs=1e-3)
+        assert -2000 < float(r["score"]) < 0  # Pendulum returns
+    for name in ("report.md", "report.json", "fig4_params.png", "fig4_dlm.png"):
+        assert os.path.isfile(os.path.join(out, name)), name
+
+    # a rerun with one more arch evaluates only that one, and the old rows stay untouched
+    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4;64,64", "--episodes", "2", "--out-dir", out)
+    assert "3 already in" in result.stdout and "1 to evaluate" in result.stdout
+    again = rows(os.path.join(out, "results.csv"))
+    assert again[:3] == table and again[3]["arch"] == "64,64"
+
+    # same episode seeds for every run: a fresh evaluation reproduces the scores
+    fresh = str(tmp_path / "fresh")
+    run_eval("--checkpoint", checkpoint, "--archs", "16,16", "--episodes", "2", "--out-dir", fresh)
+    reproduced = float(rows(os.path.join(fresh, "results.csv"))[0]["score"])
+    # equal up to float32 rounding: envs sharing an arch are batched differently in the two runs
+    assert reproduced == pytest.approx(float(next(r for r in table if r["arch"] == "16,16")["score"]), rel=1e-6)
+
+
+def test_shards_cover_the_archs_once_and_merge(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    archs = "4;8;16;4,4;8,8"
+    for shard in ("0/2", "1/2"):
+        run_eval("--checkpoint", checkpoint, "--archs", archs, "--episodes", "1", "--shard", shard, "--out-dir", out)
+    first = [r["arch"] for r in rows(os.path.join(out, "results-shard0of2.csv"))]
+    second = [r["arch"] for r in rows(os.path.join(out, "results-shard1of2.csv"))]
+    assert sorted(first) == ["16", "4", "8,8"] and sorted(second) == ["4,4", "8"]
+    merged = str(tmp_path / "merged")
+    run_eval("--merge", os.path.join(out, "results-shard0of2.csv"), os.path.join(out, "results-shard1of2.csv"),
+             "--out-dir", merged)
+    assert sorted(r["arch"] for r in rows(os.path.join(merged, "results.csv"))) == sorted(first + second)
+    assert os.path.isfile(os.path.join(merged, "report.json"))
+
+
+def hand_results(entries):
+    return {arch: {"arch": arch, "params": params, "d_lm": dlm, "score": score, "std": 0.0, "episodes": 5}
+            for arch, params, dlm, score in entries}
+
+
+def test_max_90_80_selection():
+    results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 95.0), ((8,), 100, 30, 85.0), ((4,), 10, 40, 50.0)])
+    assert evaluate.smallest_reaching(results, 1.0)["arch"] == (512,)
+    assert evaluate.smallest_reaching(results, 0.9)["arch"] == (64,)
+    assert evaluate.smallest_reaching(results, 0.8)["arch"] == (8,)
+    assert evaluate.smallest_reaching(hand_results([((4,), 10, 1, -3.0)]), 0.9) is None
+
+
+def test_table2_ratios_on_known_table():
+    # A fits every cutoff; B from 300k, C from 600k. Under [1000, 300k) both picks are A (ratio 1);
+    # under [300k, 600k) max D_LM picks A (1) and max size picks B (0.5); above, both pick C (0.8).
+    results = hand_results([((4,), 500, 100, 10.0), ((8,), 300_000, 50, 5.0), ((16,), 600_000, 200, 8.0)])
+    shares = np.array([299_000, 300_000, 400_000]) / 999_000
+    analysis = evaluate.table2(results, 5000, seed=0)
+    assert analysis["cutoffs_used"] == 5000
+    assert analysis["max_dlm_ratio"] == pytest.approx(shares @ [1.0, 1.0, 0.8], abs=0.01)
+    assert analysis["max_size_ratio"] == pytest.approx(shares @ [1.0, 0.5, 0.8], abs=0.01)
+
+
+def test_report_fields(tmp_path):
+    results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 95.0), ((8,), 100, 30, 85.0)])
+    report = evaluate.make_report(results, str(tmp_path), "Hopper-v4", "return", 100, 0, "hand")
+    assert report["levels"]["90%"] == {"arch": [64], "params": 300, "d_lm": 20, "score": 95.0, "std": 0.0}
+    assert report["archs_evaluated"] == 3 and report["best_score"] == 100.0
+    assert "| 80% | [8] | 100 | 30 | 85.00" in open(tmp_path / "report.md").read()
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("kind", ["sac", "her"])
+def test_export_round_trip_through_c(tmp_path, kind):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if kind == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
+    arch = (16, 8, 32, 8)
+    out = tmp_path / "export"
+    result = run_eval("--checkpoint", checkpoint, "--export", "16,8,32,8", "--out-dir", str(out))
+    loaded, ghn = evaluate.load_checkpoint(checkpoint)
+    io = evaluate.PolicyIO(loaded, evaluate.make_env(loaded["env_id"]).action_space)
+    expected_bytes = 4 * archspace.num_params(arch, io.in_dim, io.act_dim)
+    assert f"{expected_bytes} bytes" in result.stdout
+
+    # reference actions: the torch pipeline of evaluate.py on random raw inputs
+    rng = np.random.default_rng(0)
+    raw = rng.normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
+    if io.goal_env:
+        observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw]
+    else:
+        observations = raw
+    with torch.no_grad():
+        mlp = torch.nn.Sequential()
+        layers = [m for m in ghn.to_mlp(arch, out_rows=io.act_dim)]
+        mlp = torch.nn.Sequential(*layers)
+        mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
+        expected = io.actions(mlp(torch.as_tensor(io.inputs(observations))).double().numpy())
+
+    program = tmp_path / "main.c"
+    program.write_text('#include <stdio.h>\n#include "policy.h"\nint main(void) {\n'
+                       '  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n'
+                       '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
+                       '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n')
+    binary = tmp_path / "policy_main"
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"], check=True)
+    stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
+    printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
+    actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
+    assert actions.shape == expected.shape
+    np.testing.assert_allclose(actions, expected, atol=1e-5)
+    assert np.abs(actions).max() > 1e-3  # not a trivially zero policy
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--checkpoint", "/nonexistent.pt"], "no checkpoint file '/nonexistent.pt'"),
+     (["--checkpoint", "CORRUPT"], "cannot read checkpoint"),
+     (["--checkpoint", "CKPT", "--archs", "16,1024"], "outside the space"),
+     (["--checkpoint", "CKPT", "--archs", "16,x"], "bad architecture '16,x'"),
+     (["--checkpoint", "CKPT", "--archs", "random:0"], "bad --archs 'random:0'"),
+     (["--checkpoint", "CKPT", "--budget", "10"], "no architecture fits a budget of 10 parameters: the smallest has 21"),
+     (["--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
+     (["--merge", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file")],
+)
+def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    replace = {"CKPT": checkpoint, "CORRUPT": str(tmp_path / "corrupt.pt"), "OUT": str(tmp_path / "out")}
+    result = run_eval(*[replace.get(f, f) for f in flags], check=False)
+    assert result.returncode != 0
+    assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
