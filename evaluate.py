@@ -87,6 +87,15 @@ def load_checkpoint(path):
     return checkpoint, GHN.from_checkpoint(checkpoint["ghn"])
 
 
+def load_policy(path):
+    """(checkpoint, GHN, PolicyIO) of a checkpoint file."""
+    checkpoint, ghn = load_checkpoint(path)
+    env = make_env(checkpoint["env_id"])
+    io = PolicyIO(checkpoint, env.action_space)
+    env.close()
+    return checkpoint, ghn, io
+
+
 def make_env(env_id):
     if env_id.startswith("Fetch"):
         import gymnasium_robotics
@@ -411,12 +420,9 @@ def plot_fig3(per_checkpoint, out_dir, score_name):
 
 def run_checkpoint(args, path, archs, out_dir, device):
     """Evaluate `archs` of one checkpoint into out_dir/results*.csv (resuming), return (results, checkpoint)."""
-    checkpoint, ghn = load_checkpoint(path)
+    checkpoint, ghn, io = load_policy(path)
     ghn = ghn.to(device).eval()
     env_id = checkpoint["env_id"]
-    env = make_env(env_id)
-    io = PolicyIO(checkpoint, env.action_space)
-    env.close()
     os.makedirs(out_dir, exist_ok=True)
     name = "results.csv"
     if args.shard:
@@ -502,10 +508,7 @@ if __name__ == "__main__":
     archs = select_archs(args.archs, args.seed, all_archs)
 
     if args.budget:  # Eq. 5 from the checkpoint's dims; measured scores from an earlier evaluation, if any
-        checkpoint, ghn = load_checkpoint(paths[0])
-        env = make_env(checkpoint["env_id"])
-        io = PolicyIO(checkpoint, env.action_space)
-        env.close()
+        checkpoint, ghn, io = load_policy(paths[0])
         try:
             pick = archspace.select_under_budget(all_archs, args.budget, io.in_dim, io.act_dim)
         except ValueError as error:
@@ -528,10 +531,7 @@ if __name__ == "__main__":
         sys.exit(0)
 
     if args.export:
-        checkpoint, ghn = load_checkpoint(paths[0])
-        env = make_env(checkpoint["env_id"])
-        io = PolicyIO(checkpoint, env.action_space)
-        env.close()
+        checkpoint, ghn, io = load_policy(paths[0])
         arch = select_archs(args.export, args.seed, all_archs)
         if len(arch) != 1:
             fail(f"--export takes one architecture, got {args.export!r}")

@@ -25,8 +25,9 @@ from ghn import GHN, mlp_forward  # noqa: E402
 
 @dataclass
 class Args:
-    parts: tuple[str, ...] = ("ghn", "sac")
-    """which benchmarks to run: ghn (generation forward+backward), sac (ghp_sac.py updates/s)"""
+    parts: tuple[str, ...] = ("ghn", "sac", "eval")
+    """which benchmarks to run: ghn (generation forward+backward), sac (ghp_sac.py updates/s),
+    eval (evaluate.py env steps/s vs random actions)"""
     cuda: bool = False
     """run on the GPU"""
     threads: int = 2
@@ -39,6 +40,10 @@ class Args:
     """environment for the SAC benchmark (sets in_dim/out_dim of the GHN benchmark too)"""
     sac_steps: int = 800
     """env steps (= gradient updates) timed in each ghp_sac.py run, after 1024 random steps"""
+    eval_archs: int = 32
+    """random architectures played by the eval benchmark (one episode each)"""
+    eval_envs: int = 16
+    """env copies of the eval benchmark"""
     out: str = ""
     """JSON output path (default benchmarks/results-<device>.json)"""
 
@@ -98,6 +103,36 @@ def bench_sac(args, device_flag):
     return rows
 
 
+def bench_eval(args, device):
+    """evaluate.py's engine on random archs of a fresh GHN vs the same number of env copies stepped
+    with random actions (both: a Python loop over gymnasium envs, resets included)."""
+    import evaluate
+
+    env = evaluate.make_env(args.env_id)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    checkpoint = {"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}
+    io = evaluate.PolicyIO(checkpoint, env.action_space)
+    torch.manual_seed(0)
+    ghn = GHN(obs_dim, 2 * act_dim).to(device).eval()
+    archs = archspace.sample_archs(np.random.default_rng(0), args.eval_archs, archspace.all_archs())
+    steps, seconds = evaluate.evaluate_archs(ghn, io, args.env_id, archs, 1, args.eval_envs, 0, 64, device,
+                                             on_result=lambda arch, scores: None)
+    envs = [evaluate.make_env(args.env_id) for _ in range(args.eval_envs)]
+    for i, e in enumerate(envs):
+        e.reset(seed=i)
+        e.action_space.seed(i)
+    random_steps, start = 0, time.perf_counter()
+    while random_steps < steps:
+        for e in envs:
+            _, _, terminated, truncated, _ = e.step(e.action_space.sample())
+            if terminated or truncated:
+                e.reset()
+            random_steps += 1
+    random_seconds = time.perf_counter() - start
+    return {"archs": args.eval_archs, "envs": args.eval_envs, "env_steps": steps,
+            "evaluate_steps_per_s": steps / seconds, "random_steps_per_s": random_steps / random_seconds}
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
     torch.set_num_threads(args.threads)
@@ -133,6 +168,15 @@ if __name__ == "__main__":
         print(f"{'mode':24s} {'updates/s':>9s} {'SPS':>6s} {'SPS / baseline':>15s}")
         for row in rows:
             print(f"{row['mode']:24s} {row['updates_per_s']:9.1f} {row['sps']:6d} {row['sps'] / base['sps']:15.2f}")
+
+    if "eval" in args.parts:
+        row = bench_eval(args, device)
+        results["eval"] = row
+        print(f"\nevaluate.py engine: {row['archs']} random archs x 1 episode on {row['envs']} {args.env_id} copies "
+              f"({row['env_steps']} env steps)")
+        print(f"evaluate (generate + policies + envs) {row['evaluate_steps_per_s']:9.0f} env steps/s")
+        print(f"random actions, same env copies       {row['random_steps_per_s']:9.0f} env steps/s")
+        print(f"ratio {row['evaluate_steps_per_s'] / row['random_steps_per_s']:.2f}")
 
     path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                     f"results-{'cuda' if args.cuda else 'cpu'}.json")

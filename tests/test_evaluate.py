@@ -135,8 +135,7 @@ def test_export_round_trip_through_c(tmp_path, kind):
     arch = (16, 8, 32, 8)
     out = tmp_path / "export"
     result = run_eval("--checkpoint", checkpoint, "--export", "16,8,32,8", "--out-dir", str(out))
-    loaded, ghn = evaluate.load_checkpoint(checkpoint)
-    io = evaluate.PolicyIO(loaded, evaluate.make_env(loaded["env_id"]).action_space)
+    _, ghn, io = evaluate.load_policy(checkpoint)
     expected_bytes = 4 * archspace.num_params(arch, io.in_dim, io.act_dim)
     assert f"{expected_bytes} bytes" in result.stdout
 
@@ -148,9 +147,7 @@ def test_export_round_trip_through_c(tmp_path, kind):
     else:
         observations = raw
     with torch.no_grad():
-        mlp = torch.nn.Sequential()
-        layers = [m for m in ghn.to_mlp(arch, out_rows=io.act_dim)]
-        mlp = torch.nn.Sequential(*layers)
+        mlp = ghn.to_mlp(arch, out_rows=io.act_dim)
         mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
         expected = io.actions(mlp(torch.as_tensor(io.inputs(observations))).double().numpy())
 

@@ -137,20 +137,22 @@ def test_help_documents_every_flag():
 
 @pytest.mark.slow
 def test_ghp_sac_learns_pendulum(tmp_path):
-    """GHP-SAC on Pendulum-v1 (8000 env steps, meta-batch 4, lowrank decoder): the probe architectures
-    should score far above a random policy (about -1200 to -1500 per episode)."""
+    """GHP-SAC on Pendulum-v1 (8000 env steps, meta-batch 4, lowrank decoder, ~4 min on one core): the
+    probe architectures score like a trained [64, 64] baseline (about -120), far above a random policy
+    (about -1200 to -1600)."""
     runs = str(tmp_path / "runs")
     run_sac("--env-id", "Pendulum-v1", "--meta-batch", "4", "--total-timesteps", "8000", "--learning-starts", "1000",
             "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs)
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     scale, bias = torch.tensor([2.0]), torch.tensor([0.0])
-    archs = [(16, 16), (64, 64), (256, 256), (32, 8, 32)] + archspace.sample_archs(np.random.default_rng(0), 4, archspace.all_archs())
+    probes = [(16, 16), (64, 64), (256, 256)]
+    archs = probes + archspace.sample_archs(np.random.default_rng(0), 5, archspace.all_archs())
+    names = [ghp_sac.arch_name(a) for a in archs]
     with torch.no_grad():
-        policies = {ghp_sac.arch_name(a): p for a, p in zip(archs, ghn(archs))}
-        trained = ghp_sac.evaluate_probes(policies, "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
-        untrained = ghp_sac.evaluate_probes(dict(zip(policies, GHN(3, 2, decoder="lowrank")(archs))),
+        trained = ghp_sac.evaluate_probes(dict(zip(names, ghn(archs))), "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
+        untrained = ghp_sac.evaluate_probes(dict(zip(names, GHN(3, 2, decoder="lowrank")(archs))),
                                             "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
     print("trained", trained, "untrained", untrained)
-    assert np.mean(list(trained.values())) > -600
+    assert all(trained[ghp_sac.arch_name(a)] > -400 for a in probes), trained
     assert np.mean(list(trained.values())) > np.mean(list(untrained.values())) + 400
