@@ -320,10 +320,10 @@ def plot_fig4(results, levels, out_dir, score_name):
     for key, label, name in (("params", "ln(number of parameters)", "fig4_params.png"), ("d_lm", "ln(D_LM)", "fig4_dlm.png")):
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.scatter([math.log(r[key]) for r in rows], [r["score"] for r in rows], s=6, alpha=0.5, label="architecture")
-        for level, marker in (("90%", "*"), ("80%", "D")):
+        for level, marker, size, color in (("80%", "D", 140, "orange"), ("90%", "*", 90, "red")):  # the star stays visible on top
             row = levels.get(level)
             if row is not None:
-                ax.scatter([math.log(row[key])], [row["score"]], s=120, marker=marker, color="red" if level == "90%" else "orange",
+                ax.scatter([math.log(row[key])], [row["score"]], s=size, marker=marker, color=color,
                            label=f"{level} arch {row['arch']}", zorder=3)
         ax.set_xlabel(label)
         ax.set_ylabel(score_name)
