@@ -138,3 +138,12 @@ def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     result = run_her(*flags, "--runs-dir", str(tmp_path), check=False)
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("env_id", ["FetchPush-v4", "FetchSlide-v4", "FetchPickAndPlace-v4"])
+def test_other_fetch_tasks_run(tmp_path, env_id):
+    runs = str(tmp_path / "runs")
+    result = run_her("--env-id", env_id, "--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2",
+                     "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1", "--ghn-decoder", "lowrank",
+                     "--runs-dir", runs)
+    assert f"{env_id} (obs 25 + goal 3, act 4, 50 steps)" in result.stdout and "epoch=1" in result.stdout
