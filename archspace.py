@@ -78,21 +78,19 @@ INPUT, WEIGHT, BIAS, OUTPUT = 0, 1, 2, 3
 
 
 def arch_graph(arch, out_dim):
-    """The chain graph of Eq. 3 as (node values, node roles).
+    """The node list of Eq. 3: [0, l_1, l_1, ..., l_k, l_k, out_dim].
 
-    values = [0, l_1, l_1, ..., l_k, l_k, out_dim]: the input node (0), then a weight node and a
-    bias node per hidden layer, then ONE output node with the generated network's output size
-    (2a for SAC: action mean and log_std). As in Eq. 3 the output layer has a single node: the
-    GHN decodes both the output weight matrix and the output bias from it.
+    The input node (0), then a weight node and a bias node per hidden layer, then ONE output node
+    with the generated network's output size (2a for SAC: action mean and log_std). As in Eq. 3 the
+    output layer has a single node: the GHN decodes both the output weight matrix and the output
+    bias from it. graph_roles(arch) gives the role of each node.
     """
-    values = [0]
-    roles = [INPUT]
-    for width in arch:
-        values += [width, width]
-        roles += [WEIGHT, BIAS]
-    values.append(out_dim)
-    roles.append(OUTPUT)
-    return values, roles
+    return [0] + [width for width in arch for _ in (WEIGHT, BIAS)] + [out_dim]
+
+
+def graph_roles(arch):
+    """Role of each node of arch_graph(arch, ...): INPUT, then WEIGHT, BIAS per layer, then OUTPUT."""
+    return [INPUT] + [WEIGHT, BIAS] * len(arch) + [OUTPUT]
 
 
 def sample_archs(rng, n, archs, mode="uniform"):

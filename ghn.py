@@ -201,7 +201,7 @@ class GHN(nn.Module):
 
     def _node_features(self, archs, device):
         """Padded node features (B, N, 6) and chain lengths (B,) of the archs' graphs (Eq. 3)."""
-        graphs = [archspace.arch_graph(arch, self.out_dim) for arch in archs]
+        graphs = [(archspace.arch_graph(arch, self.out_dim), archspace.graph_roles(arch)) for arch in archs]
         num_nodes = max(len(values) for values, _ in graphs)
         features = torch.zeros(len(archs), num_nodes, 6)
         log_max = math.log2(self.max_width + 1)

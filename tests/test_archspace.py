@@ -48,9 +48,9 @@ def test_parse_arch_rejects_bad_text(text):
 
 
 def test_arch_graph_is_eq3():
-    values, roles = arch_graph((16, 8), out_dim=6)
-    assert values == [0, 16, 16, 8, 8, 6]
-    assert roles == [archspace.INPUT, archspace.WEIGHT, archspace.BIAS, archspace.WEIGHT, archspace.BIAS, archspace.OUTPUT]
+    assert arch_graph((16, 8), out_dim=6) == [0, 16, 16, 8, 8, 6]
+    assert arch_graph((4,), out_dim=8) == [0, 4, 4, 8]
+    assert archspace.graph_roles((16, 8)) == [archspace.INPUT, archspace.WEIGHT, archspace.BIAS, archspace.WEIGHT, archspace.BIAS, archspace.OUTPUT]
 
 
 def test_layer_shapes():

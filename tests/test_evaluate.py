@@ -96,6 +96,20 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     assert os.path.isfile(os.path.join(merged, "report.json"))
 
 
+def test_checkpoints_over_training_plot_fig3(tmp_path):
+    first = sac_checkpoint(tmp_path / "ghn_1000.pt")
+    second = str(tmp_path / "ghn_2000.pt")
+    state = torch.load(first, weights_only=False)
+    state["global_step"] = 2000
+    torch.save(state, second)
+    out = str(tmp_path / "fig3")
+    result = run_eval("--checkpoints", first, second, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
+    assert "Fig. 3 over 2 checkpoints" in result.stdout
+    assert os.path.isfile(os.path.join(out, "fig3.png"))
+    for stem in ("ghn_1000", "ghn_2000"):
+        assert len(rows(os.path.join(out, stem, "results.csv"))) == 2
+
+
 def hand_results(entries):
     return {arch: {"arch": arch, "params": params, "d_lm": dlm, "score": score, "std": 0.0, "episodes": 5}
             for arch, params, dlm, score in entries}

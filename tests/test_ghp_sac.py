@@ -111,6 +111,17 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     assert shapes == [(16, 3), (8, 16), (2, 8)]  # Pendulum: 3 observations -> 2 x 1 outputs
 
 
+def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
+    runs = str(tmp_path / "runs")
+    result = run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "600", "--learning-starts", "400",
+                     "--log-every", "600", "--eval-every", "0", "--ghn-decoder", "lowrank", "--async-envs", "--autotune",
+                     "--arch-sampling", "depth", "--runs-dir", runs)
+    assert "updates/s=" in result.stdout
+    checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
+    assert checkpoint["grad_steps"] == 200  # (600 - 400) env steps after the buffer holds more than 400
+    assert checkpoint["log_alpha"].item() != pytest.approx(np.log(0.2))  # alpha was tuned
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [(["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
