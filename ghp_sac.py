@@ -266,7 +266,7 @@ if __name__ == "__main__":
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
-    # denormal; on CPU that made updates ~3x slower within 8k steps. Flush them to zero.
+    # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
     torch.set_flush_denormal(True)
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
     rng = np.random.default_rng(args.seed)  # replay sampling and architecture sampling
