@@ -117,7 +117,8 @@ def check_env(env_id):
     try:
         env = gym.make(env_id)
     except gym.error.Error as error:
-        raise SystemExit(f"unknown env id {env_id!r}: {error}")
+        hint = " (goal-conditioned Fetch envs: use ghp_ddpg_her.py)" if env_id.startswith("Fetch") else ""
+        raise SystemExit(f"unknown env id {env_id!r}: {error}{hint}")
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     if not isinstance(act_space, gym.spaces.Box):

@@ -126,6 +126,7 @@ def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
     "flags, message",
     [(["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
      (["--env-id", "CartPole-v1"], "has a Discrete action space"),
+     (["--env-id", "FetchReach-v4"], "use ghp_ddpg_her.py"),
      (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
      (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
      (["--arch-sampling", "random"], "bad --arch-sampling 'random'"),
