@@ -170,7 +170,8 @@ def read_results(path):
             for row in csv.DictReader(f):
                 arch = archspace.parse_arch(row["arch"])
                 results[arch] = {"arch": arch, "params": int(row["params"]), "d_lm": int(row["d_lm"]),
-                                 "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"])}
+                                 "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"]),
+                                 "per_episode": row["per_episode"]}
     return results
 
 
@@ -494,7 +495,7 @@ if __name__ == "__main__":
             writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
             writer.writeheader()
             for arch in sorted(merged, key=lambda a: (len(a), a)):
-                row = dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch), per_episode="")
+                row = dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch))
                 writer.writerow(row)
         meta_path = os.path.join(os.path.dirname(os.path.abspath(args.merge[0])), "meta.json")
         meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else {"env_id": "(unknown env)", "score": "score"}

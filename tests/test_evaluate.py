@@ -93,6 +93,9 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     run_eval("--merge", os.path.join(out, "results-shard0of2.csv"), os.path.join(out, "results-shard1of2.csv"),
              "--out-dir", merged)
     assert sorted(r["arch"] for r in rows(os.path.join(merged, "results.csv"))) == sorted(first + second)
+    shard_rows = rows(os.path.join(out, "results-shard0of2.csv")) + rows(os.path.join(out, "results-shard1of2.csv"))
+    assert sorted(map(tuple, map(dict.items, rows(os.path.join(merged, "results.csv"))))) == \
+        sorted(map(tuple, map(dict.items, shard_rows)))  # rows, per-episode scores included, carried over unchanged
     assert os.path.isfile(os.path.join(merged, "report.json"))
 
 
