@@ -40,8 +40,10 @@ class Args:
     """environment for the SAC benchmark (sets in_dim/out_dim of the GHN benchmark too)"""
     sac_steps: int = 800
     """env steps (= gradient updates) timed in each ghp_sac.py run, after 1024 random steps"""
-    eval_archs: int = 32
-    """random architectures played by the eval benchmark (one episode each)"""
+    eval_archs: int = 128
+    """random architectures played by the eval benchmark"""
+    eval_episodes: int = 5
+    """episodes per architecture in the eval benchmark (evaluate.py's default)"""
     eval_envs: int = 16
     """env copies of the eval benchmark"""
     out: str = ""
@@ -115,7 +117,7 @@ def bench_eval(args, device):
     torch.manual_seed(0)
     ghn = GHN(obs_dim, 2 * act_dim).to(device).eval()
     archs = archspace.sample_archs(np.random.default_rng(0), args.eval_archs, archspace.all_archs())
-    steps, seconds = evaluate.evaluate_archs(ghn, io, args.env_id, archs, 1, args.eval_envs, 0, 64, device,
+    steps, seconds = evaluate.evaluate_archs(ghn, io, args.env_id, archs, args.eval_episodes, args.eval_envs, 0, 64, device,
                                              on_result=lambda arch, scores: None)
     envs = [evaluate.make_env(args.env_id) for _ in range(args.eval_envs)]
     for i, e in enumerate(envs):
@@ -129,7 +131,7 @@ def bench_eval(args, device):
                 e.reset()
             random_steps += 1
     random_seconds = time.perf_counter() - start
-    return {"archs": args.eval_archs, "envs": args.eval_envs, "env_steps": steps,
+    return {"archs": args.eval_archs, "episodes": args.eval_episodes, "envs": args.eval_envs, "env_steps": steps,
             "evaluate_steps_per_s": steps / seconds, "random_steps_per_s": random_steps / random_seconds}
 
 
@@ -171,7 +173,7 @@ if __name__ == "__main__":
     if "eval" in args.parts:
         row = bench_eval(args, device)
         results["eval"] = row
-        print(f"\nevaluate.py engine: {row['archs']} random archs x 1 episode on {row['envs']} {args.env_id} copies "
+        print(f"\nevaluate.py engine: {row['archs']} random archs x {row['episodes']} episodes on {row['envs']} {args.env_id} copies "
               f"({row['env_steps']} env steps)")
         print(f"evaluate (generate + policies + envs) {row['evaluate_steps_per_s']:9.0f} env steps/s")
         print(f"random actions, same env copies       {row['random_steps_per_s']:9.0f} env steps/s")
