@@ -1,0 +1,90 @@
+"""Learning curves of training runs from their tensorboard logs (for docs/results.md).
+
+    python docs/plot_curves.py --runs runs/Hopper-v4__ghp_lowrank__* runs/Hopper-v4__baseline__* \
+        --tags eval/return_ --out docs/results/hopper_curves.png
+
+Runs are grouped by experiment name (the <exp-name> part of <env>__<exp-name>__<seed>__<time>);
+each scalar whose tag starts with one of --tags becomes one curve per experiment: the mean over
+seeds, with the seeds' min..max shaded. Prints a markdown table of every curve's values per seed.
+"""
+
+import os
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tyro  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+
+@dataclass
+class Args:
+    runs: tuple[str, ...]
+    """run folders written by ghp_sac.py or ghp_ddpg_her.py (each holds an events.out.tfevents file)"""
+    tags: tuple[str, ...] = ("eval/",)
+    """plot the scalars whose tag starts with one of these"""
+    out: str = "curves.png"
+    """PNG to write"""
+    ylabel: str = "evaluation return"
+    """y-axis label"""
+    title: str = ""
+    """plot title"""
+
+
+def read_run(path, prefixes):
+    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes`."""
+    events = EventAccumulator(path, size_guidance={"scalars": 0})
+    events.Reload()
+    curves = {}
+    for tag in events.Tags()["scalars"]:
+        if tag.startswith(prefixes):
+            scalars = events.Scalars(tag)
+            curves[tag] = (np.array([s.step for s in scalars]), np.array([s.value for s in scalars]))
+    return curves
+
+
+def run_identity(path):
+    """(experiment name, seed) from a run folder named <env>__<exp-name>__<seed>__<time>."""
+    parts = os.path.basename(os.path.normpath(path)).split("__")
+    if len(parts) != 4:
+        raise SystemExit(f"bad run folder {path!r}: expected a name <env>__<exp-name>__<seed>__<time>")
+    return parts[1], int(parts[2])
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    groups = {}  # (experiment, tag) -> {seed: (steps, values)}
+    for path in args.runs:
+        if not os.path.isdir(path):
+            raise SystemExit(f"--runs {path!r}: no such folder")
+        experiment, seed = run_identity(path)
+        for tag, curve in read_run(path, tuple(args.tags)).items():
+            groups.setdefault((experiment, tag), {})[seed] = curve
+    if not groups:
+        raise SystemExit(f"no scalars starting with {list(args.tags)} in {list(args.runs)}")
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    print("| experiment | curve | seed | " + " | ".join(["values at the logged steps"]) + " |")
+    print("|---|---|---|---|")
+    for (experiment, tag), seeds in sorted(groups.items()):
+        steps = min((curve[0] for curve in seeds.values()), key=len)  # steps every seed has logged
+        values = np.stack([curve[1][: len(steps)] for curve in seeds.values()])
+        label = f"{experiment} {tag.split('/')[-1]}"
+        line, = ax.plot(steps, values.mean(0), label=f"{label} ({len(seeds)} seeds)")
+        if len(seeds) > 1:
+            ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.15)
+        for seed, (seed_steps, seed_values) in sorted(seeds.items()):
+            points = ", ".join(f"{int(s) // 1000}k: {v:.2f}" for s, v in zip(seed_steps, seed_values))
+            print(f"| {experiment} | {tag} | {seed} | {points} |")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(args.ylabel)
+    ax.set_title(args.title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
