@@ -66,6 +66,10 @@ if __name__ == "__main__":
     if not groups:
         raise SystemExit(f"no scalars starting with {list(args.tags)} in {list(args.runs)}")
 
+    # the same curve (e.g. one probe arch) has one colour in every experiment; experiments differ by line style
+    experiments = sorted({experiment for experiment, _ in groups})
+    curve_names = sorted({tag.split("/")[-1] for _, tag in groups})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, ax = plt.subplots(figsize=(8, 5))
     print("| experiment | curve | seed | " + " | ".join(["values at the logged steps"]) + " |")
     print("|---|---|---|---|")
@@ -73,9 +77,11 @@ if __name__ == "__main__":
         steps = min((curve[0] for curve in seeds.values()), key=len)  # steps every seed has logged
         values = np.stack([curve[1][: len(steps)] for curve in seeds.values()])
         label = f"{experiment} {tag.split('/')[-1]}"
-        line, = ax.plot(steps, values.mean(0), label=f"{label} ({len(seeds)} seeds)")
+        color = colors[curve_names.index(tag.split("/")[-1]) % len(colors)]
+        style = ["-", "--", ":", "-."][experiments.index(experiment) % 4]
+        ax.plot(steps, values.mean(0), style, color=color, label=f"{label} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
         if len(seeds) > 1:
-            ax.fill_between(steps, values.min(0), values.max(0), color=line.get_color(), alpha=0.15)
+            ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15)
         for seed, (seed_steps, seed_values) in sorted(seeds.items()):
             points = ", ".join(f"{int(s) // 1000}k: {v:.2f}" for s, v in zip(seed_steps, seed_values))
             print(f"| {experiment} | {tag} | {seed} | {points} |")

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Every run behind docs/results.md, with the flags used there (the runs were started by hand in this
+# order, two to five at a time on a 2-core machine; here they run two at a time, about 4 h in all).
+# CPU only, one torch thread per job. Outputs go to $RESULTS; the plots and reports to docs/results/.
+#   bash docs/results/run_all.sh            # from the repository root
+set -e
+RESULTS=${RESULTS:-runs/results}
+mkdir -p $RESULTS/logs
+ckpt() { ls -d $1__* | head -n 1; }  # the run folder <prefix>__<time>
+
+# Hopper-v4, SAC, 100k env steps, seeds 1 and 2: GHP (lowrank decoder) and the [256,256] baseline
+hopper() {  # hopper SEED ghp|baseline
+  if [ "$2" = ghp ]; then policy="--ghn-decoder lowrank --exp-name ghp_lowrank"; else policy="--baseline-arch 256,256 --exp-name baseline"; fi
+  python ghp_sac.py --env-id Hopper-v4 --seed $1 --total-timesteps 100000 --eval-every 5000 --eval-episodes 3 \
+    --save-every 25000 --threads 1 --no-cuda --runs-dir $RESULTS/hopper $policy > $RESULTS/logs/hopper_$2_s$1.log 2>&1
+}
+# FetchReach-v4, DDPG + HER, 5 epochs = 100k env steps, seed 1
+fetchreach() {  # fetchreach NAME FLAGS...
+  name=$1; shift
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --threads 1 --no-cuda \
+    --runs-dir $RESULTS/fetchreach --exp-name $name "$@" > $RESULTS/logs/fetch_$name.log 2>&1
+}
+(hopper 1 ghp; hopper 1 baseline) &
+(hopper 2 ghp; hopper 2 baseline) &
+wait
+(fetchreach ghp_lowrank --ghn-decoder lowrank; fetchreach baseline --baseline-arch 256,256) &
+fetchreach ghp_lowrank_depth --ghn-decoder lowrank --arch-sampling depth &
+wait
+
+# The paper's full decoder, Hopper, 30k env steps, seed 1
+python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 30000 --eval-every 5000 --eval-episodes 3 \
+  --save-every 10000 --ghn-decoder full --threads 1 --no-cuda --runs-dir $RESULTS/hopper_full --exp-name ghp_full \
+  > $RESULTS/logs/hopper_full_s1.log 2>&1 &
+# Evaluations. random:4680 is a seeded permutation of all 4680 archs; 5 episodes (seeds 0..4) per arch
+for shard in 0 1; do
+  python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
+    --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval --shard $shard/2 > $RESULTS/logs/hopper_eval_$shard.log 2>&1 &
+done
+wait
+python evaluate.py --merge $RESULTS/hopper_eval/results-shard0of2.csv $RESULTS/hopper_eval/results-shard1of2.csv \
+  --out-dir $RESULTS/hopper_eval
+python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
+  --episodes 5 --threads 1 --out-dir $RESULTS/reach_eval > $RESULTS/logs/reach_eval.log 2>&1 &
+# the depth-sampling checkpoint: a random 1000, and every arch with 1-3 hidden layers
+SHALLOW=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
+(python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
+   --archs random:1000 --episodes 5 --threads 1 --out-dir $RESULTS/reach_depth_eval > $RESULTS/logs/reach_depth_eval.log 2>&1
+ python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
+   --archs "$SHALLOW" --episodes 5 --threads 1 --out-dir $RESULTS/reach_depth_shallow > $RESULTS/logs/reach_depth_shallow_eval.log 2>&1) &
+wait
+# Hopper: seed 1's picks (and the paper's Hopper archs) on 20 fresh episodes; seed 2 on a random 1000
+python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt \
+  --archs "256,256,8,256;512,16,4,32;4,8,8,32;256,256;8,4,4,4;32,512,4,32" --episodes 20 --seed 1000 --threads 1 \
+  --out-dir $RESULTS/hopper_eval_picks > $RESULTS/logs/hopper_eval_picks.log 2>&1 &
+python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__2)/checkpoint.pt --archs random:1000 \
+  --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval_s2 > $RESULTS/logs/hopper_eval_s2.log 2>&1 &
+wait
+# Table I's "off-policy RL" column: seed 1's 90% and 80% archs trained from scratch as fixed SAC actors
+for arch in 512,16,4,32 4,8,8,32; do
+  python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 100000 --eval-every 5000 --eval-episodes 3 \
+    --save-every 25000 --baseline-arch $arch --threads 1 --no-cuda --runs-dir $RESULTS/hopper_small \
+    --exp-name scratch_${arch//,/-} > $RESULTS/logs/hopper_scratch_${arch//,/-}_s1.log 2>&1 &
+done
+wait
+
+# Plots and their tables
+D=docs/results
+python docs/plot_curves.py --runs $RESULTS/hopper/Hopper-v4__* --tags eval/return_ --out $D/hopper_curves.png \
+  --title "Hopper-v4, SAC, 100k env steps (mean of seeds 1 and 2, min..max shaded)" > $D/hopper_curves.md
+python docs/plot_curves.py --runs $RESULTS/fetchreach/FetchReach-v4__* --tags charts/test_success_rate --ylabel "success rate" \
+  --out $D/fetchreach_curves.png --title "FetchReach-v4, DDPG + HER, seed 1: success of random archs (GHP) / of the baseline" \
+  > $D/fetchreach_curves.md
+python docs/plot_curves.py --runs $RESULTS/hopper_full/Hopper-v4__* $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1) \
+  --tags eval/return_ --out $D/hopper_full_vs_lowrank.png \
+  --title "Hopper-v4, seed 1: the paper's full decoder vs lowrank" > $D/hopper_full_vs_lowrank.md
+python docs/plot_curves.py --runs $RESULTS/hopper_small/Hopper-v4__* $(ckpt $RESULTS/hopper/Hopper-v4__baseline__1) \
+  --tags eval/return_ --out $D/hopper_scratch.png --title "Hopper-v4, seed 1: small archs trained from scratch" \
+  > $D/hopper_scratch.md
