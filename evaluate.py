@@ -110,19 +110,23 @@ class PolicyIO:
 
     def __init__(self, checkpoint, action_space):
         self.goal_env = checkpoint["algo"] == "ddpg_her"
+        self.score_name = "success rate" if self.goal_env else "return"  # what an episode's score is
         self.act_dim = checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
         if self.goal_env:  # ghp_ddpg_her.py: tanh(output) * max_action
             self.in_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
             self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
+            from ghp_ddpg_her import Normalizer  # the training script's own normaliser
+
             saved = checkpoint["args"]
             self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
-            norms = [checkpoint["obs_norm"], checkpoint["goal_norm"]]
-            count = [max(n["count"], 1) for n in norms]
-            mean = [n["sum"] / c for n, c in zip(norms, count)]
-            std = [np.sqrt(np.maximum(1e-4, n["sumsq"] / c - np.square(m))) for n, c, m in zip(norms, count, mean)]
+            norms = []
+            for key in ("obs_norm", "goal_norm"):
+                norms.append(Normalizer(len(checkpoint[key]["sum"]), self.clip_norm))
+                norms[-1].load_state_dict(checkpoint[key])
             # float32, so that the exported C code computes the very same normalised inputs
-            self.input_mean, self.input_std = np.concatenate(mean).astype(np.float32), np.concatenate(std).astype(np.float32)
+            self.input_mean = np.concatenate([n.mean for n in norms]).astype(np.float32)
+            self.input_std = np.concatenate([n.std for n in norms]).astype(np.float32)
         else:  # ghp_sac.py: tanh(mean) scaled to the action bounds
             self.in_dim = checkpoint["obs_dim"]
             self.action_scale, self.action_bias = (high - low) / 2.0, (high + low) / 2.0
@@ -139,6 +143,12 @@ class PolicyIO:
     def actions(self, outputs):
         """Generated network outputs -> env actions (the mean head only for SAC)."""
         return np.tanh(outputs[:, : self.act_dim]) * self.action_scale + self.action_bias
+
+
+def default_out_dir(path):
+    """Where results of checkpoint `path` go without --out-dir: eval_<checkpoint name>/ beside it."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}")
 
 
 def select_archs(spec, seed, all_archs):
@@ -278,6 +288,10 @@ def table2(results, num_cutoffs, seed):
             "max_size_ratio": float(np.mean(ratios["size"])) if used else None}
 
 
+def ratio_text(ratio):
+    return "None" if ratio is None else f"{ratio:.3f}"
+
+
 def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source):
     """report.md, report.json and the Fig. 4 plots from evaluated results."""
     levels = {}
@@ -300,10 +314,8 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
             lines.append(f"| {name} | {row['arch']} | {row['params']} | {row['d_lm']} | {row['score']:.2f} ± {row['std']:.2f} |")
     lines += ["", f"Table II ({analysis['cutoffs_used']} of {analysis['cutoffs']} random cutoffs in [1000, 1e6] usable):", "",
               "| pick under the cutoff | score / best score under the cutoff |", "|---|---|",
-              f"| max size | {analysis['max_size_ratio']} |" if analysis["max_size_ratio"] is None else
-              f"| max size | {analysis['max_size_ratio']:.3f} |",
-              f"| max D_LM (Eq. 5) | {analysis['max_dlm_ratio']} |" if analysis["max_dlm_ratio"] is None else
-              f"| max D_LM (Eq. 5) | {analysis['max_dlm_ratio']:.3f} |",
+              f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
+              f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
               "", "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)", ""]
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(lines))
@@ -432,7 +444,7 @@ def run_checkpoint(args, path, archs, out_dir, device):
         name = f"results-shard{index}of{count}.csv"
     csv_path = os.path.join(out_dir, name)
     with open(os.path.join(out_dir, "meta.json"), "w") as f:
-        json.dump({"env_id": env_id, "score": "success rate" if io.goal_env else "return", "checkpoint": os.path.abspath(path),
+        json.dump({"env_id": env_id, "score": io.score_name, "checkpoint": os.path.abspath(path),
                    "episodes": args.episodes, "seed": args.seed}, f, indent=2)
     done = read_results(csv_path)
     stale = [a for a, r in done.items() if r["episodes"] != args.episodes]
@@ -514,19 +526,17 @@ if __name__ == "__main__":
             pick = archspace.select_under_budget(all_archs, args.budget, io.in_dim, io.act_dim)
         except ValueError as error:
             fail(f"--budget {args.budget}: {error}")
-        stem = os.path.splitext(os.path.basename(paths[0]))[0]
-        csv_path = os.path.join(args.out_dir or os.path.join(os.path.dirname(os.path.abspath(paths[0])), f"eval_{stem}"), "results.csv")
+        csv_path = os.path.join(args.out_dir or default_out_dir(paths[0]), "results.csv")
         results = read_results(csv_path)
-        score_name = "success rate" if io.goal_env else "return"
         print(f"budget {args.budget}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
               f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
         if pick in results:
-            print(f"  measured {score_name} of {list(pick)}: {results[pick]['score']:.2f}")
+            print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
         fitting = [r for r in results.values() if r["params"] <= args.budget]
         if fitting:
             best = max(fitting, key=lambda r: r["score"])
             print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
-                  f"with {best['params']} parameters, {score_name} {best['score']:.2f}")
+                  f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}")
         elif not results:
             print(f"  (no evaluation in {csv_path} to compare with)")
         sys.exit(0)
@@ -544,27 +554,24 @@ if __name__ == "__main__":
 
     per_checkpoint = []
     for path in paths:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}")
+        out_dir = args.out_dir or default_out_dir(path)
         if len(paths) > 1 and args.out_dir:
-            out_dir = os.path.join(args.out_dir, stem)
+            out_dir = os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0])
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
-        score_name = "success rate" if io.goal_env else "return"
         if args.shard:
             print(f"shard written; join the shards with: python evaluate.py --merge {out_dir}/results-shard*.csv --out-dir {out_dir}")
             continue
-        report = make_report(results, out_dir, checkpoint["env_id"], score_name, args.cutoffs, args.seed, path)
+        report = make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path)
         for level, row in report["levels"].items():
             print(f"{level:>4s} arch: " + ("undefined (best score <= 0)" if row is None else
-                                           f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {score_name}={row['score']:.2f}"))
+                                           f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {io.score_name}={row['score']:.2f}"))
         t2 = report["table2"]
         if t2["cutoffs_used"]:
             print(f"Table II over {t2['cutoffs_used']} cutoffs: max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}")
         print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
         per_checkpoint.append({"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]})
 
-
     if len(per_checkpoint) > 1:
         fig_dir = args.out_dir or os.path.dirname(os.path.abspath(paths[-1]))
-        plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, score_name)
+        plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, io.score_name)
         print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")

@@ -23,6 +23,9 @@ import archspace  # noqa: E402
 from ghn import GHN, mlp_forward  # noqa: E402
 
 
+LEARNING_STARTS = 1024  # random env steps before the timed updates of the SAC benchmark
+
+
 @dataclass
 class Args:
     parts: tuple[str, ...] = ("ghn", "sac", "eval")
@@ -39,7 +42,7 @@ class Args:
     env_id: str = "Hopper-v4"
     """environment for the SAC benchmark (sets in_dim/out_dim of the GHN benchmark too)"""
     sac_steps: int = 800
-    """env steps (= gradient updates) timed in each ghp_sac.py run, after 1024 random steps"""
+    """env steps (= gradient updates) timed in each ghp_sac.py run, after LEARNING_STARTS random steps"""
     eval_archs: int = 128
     """random architectures played by the eval benchmark"""
     eval_episodes: int = 5
@@ -89,10 +92,9 @@ def bench_sac(args, device_flag):
     rows = []
     for mode, extra in (("ghp (full decoder)", []), ("ghp (lowrank decoder)", ["--ghn-decoder", "lowrank"]),
                         ("baseline 256,256", ["--baseline-arch", "256,256"])):
-        learning_starts = 1024
         cmd = [sys.executable, script, "--env-id", args.env_id, "--meta-batch", str(args.meta_batch),
-               "--total-timesteps", str(learning_starts + args.sac_steps), "--learning-starts", str(learning_starts),
-               "--log-every", str(learning_starts + args.sac_steps), "--eval-every", "0", "--save-every", "0",
+               "--total-timesteps", str(LEARNING_STARTS + args.sac_steps), "--learning-starts", str(LEARNING_STARTS),
+               "--log-every", str(LEARNING_STARTS + args.sac_steps), "--eval-every", "0", "--save-every", "0",
                "--runs-dir", "/tmp/ghp-bench-runs", "--exp-name", "bench", device_flag,
                "--threads", str(args.threads), *extra]
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -114,6 +116,7 @@ def bench_eval(args, device):
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     checkpoint = {"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}
     io = evaluate.PolicyIO(checkpoint, env.action_space)
+    env.close()
     torch.manual_seed(0)
     ghn = GHN(obs_dim, 2 * act_dim).to(device).eval()
     archs = archspace.sample_archs(np.random.default_rng(0), args.eval_archs, archspace.all_archs())
@@ -165,7 +168,7 @@ if __name__ == "__main__":
         results["sac"] = rows
         base = rows[-1]
         print(f"\nghp_sac.py, {args.env_id}, meta-batch {args.meta_batch}: {args.sac_steps} env steps with one "
-              "update each, after 1024 random steps")
+              f"update each, after {LEARNING_STARTS} random steps")
         print(f"{'mode':24s} {'updates/s':>9s} {'SPS':>6s} {'SPS / baseline':>15s}")
         for row in rows:
             print(f"{row['mode']:24s} {row['updates_per_s']:9.1f} {row['sps']:6d} {row['sps'] / base['sps']:15.2f}")

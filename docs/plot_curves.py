@@ -71,15 +71,15 @@ if __name__ == "__main__":
     curve_names = sorted({tag.split("/")[-1] for _, tag in groups})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, ax = plt.subplots(figsize=(8, 5))
-    print("| experiment | curve | seed | " + " | ".join(["values at the logged steps"]) + " |")
+    print("| experiment | curve | seed | values at the logged steps |")
     print("|---|---|---|---|")
     for (experiment, tag), seeds in sorted(groups.items()):
         steps = min((curve[0] for curve in seeds.values()), key=len)  # steps every seed has logged
         values = np.stack([curve[1][: len(steps)] for curve in seeds.values()])
-        label = f"{experiment} {tag.split('/')[-1]}"
-        color = colors[curve_names.index(tag.split("/")[-1]) % len(colors)]
+        curve_name = tag.split("/")[-1]
+        color = colors[curve_names.index(curve_name) % len(colors)]
         style = ["-", "--", ":", "-."][experiments.index(experiment) % 4]
-        ax.plot(steps, values.mean(0), style, color=color, label=f"{label} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
+        ax.plot(steps, values.mean(0), style, color=color, label=f"{experiment} {curve_name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
         if len(seeds) > 1:
             ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15)
         for seed, (seed_steps, seed_values) in sorted(seeds.items()):

@@ -31,7 +31,8 @@ wait
 python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 30000 --eval-every 5000 --eval-episodes 3 \
   --save-every 10000 --ghn-decoder full --threads 1 --no-cuda --runs-dir $RESULTS/hopper_full --exp-name ghp_full \
   > $RESULTS/logs/hopper_full_s1.log 2>&1 &
-# Evaluations. random:4680 is a seeded permutation of all 4680 archs; 5 episodes (seeds 0..4) per arch
+# Evaluations. random:4680 is all 4680 archs (random:N picks a seeded N of them, in the space's order);
+# 5 episodes (seeds 0..4) per arch
 for shard in 0 1; do
   python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
     --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval --shard $shard/2 > $RESULTS/logs/hopper_eval_$shard.log 2>&1 &
