@@ -174,6 +174,18 @@ class GHN(nn.Module):
         self.bias_decoder[-1].weight.mul_(0.1)
         self.bias_decoder[-1].bias.zero_()
 
+    def param_groups(self, weight_decay):
+        """Optimizer parameter groups that apply `weight_decay` to the weights as the forward pass
+        uses them. The decoder heads store unit-variance weights and multiply codes scaled by
+        code_scale (see _init_heads), so their effective weights are code_scale x the stored ones,
+        and a decay d on the effective weights is a decay d * code_scale^2 on the stored ones. The
+        same d on the stored weights would act as d / code_scale^2 = 64 d on the effective ones."""
+        heads = [self.weight_head] if self.decoder == "full" else [self.row_head, self.col_head]
+        scaled = [head.weight for head in heads]
+        rest = [p for p in self.parameters() if all(p is not w for w in scaled)]
+        return [{"params": rest, "weight_decay": weight_decay},
+                {"params": scaled, "weight_decay": weight_decay * self.code_scale ** 2}]
+
     # ---- checkpoints -------------------------------------------------------------------------
     def to_checkpoint(self):
         """Everything needed to rebuild this GHN without the training script."""

@@ -137,3 +137,47 @@ def test_ghn_learns_regression_for_four_archs_at_once():
     with torch.no_grad():
         end = np.array([loss.item() for loss in losses()])
     assert np.all(end < start / 10), (start, end)
+
+
+def effective_head_scale(ghn, head_weight, decoded_rows):
+    """d(decoded entries) / d(raw code) divided by the stored head weights: how much of a stored
+    weight reaches the generated matrix. All entries agree; returns that one number."""
+    codes = torch.randn(1, head_weight.shape[1], dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(decoded_rows, codes).reshape(-1, head_weight.shape[1])
+    ratio = jacobian / head_weight.detach()
+    assert torch.allclose(ratio, ratio[0, 0].expand_as(ratio), rtol=1e-9, atol=0)
+    return ratio[0, 0].item()
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
+    """The authors' decay (1e-5) must act on the weights the decoder applies to its codes, not on the
+    unit-variance stored ones (which would be 2/128 -> 64x stronger)."""
+    torch.manual_seed(6)
+    width, rank = 8, 4
+    ghn = GHN(in_dim=3, out_dim=2, max_width=width, decoder=decoder, rank=rank).double()
+    if decoder == "full":
+        head = ghn.weight_head
+        scale = effective_head_scale(ghn, head.weight, lambda z: ghn._decode_weights(z, [(width, width)], naive=True)[0])
+    else:
+        # columns factor V = sqrt(rank) e_0 in every row, so W[:, 0] = U[:, 0]: the row head's output alone
+        head = ghn.row_head
+        with torch.no_grad():
+            ghn.col_head.weight.zero_()
+            ghn.col_head.bias.copy_((torch.eye(rank)[0] * rank ** 0.5).repeat(width))
+        rows = head.weight[::rank]  # the entries that feed U[:, 0]
+        scale = effective_head_scale(ghn, rows, lambda z: ghn._decode_weights(z, [(width, width)], naive=True)[0][:, 0])
+    assert scale == pytest.approx((2 / 128) ** 0.5, rel=1e-12)
+
+    groups = ghn.param_groups(1e-5)
+    grouped = [p for group in groups for p in group["params"]]
+    assert len(grouped) == len(list(ghn.parameters())) and {id(p) for p in grouped} == {id(p) for p in ghn.parameters()}
+    decay_of = {id(p): group["weight_decay"] for group in groups for p in group["params"]}
+    # Adam adds decay * stored weight to the stored weight's gradient; by the chain rule that is
+    # decay / scale^2 * effective weight on the effective weight's gradient
+    assert decay_of[id(head.weight)] / scale ** 2 == pytest.approx(1e-5, rel=1e-12)
+    if decoder == "lowrank":
+        assert decay_of[id(ghn.col_head.weight)] == decay_of[id(ghn.row_head.weight)]
+    for name, param in ghn.named_parameters():
+        if not name.endswith("head.weight"):
+            assert decay_of[id(param)] == 1e-5, name
