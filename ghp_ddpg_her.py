@@ -70,10 +70,14 @@ class Args:
     """target smoothing coefficient, applied once per cycle"""
     batch_size: int = 256
     """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
-    policy_lr: float = 1e-3
-    """learning rate of the policy network: the GHN (or the baseline MLP)"""
-    policy_weight_decay: float = 1e-5
-    """Adam weight decay of the policy network"""
+    ghn_lr: float = 1e-3
+    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
+    ghn_weight_decay: float = 1e-5
+    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
+    baseline_lr: float = 1e-3
+    """Adam learning rate of the --baseline-arch actor (the authors' DDPG actor: 1e-3)"""
+    baseline_weight_decay: float = 0.0
+    """Adam weight decay of the --baseline-arch actor (the authors' DDPG actor has none)"""
     q_lr: float = 1e-3
     """learning rate of the Q network"""
     future_p: float = 0.8
@@ -314,7 +318,11 @@ if __name__ == "__main__":
     qf_target = QNetwork(input_dim, act_dim).to(device)
     qf_target.load_state_dict(qf.state_dict())
     q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr, fused=True)
-    policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.policy_lr, weight_decay=args.policy_weight_decay, fused=True)
+    # the GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...)
+    if baseline_arch is None:
+        policy_optimizer = optim.Adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr, fused=True)
+    else:
+        policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay, fused=True)
     obs_norm = Normalizer(obs_dim, args.clip_norm)
     goal_norm = Normalizer(goal_dim, args.clip_norm)
 

@@ -63,10 +63,14 @@ class Args:
     """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
     learning_starts: int = 10_000
     """env steps of uniformly random actions before learning; updates start once the buffer holds more than this"""
-    policy_lr: float = 1e-3
-    """learning rate of the policy network: the GHN (or the baseline MLP)"""
-    policy_weight_decay: float = 1e-5
-    """Adam weight decay of the policy network"""
+    ghn_lr: float = 1e-3
+    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
+    ghn_weight_decay: float = 1e-5
+    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
+    baseline_lr: float = 3e-4
+    """Adam learning rate of the --baseline-arch actor (the authors' SAC baseline and CleanRL: 3e-4)"""
+    baseline_weight_decay: float = 0.0
+    """Adam weight decay of the --baseline-arch actor (the authors' SAC baseline has none)"""
     q_lr: float = 3e-4
     """learning rate of the Q networks"""
     alpha: float = 0.2
@@ -189,8 +193,7 @@ def actor_forward(policy_params, obs):
 
 
 def squashed_gaussian(outputs, action_scale, action_bias):
-    """Generated outputs (mean, log_std) -> tanh-squashed action sample, its log-prob, and the
-    deterministic action tanh(mean)."""
+    """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
     mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
     normal = torch.distributions.Normal(mean, log_std.exp())
@@ -198,7 +201,13 @@ def squashed_gaussian(outputs, action_scale, action_bias):
     y_t = torch.tanh(x_t)
     action = y_t * action_scale + action_bias
     log_prob = normal.log_prob(x_t) - torch.log(action_scale * (1 - y_t.pow(2)) + 1e-6)
-    return action, log_prob.sum(1, keepdim=True), torch.tanh(mean) * action_scale + action_bias
+    return action, log_prob.sum(1, keepdim=True)
+
+
+def deterministic_action(outputs, action_scale, action_bias):
+    """The evaluation action tanh(mean), scaled to the action bounds; draws no random numbers, so
+    evaluating never changes the training run's random stream."""
+    return torch.tanh(outputs.chunk(2, dim=1)[0]) * action_scale + action_bias
 
 
 def arch_name(arch):
@@ -217,7 +226,7 @@ def evaluate_probes(policies, env_id, episodes, seed, action_scale, action_bias,
             done, total = False, 0.0
             while not done:
                 outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
-                action = squashed_gaussian(outputs, action_scale, action_bias)[2]
+                action = deterministic_action(outputs, action_scale, action_bias)
                 obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
                 total += float(reward)
                 done = terminated or truncated
@@ -297,8 +306,12 @@ if __name__ == "__main__":
     qf1_target.load_state_dict(qf1.state_dict())
     qf2_target.load_state_dict(qf2.state_dict())
     q_optimizer = optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr, fused=True)
-    # fused Adam: one kernel over the GHN's ~34M decoder parameters instead of a loop of small ops
-    policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.policy_lr, weight_decay=args.policy_weight_decay, fused=True)
+    # fused Adam: one kernel over the GHN's ~34M decoder parameters instead of a loop of small ops.
+    # The GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...).
+    if baseline_arch is None:
+        policy_optimizer = optim.Adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr, fused=True)
+    else:
+        policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay, fused=True)
 
     # automatic entropy tuning
     target_entropy = -float(act_dim)
@@ -401,7 +414,7 @@ if __name__ == "__main__":
                 policy_params = generate(archs)  # one batched GHN call per gradient step
 
                 with torch.no_grad():
-                    next_actions, next_log_pi, _ = squashed_gaussian(actor_forward(policy_params, b_next_obs), action_scale, action_bias)
+                    next_actions, next_log_pi = squashed_gaussian(actor_forward(policy_params, b_next_obs), action_scale, action_bias)
                     qf1_next_target = qf1_target(b_next_obs, next_actions)
                     qf2_next_target = qf2_target(b_next_obs, next_actions)
                     min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
@@ -417,7 +430,7 @@ if __name__ == "__main__":
                 q_optimizer.step()
 
                 # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch
-                pi, log_pi, _ = squashed_gaussian(actor_forward(policy_params, b_obs), action_scale, action_bias)
+                pi, log_pi = squashed_gaussian(actor_forward(policy_params, b_obs), action_scale, action_bias)
                 min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
                 actor_loss = (alpha * log_pi - min_qf_pi).mean()
                 policy_optimizer.zero_grad()

@@ -123,6 +123,9 @@ def test_baseline_mode(tmp_path):
     (run_dir,) = glob.glob(os.path.join(runs, "*"))
     checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
     assert checkpoint["ghn"] is None and checkpoint["baseline_arch"] == (32, 32)
+    # the authors' DDPG actor optimizer (DDPG/ddpg_hyper.py): Adam lr 1e-3, no weight decay
+    (group,) = checkpoint["policy_optimizer"]["param_groups"]
+    assert group["lr"] == 1e-3 and group["weight_decay"] == 0.0
 
 
 @pytest.mark.parametrize(

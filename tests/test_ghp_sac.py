@@ -54,8 +54,11 @@ def test_squashed_gaussian_respects_bounds_and_log_prob():
     torch.manual_seed(0)
     scale, bias = torch.tensor([2.0]), torch.tensor([1.0])
     outputs = torch.cat([torch.randn(1000, 1) * 3, torch.full((1000, 1), 50.0)], 1)  # log_std soft-clamped to 2
-    action, log_prob, deterministic = ghp_sac.squashed_gaussian(outputs, scale, bias)
+    action, log_prob = ghp_sac.squashed_gaussian(outputs, scale, bias)
     assert action.min() >= -1 and action.max() <= 3
+    state = torch.get_rng_state()
+    deterministic = ghp_sac.deterministic_action(outputs, scale, bias)
+    assert torch.equal(torch.get_rng_state(), state)  # evaluation leaves the training run's random stream alone
     torch.testing.assert_close(deterministic, torch.tanh(outputs[:, :1]) * 2 + 1)
     assert log_prob.shape == (1000, 1) and torch.isfinite(log_prob).all()
 
@@ -109,6 +112,9 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     assert checkpoint["ghn"] is None and checkpoint["baseline_arch"] == (16, 8)
     shapes = [tuple(v.shape) for k, v in checkpoint["baseline_state"].items() if k.endswith("weight")]
     assert shapes == [(16, 3), (8, 16), (2, 8)]  # Pendulum: 3 observations -> 2 x 1 outputs
+    # the authors' SAC baseline optimizer (SAC/sac.py, configs/hopper.json): Adam lr 3e-4, no weight decay
+    (group,) = checkpoint["policy_optimizer"]["param_groups"]
+    assert group["lr"] == 3e-4 and group["weight_decay"] == 0.0
 
 
 def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
