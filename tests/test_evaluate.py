@@ -1,3 +1,4 @@
+import copy
 import csv
 import os
 import shutil
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 import archspace
+from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 from ghn import GHN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,12 +74,12 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
     again = rows(os.path.join(out, "results.csv"))
     assert again[:3] == table and again[3]["arch"] == "64,64"
 
-    # same episode seeds for every run: a fresh evaluation reproduces the scores
+    # same episode seeds for every run: a fresh evaluation with the same jobs reproduces every score
+    # bit for bit (the same archs on the same env copies batch their forwards the same way; other
+    # batching may sum in another order and move a chaotic return by more than float32 rounding)
     fresh = str(tmp_path / "fresh")
-    run_eval("--checkpoint", checkpoint, "--archs", "16,16", "--episodes", "2", "--out-dir", fresh)
-    reproduced = float(rows(os.path.join(fresh, "results.csv"))[0]["score"])
-    # equal up to float32 rounding: envs sharing an arch are batched differently in the two runs
-    assert reproduced == pytest.approx(float(next(r for r in table if r["arch"] == "16,16")["score"]), rel=1e-6)
+    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", fresh)
+    assert rows(os.path.join(fresh, "results.csv")) == table
 
 
 def test_shards_cover_the_archs_once_and_merge(tmp_path):
@@ -145,42 +147,112 @@ def test_report_fields(tmp_path):
     assert "| 80% | [8] | 100 | 30 | 85.00" in open(tmp_path / "report.md").read()
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
-@pytest.mark.parametrize("kind", ["sac", "her"])
-def test_export_round_trip_through_c(tmp_path, kind):
-    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if kind == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
-    arch = (16, 8, 32, 8)
+EXPORT_ARCH = (16, 8, 32, 8)
+
+
+@pytest.fixture(scope="module", params=["sac", "her"])
+def exported(request, tmp_path_factory):
+    """A checkpoint exported with --export, its C header compiled and run on 20 random raw inputs.
+    Returns (io, mlp, observations, policy inputs, actions printed by the C program)."""
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if request.param == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
     out = tmp_path / "export"
-    result = run_eval("--checkpoint", checkpoint, "--export", "16,8,32,8", "--out-dir", str(out))
+    result = run_eval("--checkpoint", checkpoint, "--export", ",".join(map(str, EXPORT_ARCH)), "--out-dir", str(out))
     _, ghn, io = evaluate.load_policy(checkpoint)
-    expected_bytes = 4 * archspace.num_params(arch, io.in_dim, io.act_dim)
-    assert f"{expected_bytes} bytes" in result.stdout
-
-    # reference actions: the torch pipeline of evaluate.py on random raw inputs
-    rng = np.random.default_rng(0)
-    raw = rng.normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
-    if io.goal_env:
-        observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw]
-    else:
-        observations = raw
+    assert f"{4 * archspace.num_params(EXPORT_ARCH, io.in_dim, io.act_dim)} bytes" in result.stdout
     with torch.no_grad():
-        mlp = ghn.to_mlp(arch, out_rows=io.act_dim)
-        mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
-        expected = io.actions(mlp(torch.as_tensor(io.inputs(observations))).double().numpy())
+        mlp = ghn.to_mlp(EXPORT_ARCH, out_rows=io.act_dim)
+    mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
 
+    raw = np.random.default_rng(0).normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
+    observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw] if io.goal_env else raw
     program = tmp_path / "main.c"
     program.write_text('#include <stdio.h>\n#include "policy.h"\nint main(void) {\n'
                        '  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n'
                        '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
                        '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n')
     binary = tmp_path / "policy_main"
-    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"], check=True)
+    subprocess.run(["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"], check=True)
     stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
     printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
-    actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
-    assert actions.shape == expected.shape
-    np.testing.assert_allclose(actions, expected, atol=1e-5)
-    assert np.abs(actions).max() > 1e-3  # not a trivially zero policy
+    c_actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
+    return io, mlp, observations, io.inputs(observations), c_actions
+
+
+def c_pre_tanh_outputs(mlp, inputs):
+    """The exported C code's float32 arithmetic replayed in numpy, in its order: per output,
+    acc = b, then acc += w_i * x_i for i = 0, 1, ... (each product and sum rounded to float32, no
+    FMA: the test compiles with -ffp-contract=off). IEEE float32 + and * are correctly rounded on
+    every x86 CPU, so this equals the C program's pre-tanh outputs bit for bit."""
+    x = np.asarray(inputs, np.float32)
+    linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    for k, layer in enumerate(linears):
+        weight, bias = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+        acc = np.repeat(bias[None], len(x), 0)
+        for i in range(weight.shape[1]):
+            acc = acc + x[:, i: i + 1] * weight[:, i]
+        x = np.maximum(acc, np.float32(0)) if k < len(linears) - 1 else acc
+    return x
+
+
+def c_actions_from(io, pre_tanh):
+    return np.tanh(pre_tanh.astype(np.float64)) * io.action_scale + io.action_bias
+
+
+def tanh_tolerance(io):
+    """C's tanhf(out) * scale + bias in float32 against the same in float64 from the same float32 out:
+    tanhf is within 2 ulp (glibc), i.e. 4u of a result below 1; the product and the sum add u of
+    their results. 6u |scale| + u |bias| in all; 8u (|scale| + |bias|) covers it."""
+    return 8 * UNIT_ROUNDOFF * (np.abs(io.action_scale) + np.abs(io.action_bias))
+
+
+def test_export_c_header_is_exactly_the_policy(exported):
+    """The C program computes the exported policy's own float32 arithmetic: a tolerance of a few
+    roundings of the final tanh, on any x86 CPU."""
+    io, mlp, _, inputs, c_actions = exported
+    expected = c_actions_from(io, c_pre_tanh_outputs(mlp, inputs))
+    assert c_actions.shape == expected.shape == (20, io.act_dim)
+    assert np.all(np.abs(c_actions - expected) <= tanh_tolerance(io)), np.abs(c_actions - expected).max()
+    assert np.abs(c_actions).max() > 1e-3 and np.abs(c_actions).min() < 0.99  # neither zero nor all saturated
+
+
+@pytest.mark.parametrize("defect", ["weight", "bias", "normaliser", "no tanh"])
+def test_export_check_fails_for_a_wrong_export(exported, defect):
+    """The check above catches a slightly wrong weight, bias, normaliser or action transform."""
+    io, mlp, observations, inputs, c_actions = exported
+    io, mlp = copy.deepcopy(io), copy.deepcopy(mlp)  # the fixture is shared by the other tests
+    with torch.no_grad():
+        if defect == "weight":  # one output weight 0.1% off, on the hidden unit that is most active
+            hidden = mlp[:-1](torch.as_tensor(inputs))
+            mlp[-1].weight[0, hidden.mean(0).argmax()] *= 1.001
+        elif defect == "bias":
+            mlp[-1].bias[0] += 1e-4
+    if defect == "normaliser":
+        if not io.goal_env:
+            pytest.skip("SAC policies take raw observations")
+        io.input_mean[0] += 1e-3 * io.input_std[0]  # a normalised input off by 0.001
+        inputs = io.inputs(observations)
+    wrong = c_actions_from(io, c_pre_tanh_outputs(mlp, inputs))
+    if defect == "no tanh":
+        wrong = c_pre_tanh_outputs(mlp, inputs) * io.action_scale + io.action_bias
+    assert np.any(np.abs(c_actions - wrong) > tanh_tolerance(io))
+
+
+def test_evaluation_and_export_agree_within_float32_rounding(exported):
+    """evaluate.py's torch pipeline (inputs, float32 MLP by BLAS, action transform) against the C
+    program. The summation orders differ, so the pre-tanh outputs may differ by twice the float32
+    error bound of any evaluation order (tests/float32_bound.py); tanh is 1-Lipschitz."""
+    io, mlp, observations, inputs, c_actions = exported
+    np.testing.assert_array_equal(io.inputs(observations), inputs)
+    with torch.no_grad():
+        torch_outputs = mlp(torch.as_tensor(io.inputs(observations))).double().numpy()
+    layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    _, bound = mlp_float32_error_bound(layers, inputs)
+    assert np.all(np.abs(torch_outputs - c_pre_tanh_outputs(mlp, inputs)) <= 2 * bound)
+    tolerance = np.abs(io.action_scale) * 2 * bound + tanh_tolerance(io)
+    assert np.all(np.abs(io.actions(torch_outputs) - c_actions) <= tolerance)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import archspace
+from float32_bound import mlp_float32_error_bound
 from ghn import GHN, mlp_forward
 
 PROBE = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512), (512, 4, 512)]
@@ -80,9 +81,13 @@ def test_to_mlp_matches_functional_forward(hopper_ghn):
             expected = mlp_forward(hopper_ghn([arch])[0], x)
         mlp = hopper_ghn.to_mlp(arch)
         assert isinstance(mlp, torch.nn.Sequential) and len(mlp) == 2 * len(arch) + 1
-        torch.testing.assert_close(mlp(x), expected, atol=1e-6, rtol=0)
-        head = hopper_ghn.to_mlp(arch, out_rows=3)  # action-mean head for deployment
-        torch.testing.assert_close(head(x), expected[:, :3], atol=1e-6, rtol=0)
+        # the same float32 weights; the two forwards may sum in other orders (other kernels)
+        layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)]
+        _, bound = mlp_float32_error_bound(layers, x.numpy())
+        with torch.no_grad():
+            assert np.all(np.abs(mlp(x) - expected).numpy() <= 2 * bound)
+            head = hopper_ghn.to_mlp(arch, out_rows=3)  # action-mean head for deployment
+            assert np.all(np.abs(head(x) - expected[:, :3]).numpy() <= 2 * bound[:, :3])
         assert not any(p.requires_grad and p.grad is not None for p in head.parameters())
         assert sum(p.numel() for p in head.parameters()) == archspace.num_params(arch, 11, 3)
 
