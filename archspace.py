@@ -116,20 +116,33 @@ def sample_archs(rng, n, archs, mode="uniform"):
     raise ValueError(f"bad arch sampling mode {mode!r}: allowed 'uniform' or 'depth'")
 
 
+def space_order(arch):
+    """Sort key of the order of all_archs(): fewer hidden layers first, then widths
+    lexicographically. Every tie between architectures is broken by it, so a pick never depends
+    on the order in which results were listed."""
+    return len(arch), tuple(arch)
+
+
+def pick(rows, rule):
+    """Sec. III-D's two picks from dicts with "arch", "params" and "d_lm": the largest D_LM (Eq. 5,
+    rule="d_lm") or the most parameters (rule="size"). Ties go to fewer parameters, then to the
+    earlier architecture in space_order."""
+    if rule == "d_lm":
+        return min(rows, key=lambda r: (-r["d_lm"], r["params"], space_order(r["arch"])))
+    if rule == "size":
+        return min(rows, key=lambda r: (-r["params"], space_order(r["arch"])))
+    raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
+
+
 def select_under_budget(archs, max_params, in_dim, out_dim, rule="d_lm"):
-    """Eq. 5: among archs with num_params <= max_params, the one with the largest D_LM
-    (rule="d_lm") or the most parameters (rule="size"). Ties go to fewer parameters, then to the
-    earlier arch in `archs`."""
+    """Eq. 5: among archs with num_params <= max_params, the one pick(rule) chooses."""
     if rule not in ("d_lm", "size"):
         raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
-    counts = [num_params(arch, in_dim, out_dim) for arch in archs]
-    fitting = [i for i, count in enumerate(counts) if count <= max_params]
+    rows = [{"arch": tuple(arch), "params": num_params(arch, in_dim, out_dim), "d_lm": d_lm(arch, in_dim, out_dim)}
+            for arch in archs]
+    fitting = [row for row in rows if row["params"] <= max_params]
     if not fitting:
         raise ValueError(
-            f"no architecture fits a budget of {max_params} parameters: the smallest has {min(counts)}"
+            f"no architecture fits a budget of {max_params} parameters: the smallest has {min(r['params'] for r in rows)}"
         )
-    if rule == "d_lm":
-        best = max(fitting, key=lambda i: (d_lm(archs[i], in_dim, out_dim), -counts[i], -i))
-    else:
-        best = max(fitting, key=lambda i: (counts[i], -i))
-    return tuple(archs[best])
+    return pick(fitting, rule)["arch"]

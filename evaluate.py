@@ -12,10 +12,14 @@
 Policies act deterministically with the training action transform (SAC: tanh of the mean, scaled to
 the action bounds; DDPG: tanh of the output; Fetch inputs normalised with the checkpoint's
 normalisers). Every architecture plays the same episode seeds (seed + episode index). Results are
-appended to results.csv as each architecture finishes, and a rerun skips what is done.
+appended to results.csv as each architecture finishes, and a rerun skips what is done. Beside each
+results CSV, a .meta.json names what produced it: a fingerprint of the checkpoint's policy weights
+(GHN and normalisers), env, seed and episodes. A rerun or --merge that does not match it stops with
+an error instead of mixing results of different checkpoints (--fresh starts the file over).
 """
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -51,7 +55,9 @@ class Args:
     shard: str = ""
     """i/n: evaluate every n-th architecture from offset i (join the shards' CSVs with --merge)"""
     merge: tuple[str, ...] = ()
-    """CSV files of shards to join into <out-dir>/results.csv, then report"""
+    """CSV files of shards to join into <out-dir>/results.csv, then report (they must come from one checkpoint, seed and episode count)"""
+    fresh: bool = False
+    """discard results already in the output CSV instead of resuming (needed when they came from another checkpoint or settings)"""
     checkpoints: tuple[str, ...] = ()
     """several checkpoints of one run: evaluate each on --archs and plot max/90%/80% over training (Fig. 3)"""
     budget: int = 0
@@ -94,6 +100,46 @@ def load_policy(path):
     io = PolicyIO(checkpoint, env.action_space)
     env.close()
     return checkpoint, ghn, io
+
+
+def policy_fingerprint(checkpoint):
+    """Hex digest of everything that determines the generated policies' actions: algorithm, env,
+    dimensions, the GHN's config and weights, and the input normalisers (ghp_ddpg_her.py)."""
+    digest = hashlib.sha256()
+    for key in ("algo", "env_id", "obs_dim", "goal_dim", "act_dim"):
+        digest.update(f"{key}={checkpoint.get(key)};".encode())
+    digest.update(json.dumps(checkpoint["ghn"]["config"], sort_keys=True).encode())
+    for name, tensor in sorted(checkpoint["ghn"]["state_dict"].items()):
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for key in ("obs_norm", "goal_norm"):
+        if key in checkpoint:
+            for field in ("sum", "sumsq", "count"):
+                digest.update(np.asarray(checkpoint[key][field], np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def meta_path(csv_path):
+    """results.csv -> results.meta.json: what the rows of that CSV were evaluated from."""
+    return os.path.splitext(csv_path)[0] + ".meta.json"
+
+
+RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed")
+"""What must agree for results to be reused or merged."""
+
+
+def read_meta(csv_path):
+    path = meta_path(csv_path)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def meta_mismatch(meta, expected):
+    """'' if `meta` agrees with `expected` on RESULT_KEYS, else what differs, for an error message."""
+    differ = [f"{key} {meta.get(key)!r} vs {expected.get(key)!r}" for key in RESULT_KEYS if meta.get(key) != expected.get(key)]
+    return ", ".join(differ)
 
 
 def make_env(env_id):
@@ -258,7 +304,7 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
 
 def smallest_reaching(results, fraction):
     """Sec. IV-A: the smallest arch (fewest params) whose score is >= fraction * the best score."""
-    rows = sorted(results.values(), key=lambda r: (r["params"], r["arch"]))
+    rows = sorted(results.values(), key=lambda r: (r["params"], archspace.space_order(r["arch"])))
     best = max(r["score"] for r in rows)
     if best <= 0:
         return None  # fractions of a non-positive best score are meaningless
@@ -278,8 +324,7 @@ def table2(results, num_cutoffs, seed):
         best = max(r["score"] for r in fitting)
         if best <= 0:
             continue
-        by_dlm = max(fitting, key=lambda r: (r["d_lm"], -r["params"]))
-        by_size = max(fitting, key=lambda r: r["params"])
+        by_dlm, by_size = archspace.pick(fitting, "d_lm"), archspace.pick(fitting, "size")
         ratios["d_lm"].append(by_dlm["score"] / best)
         ratios["size"].append(by_size["score"] / best)
     used = len(ratios["d_lm"])
@@ -294,6 +339,8 @@ def ratio_text(ratio):
 
 def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source):
     """report.md, report.json and the Fig. 4 plots from evaluated results."""
+    if not results:
+        fail(f"no evaluated architectures for a report in {out_dir}")
     levels = {}
     for name, fraction in (("max", 1.0), ("90%", 0.9), ("80%", 0.8)):
         row = smallest_reaching(results, fraction)
@@ -316,6 +363,9 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
               "| pick under the cutoff | score / best score under the cutoff |", "|---|---|",
               f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
               f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
+              "", "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
+              "tie goes to fewer parameters; every remaining tie goes to the earlier architecture in the space's "
+              "order (fewer hidden layers first, then widths in lexicographic order), so no pick depends on row order.",
               "", "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)", ""]
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(lines))
@@ -443,14 +493,22 @@ def run_checkpoint(args, path, archs, out_dir, device):
         archs = archs[index::count]
         name = f"results-shard{index}of{count}.csv"
     csv_path = os.path.join(out_dir, name)
-    with open(os.path.join(out_dir, "meta.json"), "w") as f:
-        json.dump({"env_id": env_id, "score": io.score_name, "checkpoint": os.path.abspath(path),
-                   "episodes": args.episodes, "seed": args.seed}, f, indent=2)
+    meta = {"fingerprint": policy_fingerprint(checkpoint), "env_id": env_id, "episodes": args.episodes, "seed": args.seed,
+            "score": io.score_name, "checkpoint": os.path.abspath(path)}
+    if os.path.isfile(csv_path) and args.fresh:
+        os.remove(csv_path)
+    if os.path.isfile(csv_path):  # resume only what this very checkpoint, env, seed and episode count produced
+        saved = read_meta(csv_path)
+        if saved is None:
+            fail(f"{csv_path} has no {os.path.basename(meta_path(csv_path))}, so its checkpoint is unknown: "
+                 "use --fresh to start it over, or another --out-dir")
+        mismatch = meta_mismatch(saved, meta)
+        if mismatch:
+            fail(f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
+                 "use --fresh to start it over, or another --out-dir")
+    with open(meta_path(csv_path), "w") as f:
+        json.dump(meta, f, indent=2)
     done = read_results(csv_path)
-    stale = [a for a, r in done.items() if r["episodes"] != args.episodes]
-    if stale:
-        fail(f"{csv_path} holds results with {done[stale[0]]['episodes']} episodes per arch, not --episodes {args.episodes}: "
-             "use another --out-dir")
     todo = [a for a in archs if a not in done]
     print(f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
           f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs")
@@ -492,15 +550,23 @@ if __name__ == "__main__":
     if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1:
         fail("--episodes, --num-envs and --gen-batch must be at least 1")
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU", file=sys.stderr)
     all_archs = archspace.all_archs()
 
     if args.merge:
         if not args.out_dir:
             fail("--merge needs --out-dir for the joined results.csv and report")
-        merged = {}
+        merged, meta = {}, None
         for path in args.merge:
             if not os.path.isfile(path):
                 fail(f"no CSV file {path!r}")
+            shard_meta = read_meta(path)
+            if shard_meta is None:
+                fail(f"{path} has no {os.path.basename(meta_path(path))}: cannot check that the shards come from one checkpoint")
+            if meta is not None and meta_mismatch(shard_meta, meta):
+                fail(f"{path} does not match {args.merge[0]}: {meta_mismatch(shard_meta, meta)}")
+            meta = meta or shard_meta
             merged.update(read_results(path))
         os.makedirs(args.out_dir, exist_ok=True)
         with open(os.path.join(args.out_dir, "results.csv"), "w", newline="") as f:
@@ -509,8 +575,8 @@ if __name__ == "__main__":
             for arch in sorted(merged, key=lambda a: (len(a), a)):
                 row = dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch))
                 writer.writerow(row)
-        meta_path = os.path.join(os.path.dirname(os.path.abspath(args.merge[0])), "meta.json")
-        meta = json.load(open(meta_path)) if os.path.isfile(meta_path) else {"env_id": "(unknown env)", "score": "score"}
+        with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
+            json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.merge]), f, indent=2)
         report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.merge))
         print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
         sys.exit(0)
@@ -527,14 +593,17 @@ if __name__ == "__main__":
         except ValueError as error:
             fail(f"--budget {args.budget}: {error}")
         csv_path = os.path.join(args.out_dir or default_out_dir(paths[0]), "results.csv")
-        results = read_results(csv_path)
+        results, saved = read_results(csv_path), read_meta(csv_path)
         print(f"budget {args.budget}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
               f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
+        if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
+            print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
+            results = {}
         if pick in results:
             print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
         fitting = [r for r in results.values() if r["params"] <= args.budget]
         if fitting:
-            best = max(fitting, key=lambda r: r["score"])
+            best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
             print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
                   f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}")
         elif not results:

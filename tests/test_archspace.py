@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import archspace
-from archspace import all_archs, arch_graph, d_lm, num_params, parse_arch, sample_archs, select_under_budget
+from archspace import all_archs, arch_graph, d_lm, num_params, parse_arch, pick, sample_archs, select_under_budget
 
 
 def test_space_has_4680_archs_in_depth_then_lexicographic_order():
@@ -92,3 +92,17 @@ def test_select_under_budget_small_space():
         select_under_budget(archs, 14, 2, 1)
     with pytest.raises(ValueError, match="'d_lm' or 'size'"):
         select_under_budget(archs, 100, 2, 1, rule="biggest")
+
+
+def test_ties_do_not_depend_on_the_order_of_the_list():
+    # the Hopper tie (11 obs, 3 actions): the same parameter count, 114,883
+    tied = [(512, 128, 64, 512), (512, 64, 128, 512)]
+    assert num_params(tied[0], 11, 3) == num_params(tied[1], 11, 3) == 114_883
+    for archs in (tied, tied[::-1]):
+        # max size: the earlier one in the space's order (fewer layers first, then lexicographic)
+        assert select_under_budget(archs, 200_000, 11, 3, rule="size") == (512, 64, 128, 512)
+    rows = [{"arch": (8, 8), "params": 100, "d_lm": 50}, {"arch": (4, 4, 4), "params": 100, "d_lm": 50},
+            {"arch": (16,), "params": 120, "d_lm": 50}]
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        assert pick(order, "d_lm")["arch"] == (8, 8)  # D_LM tie: fewer params, then fewer layers
+        assert pick(order, "size")["arch"] == (16,)

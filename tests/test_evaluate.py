@@ -1,5 +1,6 @@
 import copy
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,60 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     assert os.path.isfile(os.path.join(merged, "report.json"))
 
 
+def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "checkpoint.pt")
+    out = str(tmp_path / "eval")
+    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
+    first = rows(os.path.join(out, "results.csv"))
+
+    # training overwrites checkpoint.pt: the same path now holds other weights
+    state = torch.load(checkpoint, weights_only=False)
+    torch.manual_seed(7)
+    state["ghn"] = GHN(3, 2, decoder="lowrank").to_checkpoint()
+    torch.save(state, checkpoint)
+    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "holds results of other settings (fingerprint" in last_line and "--fresh" in last_line
+    assert rows(os.path.join(out, "results.csv")) == first  # nothing was touched
+
+    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
+    assert "episodes 1 vs 2" in result.stderr.strip().splitlines()[-1]
+
+    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, "--fresh")
+    assert "0 already in" in result.stdout
+    again = rows(os.path.join(out, "results.csv"))
+    assert [r["arch"] for r in again] == [r["arch"] for r in first] and again != first  # new weights, new scores
+    with open(os.path.join(out, "results.meta.json")) as f:
+        assert json.load(f)["fingerprint"] == evaluate.policy_fingerprint(torch.load(checkpoint, weights_only=False))
+
+
+def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
+    first = sac_checkpoint(tmp_path / "a.pt")
+    second = str(tmp_path / "b.pt")
+    state = torch.load(first, weights_only=False)
+    torch.manual_seed(8)
+    state["ghn"] = GHN(3, 2, decoder="lowrank").to_checkpoint()
+    torch.save(state, second)
+    out = str(tmp_path / "eval")
+    run_eval("--checkpoint", first, "--archs", "4;8", "--episodes", "1", "--shard", "0/2", "--out-dir", out)
+    run_eval("--checkpoint", second, "--archs", "4;8", "--episodes", "1", "--shard", "1/2", "--out-dir", str(tmp_path / "other"))
+    result = run_eval("--merge", os.path.join(out, "results-shard0of2.csv"),
+                      os.path.join(tmp_path, "other", "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "does not match" in result.stderr.strip().splitlines()[-1] and "fingerprint" in result.stderr
+
+
+def test_merge_of_no_results_is_a_one_line_error(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    run_eval("--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--shard", "1/2", "--out-dir", out)
+    assert rows(os.path.join(out, "results-shard1of2.csv")) == []  # one arch, and shard 1 of 2 gets none
+    result = run_eval("--merge", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
+
+
 def test_checkpoints_over_training_plot_fig3(tmp_path):
     first = sac_checkpoint(tmp_path / "ghn_1000.pt")
     second = str(tmp_path / "ghn_2000.pt")
@@ -137,6 +192,24 @@ def test_table2_ratios_on_known_table():
     assert analysis["cutoffs_used"] == 5000
     assert analysis["max_dlm_ratio"] == pytest.approx(shares @ [1.0, 1.0, 0.8], abs=0.01)
     assert analysis["max_size_ratio"] == pytest.approx(shares @ [1.0, 0.5, 0.8], abs=0.01)
+
+
+def test_picks_do_not_depend_on_row_order():
+    # the Hopper tie: equal parameter counts, different scores; plus a tie on the best score
+    results = hand_results([((512, 128, 64, 512), 114_883, 6667, 900.0), ((512, 64, 128, 512), 114_883, 6603, 300.0),
+                            ((16, 16), 500, 240, 300.0), ((4, 4, 4), 500, 70, 600.0), ((8, 4), 500, 110, 600.0)])
+    expected = None
+    for order in (list(results), list(results)[::-1], sorted(results, key=str)):
+        shuffled = {arch: results[arch] for arch in order}
+        outcome = (evaluate.table2(shuffled, 200, seed=0), evaluate.smallest_reaching(shuffled, 0.6)["arch"])
+        expected = expected or outcome
+        assert outcome == expected
+    # ties: 90%... here 60% of 900 = 540: (8, 4) and (4, 4, 4) tie on params: the 2-layer one comes first
+    assert expected[1] == (8, 4)
+    # above 114,883 the max-size pick is (512, 64, 128, 512) (earlier in the space's order): ratio 300 / 900
+    cutoffs = np.random.default_rng(0).uniform(1000, 1e6, 200)
+    share = np.mean(cutoffs >= 114_883)
+    assert expected[0]["max_size_ratio"] == pytest.approx(share * 300 / 900 + (1 - share) * 1.0)
 
 
 def test_report_fields(tmp_path):
