@@ -13,8 +13,9 @@ ddpg_continuous_action.py.
 
 import os
 import random
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import gymnasium as gym
 import gymnasium_robotics
@@ -47,7 +48,7 @@ class Args:
     runs_dir: str = "runs"
     """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/"""
     resume: str = ""
-    """path to a checkpoint.pt to continue training from (logs go to its folder)"""
+    """path to a checkpoint.pt to continue exactly after its epoch (flags, RNG states, buffer); flags not given are the checkpoint's; only run length, evaluation and device flags may differ"""
 
     # Algorithm specific arguments
     env_id: str = "FetchReach-v4"
@@ -108,6 +109,13 @@ class Args:
     """random architectures tested after each epoch (besides the probe set), one episode each"""
     save_every: int = 1
     """epochs between checkpoints (one is always written at the end)"""
+    save_buffer: bool = True
+    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+
+# Flags that --resume may change: run length, evaluation, and where the run executes. Every other flag
+# defines the run: it is taken from the checkpoint, and giving another value is an error.
+RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
+                     "async_envs", "torch_deterministic")
 
 
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
@@ -211,6 +219,21 @@ class EpisodeBuffer:
                 "next_obs": self.obs[episodes, steps + 1], "goals": goals, "rewards": rewards,
                 "episodes": episodes, "steps": steps, "relabelled": relabel, "future": future}
 
+    ARRAYS = ("obs", "achieved", "goals", "actions")
+
+    def state_dict(self):
+        """The stored episodes and the write position."""
+        return {"pos": self.pos, "num_episodes": self.num_episodes,
+                **{name: getattr(self, name)[: self.num_episodes].copy() for name in self.ARRAYS}}
+
+    def load_state_dict(self, state):
+        if state["num_episodes"] > self.max_episodes:
+            raise SystemExit(f"the checkpoint's replay buffer holds {state['num_episodes']} episodes, more than --buffer-size allows "
+                             f"({self.max_episodes})")
+        for name in self.ARRAYS:
+            getattr(self, name)[: state["num_episodes"]] = state[name]
+        self.pos, self.num_episodes = state["pos"], state["num_episodes"]
+
 
 class QNetwork(nn.Module):
     def __init__(self, input_dim, act_dim):
@@ -251,21 +274,45 @@ def arch_name(arch):
     return "-".join(str(width) for width in arch)
 
 
+def flags_on_command_line(argv):
+    """Args field names given in argv (--env-id X, --env-id=X, --async-envs, --no-async-envs)."""
+    names = set()
+    for arg in argv:
+        if arg.startswith("--"):
+            name = arg[2:].split("=", 1)[0].replace("-", "_")
+            names.add(name[3:] if name.startswith("no_") else name)
+    return names
+
+
+def load_resume_checkpoint(args):
+    """The checkpoint --resume names. Every flag not given on the command line is taken from it; a
+    flag given with another value is a one-line error, unless it is in RESUME_MAY_CHANGE."""
+    if not os.path.isfile(args.resume):
+        raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as error:  # a truncated or foreign file
+        raise SystemExit(f"--resume {args.resume!r}: not a ghp_ddpg_her.py checkpoint ({type(error).__name__}: {error})")
+    if checkpoint.get("algo") != "ddpg_her":
+        raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_ddpg_her.py")
+    if "rng" not in checkpoint:
+        raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_ddpg_her.py without RNG states; it cannot be continued exactly")
+    given = flags_on_command_line(sys.argv[1:])
+    for field in fields(Args):
+        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
+            continue
+        if field.name in given and getattr(args, field.name) != saved[field.name]:
+            flag = "--" + field.name.replace("_", "-")
+            raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
+                             f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)")
+        setattr(args, field.name, saved[field.name])
+    return checkpoint
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
-    checkpoint = None
-    if args.resume:
-        if not os.path.isfile(args.resume):
-            raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
-        try:
-            checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
-            saved = checkpoint["args"]
-        except Exception as error:  # a truncated or foreign file
-            raise SystemExit(f"--resume {args.resume!r}: not a ghp_ddpg_her.py checkpoint ({type(error).__name__}: {error})")
-        if checkpoint.get("algo") != "ddpg_her":
-            raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_ddpg_her.py")
-        for key in ("env_id", "meta_batch", "baseline_arch", "ghn_decoder", "ghn_hidden", "seed", "exp_name"):
-            setattr(args, key, saved[key])
+    checkpoint = load_resume_checkpoint(args) if args.resume else None
     if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
         raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
                          "the minibatch is split into meta_batch equal chunks, one per architecture")
@@ -281,6 +328,9 @@ if __name__ == "__main__":
     except ValueError as error:
         raise SystemExit(f"--baseline-arch: {error}")
     obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
+    if args.buffer_size < args.meta_batch * horizon:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: "
+                         f"{args.meta_batch * horizon} transitions (--meta-batch {args.meta_batch} x {horizon} steps)")
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
 
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
@@ -297,6 +347,8 @@ if __name__ == "__main__":
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
     rng = np.random.default_rng(args.seed)  # exploration, HER sampling and architecture sampling
 
     # env setup: every rollout starts with an explicit reset and lasts exactly `horizon` steps
@@ -326,8 +378,9 @@ if __name__ == "__main__":
     obs_norm = Normalizer(obs_dim, args.clip_norm)
     goal_norm = Normalizer(goal_dim, args.clip_norm)
 
+    buffer = EpisodeBuffer(args.buffer_size, horizon, obs_dim, goal_dim, act_dim)
     start_epoch, grad_steps, env_steps = 0, 0, 0
-    if checkpoint:
+    if checkpoint:  # continue exactly after the checkpoint's epoch: networks, optimizers, normalisers, RNGs, buffer
         policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
         qf.load_state_dict(checkpoint["qf"])
         qf_target.load_state_dict(checkpoint["qf_target"])
@@ -336,8 +389,19 @@ if __name__ == "__main__":
         obs_norm.load_state_dict(checkpoint["obs_norm"])
         goal_norm.load_state_dict(checkpoint["goal_norm"])
         start_epoch, grad_steps, env_steps = checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
-        rng = np.random.default_rng([args.seed, start_epoch])
-        print(f"resumed {args.resume} after epoch {start_epoch}; the replay buffer refills first")
+        states = checkpoint["rng"]
+        rng.bit_generator.state = states["numpy"]
+        torch.set_rng_state(states["torch"])
+        if device.type == "cuda" and states["cuda"] is not None:
+            torch.cuda.set_rng_state_all(states["cuda"])
+        random.setstate(states["python"])
+        np.random.set_state(states["numpy_global"])
+        if checkpoint["buffer"] is not None:
+            buffer.load_state_dict(checkpoint["buffer"])
+        print(f"resumed {args.resume} after epoch {start_epoch}, replay buffer of {buffer.num_episodes} episodes"
+              + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
+                 "and the run does not continue exactly"))
+        del checkpoint  # the GHN and optimizer copies are not needed any more
 
     def save_checkpoint(epoch):
         state = {
@@ -348,6 +412,11 @@ if __name__ == "__main__":
             "qf": qf.state_dict(), "qf_target": qf_target.state_dict(),
             "obs_norm": obs_norm.state_dict(), "goal_norm": goal_norm.state_dict(),
             "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
+            # for an exact --resume: every random generator and the replay buffer
+            "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                    "python": random.getstate(), "numpy_global": np.random.get_state()},
+            "buffer": buffer.state_dict() if args.save_buffer else None,
         }
         path = os.path.join(run_dir, "checkpoint.pt")
         torch.save(state, path + ".tmp")
@@ -355,7 +424,8 @@ if __name__ == "__main__":
         if baseline_arch is None:  # small GHN + normalisers snapshot per save, for evaluate.py --checkpoints
             keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
             torch.save({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
-        return path
+        size_mb = os.path.getsize(path) / 2**20
+        return f"{path} ({size_mb:.0f} MB, " + (f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)")
 
     all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
 
@@ -401,7 +471,6 @@ if __name__ == "__main__":
         obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
         return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
 
-    buffer = EpisodeBuffer(args.buffer_size, horizon, obs_dim, goal_dim, act_dim)
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
     print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
                         f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
@@ -459,7 +528,8 @@ if __name__ == "__main__":
 
         # test rollouts with deterministic actions: the probe set and random archs (GHP), or the baseline
         if baseline_arch is None:
-            test_archs = PROBE_ARCHS + archspace.sample_archs(rng, args.eval_archs, all_archs)
+            # a generator of its own, so that --eval-archs does not change training
+            test_archs = PROBE_ARCHS + archspace.sample_archs(np.random.default_rng([args.seed, epoch]), args.eval_archs, all_archs)
         else:
             test_archs = [baseline_arch] * args.meta_batch
         success = []

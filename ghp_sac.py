@@ -9,12 +9,17 @@ to one replay buffer; every gradient step generates the meta-batch's policies wi
 splits the minibatch by architecture. Structure after CleanRL's sac_continuous_action.py.
 """
 
+import collections
+import copy
 import os
+import pickle
 import random
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 import torch.nn as nn
@@ -42,7 +47,7 @@ class Args:
     runs_dir: str = "runs"
     """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/"""
     resume: str = ""
-    """path to a checkpoint.pt to continue training from (logs go to its folder)"""
+    """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs); flags not given are the checkpoint's; only run length, logging and device flags may differ"""
 
     # Algorithm specific arguments
     env_id: str = "Hopper-v4"
@@ -99,6 +104,13 @@ class Args:
     """episodes per probe architecture at each evaluation"""
     save_every: int = 100_000
     """env steps between checkpoints (one is always written at the end); 0 saves only at the end"""
+    save_buffer: bool = True
+    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+
+# Flags that --resume may change: run length, logging, and where the run executes. Every other flag
+# defines the run: it is taken from the checkpoint, and giving another value is an error.
+RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "save_every", "save_buffer",
+                     "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic")
 
 
 PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
@@ -111,9 +123,40 @@ def make_env(env_id, seed):
         env = gym.make(env_id)
         env = gym.wrappers.RecordEpisodeStatistics(env)
         env.action_space.seed(seed)
-        return env
+        return ExactEnvState(env)
 
     return thunk
+
+
+class ExactEnvState(gym.Wrapper):
+    """Adds `resume_state`: everything an env's next steps depend on, to save and restore mid-episode
+    for an exact --resume (also through AsyncVectorEnv's get_attr/set_attr). Per wrapper layer its
+    plain attributes (step counters, episode statistics, random generators); for MuJoCo envs the
+    whole MjData, derived quantities included (some rewards read them before stepping)."""
+
+    PLAIN = (bool, int, float, str, type(None), np.ndarray, np.generic, np.random.Generator, collections.deque)
+
+    @property
+    def resume_state(self):
+        layers, env = [], self.env
+        while env is not None:
+            layer = {key: copy.deepcopy(value) for key, value in vars(env).items() if isinstance(value, self.PLAIN)}
+            if isinstance(getattr(env, "data", None), mujoco.MjData):
+                layer["mujoco_data"] = pickle.dumps(env.data)
+            layers.append(layer)
+            env = getattr(env, "env", None)
+        return layers
+
+    @resume_state.setter
+    def resume_state(self, layers):
+        env = self.env
+        for layer in layers:
+            for key, value in layer.items():
+                if key == "mujoco_data":
+                    mujoco.mj_copyData(env.data, env.model, pickle.loads(value))
+                else:
+                    setattr(env, key, copy.deepcopy(value))
+            env = getattr(env, "env", None)
 
 
 def check_env(env_id):
@@ -158,6 +201,19 @@ class ReplayBuffer:
         idx = rng.integers(len(self), size=batch_size)
         to_tensor = lambda array: torch.as_tensor(array[idx], device=self.device)  # noqa: E731
         return to_tensor(self.obs), to_tensor(self.actions), to_tensor(self.next_obs), to_tensor(self.rewards), to_tensor(self.dones)
+
+    ARRAYS = ("obs", "next_obs", "actions", "rewards", "dones")
+
+    def state_dict(self):
+        """The filled part of the buffer and its write position."""
+        return {"pos": self.pos, "full": self.full, **{name: getattr(self, name)[: len(self)].copy() for name in self.ARRAYS}}
+
+    def load_state_dict(self, state):
+        if len(state["obs"]) > self.size:
+            raise SystemExit(f"the checkpoint's replay buffer holds {len(state['obs'])} transitions, more than --buffer-size {self.size}")
+        for name in self.ARRAYS:
+            getattr(self, name)[: len(state[name])] = state[name]
+        self.pos, self.full = state["pos"], state["full"]
 
 
 class SoftQNetwork(nn.Module):
@@ -214,6 +270,48 @@ def arch_name(arch):
     return "-".join(str(width) for width in arch)
 
 
+def flags_on_command_line(argv):
+    """Args field names given in argv (--env-id X, --env-id=X, --autotune, --no-autotune)."""
+    names = set()
+    for arg in argv:
+        if arg.startswith("--"):
+            name = arg[2:].split("=", 1)[0].replace("-", "_")
+            names.add(name[3:] if name.startswith("no_") else name)
+    return names
+
+
+def load_resume_checkpoint(args):
+    """The checkpoint --resume names. Every flag not given on the command line is taken from it; a
+    flag given with another value is a one-line error, unless it is in RESUME_MAY_CHANGE."""
+    if not os.path.isfile(args.resume):
+        raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+    except Exception as error:  # a truncated or foreign file
+        raise SystemExit(f"--resume {args.resume!r}: not a ghp_sac.py checkpoint ({type(error).__name__}: {error})")
+    if checkpoint.get("algo") != "sac":
+        raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
+    if "rng" not in checkpoint:
+        raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly")
+    given = flags_on_command_line(sys.argv[1:])
+    for field in fields(Args):
+        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
+            continue
+        if field.name in given and getattr(args, field.name) != saved[field.name]:
+            flag = "--" + field.name.replace("_", "-")
+            raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
+                             f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)")
+        setattr(args, field.name, saved[field.name])
+    return checkpoint
+
+
+def next_multiple(step, every):
+    """The first multiple of `every` after `step` (never, for every <= 0): log, eval and save steps
+    stay where they were on --resume."""
+    return (step // every + 1) * every if every > 0 else float("inf")
+
+
 @torch.no_grad()
 def evaluate_probes(policies, env_id, episodes, seed, action_scale, action_bias, device):
     """Deterministic return (tanh of the mean, as in training) of each {name: params} policy."""
@@ -238,23 +336,13 @@ def evaluate_probes(policies, env_id, episodes, seed, action_scale, action_bias,
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
-    checkpoint = None
-    if args.resume:
-        if not os.path.isfile(args.resume):
-            raise SystemExit(f"--resume {args.resume!r}: no such checkpoint file")
-        try:
-            checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
-            saved = checkpoint["args"]
-        except Exception as error:  # a truncated or foreign file
-            raise SystemExit(f"--resume {args.resume!r}: not a ghp_sac.py checkpoint ({type(error).__name__}: {error})")
-        if checkpoint.get("algo") != "sac":
-            raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
-        # the run's identity comes from the checkpoint; the run length and logging from the command line
-        for key in ("env_id", "meta_batch", "baseline_arch", "ghn_decoder", "ghn_hidden", "seed", "exp_name"):
-            setattr(args, key, saved[key])
+    checkpoint = load_resume_checkpoint(args) if args.resume else None
     if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
         raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
                          "the minibatch is split into meta_batch equal chunks, one per architecture")
+    if args.buffer_size <= args.learning_starts:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+                         "updates start once the buffer holds more than learning_starts transitions")
     if args.arch_sampling not in ("uniform", "depth"):
         raise SystemExit(f"bad --arch-sampling {args.arch_sampling!r}: allowed uniform, depth")
     try:
@@ -279,6 +367,8 @@ if __name__ == "__main__":
     # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
     torch.set_flush_denormal(True)
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
     rng = np.random.default_rng(args.seed)  # replay sampling and architecture sampling
 
     # env setup: gymnasium 1.x SAME_STEP autoreset returns the reset obs at once and keeps the true
@@ -319,40 +409,6 @@ if __name__ == "__main__":
     alpha_optimizer = optim.Adam([log_alpha], lr=args.q_lr)
     alpha = args.alpha
 
-    global_step, grad_steps = 0, 0
-    if checkpoint:
-        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
-        for net, key in ((qf1, "qf1"), (qf2, "qf2"), (qf1_target, "qf1_target"), (qf2_target, "qf2_target")):
-            net.load_state_dict(checkpoint[key])
-        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
-        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
-        with torch.no_grad():
-            log_alpha.copy_(checkpoint["log_alpha"])
-        alpha_optimizer.load_state_dict(checkpoint["alpha_optimizer"])
-        alpha = log_alpha.exp().item() if args.autotune else args.alpha
-        global_step, grad_steps = checkpoint["global_step"], checkpoint["grad_steps"]
-        rng = np.random.default_rng([args.seed, global_step])
-        print(f"resumed {args.resume} at step {global_step} ({grad_steps} gradient steps); the replay buffer refills first")
-
-    def save_checkpoint():
-        state = {
-            "algo": "sac", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "act_dim": act_dim,
-            "global_step": global_step, "grad_steps": grad_steps,
-            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
-            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
-            "qf1": qf1.state_dict(), "qf2": qf2.state_dict(),
-            "qf1_target": qf1_target.state_dict(), "qf2_target": qf2_target.state_dict(),
-            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
-            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(),
-        }
-        path = os.path.join(run_dir, "checkpoint.pt")
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
-        if baseline_arch is None:  # small GHN-only snapshot per save, for evaluate.py --checkpoints
-            torch.save({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
-                       os.path.join(run_dir, f"ghn_{global_step}.pt"))
-        return path
-
     all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
 
     def sample_meta_batch(n):
@@ -366,6 +422,63 @@ if __name__ == "__main__":
 
     rb = ReplayBuffer(args.buffer_size, obs_dim, act_dim, device)
     archs = sample_meta_batch(args.meta_batch)  # env i is driven by archs[i] (Sec. III-C)
+    obs, _ = envs.reset(seed=args.seed)
+    global_step, grad_steps = 0, 0
+
+    if checkpoint:  # continue exactly where the checkpoint stopped: networks, optimizers, RNGs, envs, buffer
+        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
+        for net, key in ((qf1, "qf1"), (qf2, "qf2"), (qf1_target, "qf1_target"), (qf2_target, "qf2_target")):
+            net.load_state_dict(checkpoint[key])
+        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
+        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
+        with torch.no_grad():
+            log_alpha.copy_(checkpoint["log_alpha"])
+        alpha_optimizer.load_state_dict(checkpoint["alpha_optimizer"])
+        alpha = checkpoint["alpha"]
+        global_step, grad_steps = checkpoint["global_step"], checkpoint["grad_steps"]
+        archs, obs = checkpoint["archs"], checkpoint["obs"]
+        envs.set_attr("resume_state", checkpoint["env_states"])  # mid-episode, as they were
+        states = checkpoint["rng"]
+        rng.bit_generator.state = states["numpy"]
+        envs.action_space.np_random.bit_generator.state = states["action_space"]
+        torch.set_rng_state(states["torch"])
+        if device.type == "cuda" and states["cuda"] is not None:
+            torch.cuda.set_rng_state_all(states["cuda"])
+        random.setstate(states["python"])
+        np.random.set_state(states["numpy_global"])
+        if checkpoint["buffer"] is not None:
+            rb.load_state_dict(checkpoint["buffer"])
+        print(f"resumed {args.resume} at step {global_step} ({grad_steps} gradient steps), replay buffer of {len(rb)} transitions"
+              + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
+                 "first and the run does not continue exactly"))
+        del checkpoint  # the GHN and optimizer copies are not needed any more
+
+    def save_checkpoint():
+        state = {
+            "algo": "sac", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "act_dim": act_dim,
+            "global_step": global_step, "grad_steps": grad_steps,
+            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
+            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
+            "qf1": qf1.state_dict(), "qf2": qf2.state_dict(),
+            "qf1_target": qf1_target.state_dict(), "qf2_target": qf2_target.state_dict(),
+            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
+            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(), "alpha": alpha,
+            # for an exact --resume: what the envs, the loop and every random generator were doing
+            "archs": list(archs), "obs": obs, "env_states": envs.get_attr("resume_state"),
+            "rng": {"numpy": rng.bit_generator.state, "action_space": envs.action_space.np_random.bit_generator.state,
+                    "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                    "python": random.getstate(), "numpy_global": np.random.get_state()},
+            "buffer": rb.state_dict() if args.save_buffer else None,
+        }
+        path = os.path.join(run_dir, "checkpoint.pt")
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+        if baseline_arch is None:  # small GHN-only snapshot per save, for evaluate.py --checkpoints
+            torch.save({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
+                       os.path.join(run_dir, f"ghn_{global_step}.pt"))
+        size_mb = os.path.getsize(path) / 2**20
+        return f"{path} ({size_mb:.0f} MB, " + (f"replay buffer of {len(rb)} transitions)" if args.save_buffer else "no replay buffer)")
+
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
     print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
                         f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
@@ -373,13 +486,12 @@ if __name__ == "__main__":
 
     start_time, start_step = time.time(), global_step
     update_time, update_count = 0.0, 0
-    next_log, next_eval = global_step + args.log_every, global_step + args.eval_every
-    next_save = global_step + args.save_every
+    next_log, next_eval = next_multiple(global_step, args.log_every), next_multiple(global_step, args.eval_every)
+    next_save = next_multiple(global_step, args.save_every)
     recent_returns = []
-    obs, _ = envs.reset(seed=args.seed + global_step)
     while global_step < args.total_timesteps:
         # ALGO LOGIC: act. Random actions first; then env i acts with the policy generated for archs[i].
-        if global_step < args.learning_starts and checkpoint is None:
+        if global_step < args.learning_starts:
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
@@ -454,7 +566,7 @@ if __name__ == "__main__":
             update_count += args.meta_batch
 
         if global_step >= next_log:
-            next_log += args.log_every
+            next_log = next_multiple(global_step, args.log_every)
             sps = int((global_step - start_step) / (time.time() - start_time))
             writer.add_scalar("charts/SPS", sps, global_step)
             line = f"step={global_step} SPS={sps}"
@@ -472,8 +584,8 @@ if __name__ == "__main__":
                 recent_returns = []
             print(line, flush=True)
 
-        if args.eval_every > 0 and global_step >= next_eval:
-            next_eval += args.eval_every
+        if global_step >= next_eval:
+            next_eval = next_multiple(global_step, args.eval_every)
             with torch.no_grad():
                 if baseline_arch is None:
                     policies = dict(zip(map(arch_name, PROBE_ARCHS), ghn(PROBE_ARCHS)))
@@ -485,8 +597,8 @@ if __name__ == "__main__":
                 writer.add_scalar(f"eval/return_{name}", value, global_step)
             print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
 
-        if args.save_every > 0 and global_step >= next_save:
-            next_save += args.save_every
+        if global_step >= next_save:
+            next_save = next_multiple(global_step, args.save_every)
             print(f"saved {save_checkpoint()}", flush=True)
 
     print(f"saved {save_checkpoint()}")

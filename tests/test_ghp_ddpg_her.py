@@ -92,7 +92,7 @@ def test_actor_forward_is_tanh_bounded_and_split():
     assert actions.shape == (10, 4) and actions.abs().max() <= 1
 
 
-def test_smoke_run_writes_checkpoint_then_resumes(tmp_path):
+def test_smoke_run_writes_checkpoint(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her("--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "4",
                      "--batch-size", "64", "--eval-archs", "2", "--runs-dir", runs)
@@ -104,15 +104,45 @@ def test_smoke_run_writes_checkpoint_then_resumes(tmp_path):
     assert (checkpoint["obs_dim"], checkpoint["goal_dim"], checkpoint["act_dim"]) == (10, 3, 4)
     assert checkpoint["epoch"] == 1 and checkpoint["grad_steps"] == 6 and checkpoint["env_steps"] == 2 * 4 * 50
     assert checkpoint["obs_norm"]["count"] == 2 * 4 * 50
+    assert checkpoint["buffer"]["num_episodes"] == 2 * 4 and "replay buffer of 8 episodes" in result.stdout
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     assert (ghn.in_dim, ghn.out_dim) == (13, 4)
     assert os.path.isfile(os.path.join(run_dir, "ghn_epoch1.pt"))
 
-    result = run_her("--resume", os.path.join(run_dir, "checkpoint.pt"), "--epochs", "2", "--cycles-per-epoch", "2",
-                     "--updates-per-cycle", "3", "--batch-size", "64", "--eval-archs", "2")
-    assert "after epoch 1" in result.stdout and "epoch=2" in result.stdout
+
+def assert_same(a, b, path=""):
+    """Bit-identical nested checkpoint contents (tensors, arrays, numbers)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), path
+    else:
+        assert a == b, path
+
+
+def test_resume_continues_exactly(tmp_path):
+    """Stopped after epoch 1 and resumed (with another --eval-archs, which must not change training),
+    the run ends bit-identical to the same run done in one go."""
+    flags = ["--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
+             "--eval-archs", "2", "--ghn-decoder", "lowrank"]
+    run_her(*flags, "--epochs", "2", "--runs-dir", str(tmp_path / "one_go"))
+    run_her(*flags, "--epochs", "1", "--runs-dir", str(tmp_path / "stopped"))
+    (run_dir,) = glob.glob(os.path.join(tmp_path, "stopped", "*"))
+    result = run_her("--resume", os.path.join(run_dir, "checkpoint.pt"), "--epochs", "2", "--eval-archs", "5")
+    assert "after epoch 1, replay buffer of 4 episodes" in result.stdout and "epoch=2" in result.stdout
+    (one_go_dir,) = glob.glob(os.path.join(tmp_path, "one_go", "*"))
+    one_go = torch.load(os.path.join(one_go_dir, "checkpoint.pt"), weights_only=False)
     resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
-    assert resumed["epoch"] == 2 and resumed["grad_steps"] == 12 and resumed["obs_norm"]["count"] == 4 * 4 * 50
+    assert resumed["epoch"] == 2 and resumed["grad_steps"] == 12
+    assert_same({k: v for k, v in one_go.items() if k != "args"}, {k: v for k, v in resumed.items() if k != "args"})
 
 
 def test_baseline_mode(tmp_path):
@@ -135,7 +165,8 @@ def test_baseline_mode(tmp_path):
      (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
      (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
      (["--future-p", "1.5"], "bad --future-p 1.5"),
-     (["--epochs", "0"], "bad --epochs 0")],
+     (["--epochs", "0"], "bad --epochs 0"),
+     (["--buffer-size", "300"], "--buffer-size 300 must hold at least one cycle's episodes: 400 transitions")],
 )
 def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     result = run_her(*flags, "--runs-dir", str(tmp_path), check=False)

@@ -1,5 +1,6 @@
 import glob
 import os
+import pickle
 import subprocess
 import sys
 
@@ -63,7 +64,7 @@ def test_squashed_gaussian_respects_bounds_and_log_prob():
     assert log_prob.shape == (1000, 1) and torch.isfinite(log_prob).all()
 
 
-def test_smoke_run_writes_checkpoint_and_events_then_resumes(tmp_path):
+def test_smoke_run_writes_checkpoint_and_events(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac("--env-id", "Hopper-v4", "--meta-batch", "4", "--total-timesteps", "1000",
                      "--learning-starts", "800", "--log-every", "200", "--eval-every", "1000",
@@ -75,20 +76,75 @@ def test_smoke_run_writes_checkpoint_and_events_then_resumes(tmp_path):
     assert checkpoint["algo"] == "sac" and checkpoint["env_id"] == "Hopper-v4"
     assert (checkpoint["obs_dim"], checkpoint["act_dim"]) == (11, 3)
     assert checkpoint["global_step"] == 1000 and checkpoint["grad_steps"] == 200
+    assert len(checkpoint["buffer"]["obs"]) == 1000 and "replay buffer of 1000 transitions" in result.stdout
     ghn = GHN.from_checkpoint(checkpoint["ghn"])  # rebuilds without the training script
     assert ghn.config["decoder"] == "full" and ghn.config["out_dim"] == 6
     assert os.path.isfile(os.path.join(run_dir, "ghn_1000.pt"))
 
-    result = run_sac("--resume", os.path.join(run_dir, "checkpoint.pt"), "--total-timesteps", "1400",
-                     "--learning-starts", "200", "--log-every", "200", "--eval-every", "0", "--save-every", "0")
-    assert "at step 1000 (200 gradient steps)" in result.stdout
-    resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
-    assert resumed["global_step"] == 1400
-    # the buffer refilled 200 transitions (50 vector steps) with the policy, then 200 updates ran
-    assert resumed["grad_steps"] == 200 + 200
-    changed = [not torch.equal(a, b) for a, b in zip(checkpoint["ghn"]["state_dict"].values(),
-                                                     resumed["ghn"]["state_dict"].values())]
-    assert any(changed)
+
+def comparable(state):
+    """A checkpoint with MuJoCo's data reduced to the simulation state: the rest of an MjData is
+    scratch space and timers, which differ between processes without changing any step."""
+    state = dict(state)
+    state["env_states"] = [[{key: (value if key != "mujoco_data" else
+                                   [np.copy(getattr(pickle.loads(value), field)) for field in ("qpos", "qvel", "act", "qacc_warmstart", "time")])
+                             for key, value in layer.items()} for layer in env] for env in state["env_states"]]
+    return state
+
+
+def assert_same(a, b, path=""):
+    """Bit-identical nested checkpoint contents (tensors, arrays, generators, numbers)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            if "time" not in str(key):  # wall-clock statistics of RecordEpisodeStatistics
+                assert_same(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), path
+    elif isinstance(a, np.random.Generator):
+        assert a.bit_generator.state == b.bit_generator.state, path
+    else:
+        assert a == b, path
+
+
+def test_resume_continues_exactly(tmp_path):
+    """A run stopped during the random warm-up and again mid-training (envs mid-episode), then
+    resumed, ends bit-identical to the same run done in one go: weights, optimizers, alpha, buffer,
+    envs and every random generator."""
+    flags = ["--env-id", "Hopper-v4", "--meta-batch", "2", "--learning-starts", "200", "--ghn-decoder", "lowrank",
+             "--autotune", "--steps-per-arch", "7", "--eval-every", "0", "--log-every", "200"]
+    run_sac(*flags, "--total-timesteps", "600", "--runs-dir", str(tmp_path / "one_go"))
+    run_sac(*flags, "--total-timesteps", "100", "--runs-dir", str(tmp_path / "stopped"))
+    checkpoint = os.path.join(only_run_dir(str(tmp_path / "stopped")), "checkpoint.pt")
+    for total in ("400", "600"):  # only run length and logging flags: the rest comes from the checkpoint
+        result = run_sac("--resume", checkpoint, "--total-timesteps", total, "--log-every", "100")
+    assert "at step 400 (200 gradient steps), replay buffer of 400 transitions" in result.stdout
+    one_go = torch.load(os.path.join(only_run_dir(str(tmp_path / "one_go")), "checkpoint.pt"), weights_only=False)
+    resumed = torch.load(checkpoint, weights_only=False)
+    assert resumed["global_step"] == 600 and resumed["grad_steps"] == 400
+    assert_same(comparable({k: v for k, v in one_go.items() if k != "args"}),
+                comparable({k: v for k, v in resumed.items() if k != "args"}))
+    # the flags not given on resume are the checkpoint's; the one given (--log-every) is the new one
+    assert resumed["args"] == dict(one_go["args"], log_every=100, resume=checkpoint, runs_dir=str(tmp_path / "stopped"))
+
+
+def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "20", "--learning-starts", "10",
+            "--buffer-size", "100", "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", runs)
+    checkpoint = os.path.join(only_run_dir(runs), "checkpoint.pt")
+    result = run_sac("--resume", checkpoint, "--ghn-lr", "0.0005", "--total-timesteps", "40", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--ghn-lr 0.0005 contradicts the checkpoint's 0.001" in result.stderr.strip().splitlines()[-1]
+    # repeating the checkpoint's own value is fine, and so is a new run length
+    result = run_sac("--resume", checkpoint, "--ghn-decoder", "lowrank", "--total-timesteps", "40")
+    assert "resumed" in result.stdout and torch.load(checkpoint, weights_only=False)["global_step"] == 40
 
 
 def test_same_seed_reproduces_a_cpu_run(tmp_path):
@@ -137,6 +193,7 @@ def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
      (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
      (["--arch-sampling", "random"], "bad --arch-sampling 'random'"),
      (["--ghn-decoder", "tiny"], "bad GHN decoder 'tiny'"),
+     (["--buffer-size", "1000", "--learning-starts", "1000"], "--buffer-size 1000 must be larger than --learning-starts 1000"),
      (["--resume", "/nonexistent/checkpoint.pt"], "no such checkpoint file")],
 )
 def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
@@ -144,6 +201,15 @@ def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert message in last_line and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "ghp_sac.py"), "--cuda", "--threads", "1", "--env-id", "Pendulum-v1",
+           "--meta-batch", "2", "--total-timesteps", "4", "--learning-starts", "2", "--buffer-size", "10",
+           "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600, check=True)
+    assert "--cuda: no CUDA device is available, running on the CPU" in result.stdout and "on cpu" in result.stdout
 
 
 def test_help_documents_every_flag():
