@@ -211,10 +211,11 @@ class GHN(nn.Module):
                 raise ValueError(f"bad architecture {list(arch)}: width {width!r}, allowed integers 1..{self.max_width}")
         return arch
 
-    def _node_features(self, archs, device):
-        """Padded node features (B, N, 6) and chain lengths (B,) of the archs' graphs (Eq. 3)."""
+    def _node_features(self, archs, device, num_nodes=None):
+        """Node features (B, N, 6) and chain lengths (B,) of the archs' graphs (Eq. 3), padded to
+        the longest graph (or to num_nodes)."""
         graphs = [(archspace.arch_graph(arch, self.out_dim), archspace.graph_roles(arch)) for arch in archs]
-        num_nodes = max(len(values) for values, _ in graphs)
+        num_nodes = num_nodes or max(len(values) for values, _ in graphs)
         features = torch.zeros(len(archs), num_nodes, 6)
         log_max = math.log2(self.max_width + 1)
         for b, (values, roles) in enumerate(graphs):
@@ -227,8 +228,10 @@ class GHN(nn.Module):
 
     def embed(self, archs):
         """Node embeddings (B, N, hidden) after encoder, both GRU sweeps and LayerNorm."""
-        device = self.encoder.weight.device
-        features, lengths = self._node_features(archs, device)
+        return self._embed(*self._node_features(archs, self.encoder.weight.device))
+
+    def _embed(self, features, lengths):
+        """The gated GNN over padded chains: nodes past a chain's length are left as they are."""
         states = list(self.encoder(features).unbind(1))  # one (B, hidden) tensor per node position
         for t in range(1, len(states)):  # forward sweep: node t receives from node t - 1
             update = self.gru(self.message(states[t - 1]), states[t])
@@ -303,3 +306,108 @@ class GHN(nn.Module):
             linear.bias.copy_(bias)
             layers += [linear, nn.ReLU()]
         return nn.Sequential(*layers[:-1])
+
+    def policies(self, archs):
+        """The policies of a meta-batch as one function: inputs (B, n, in_dim) -> outputs
+        (B, n, out_dim), inputs[b] through the policy generated for archs[b]. Uses the static-shape
+        path (batched) where it is fast: the lowrank decoder, and the full decoder on a GPU, where
+        decoding padded 512 x 512 matrices is cheap; on CPU the full decoder keeps the cropped decode
+        of forward() (padding costs ~240 ms a meta-batch there). Both give the same values."""
+        if self.decoder == "lowrank" or self.encoder.weight.is_cuda:
+            return self.batched(self.arch_ids(archs))
+        params = self(archs)
+        return lambda inputs: torch.stack([mlp_forward(layers, chunk) for layers, chunk in zip(params, inputs)])
+
+    # ---- static-shape fast path ---------------------------------------------------------------
+    # The same policies as forward(), with shapes that do not depend on which archs were sampled:
+    # every arch of archspace.all_archs() has an id; its graph is padded to 2 * max_depth + 2 nodes,
+    # and its layers to max_depth + 1 slots of max_width units: hidden slots past its depth are
+    # identity layers (exact after a ReLU), the last slot is the output layer, and units past a
+    # layer's width have zero weights and biases, so they stay exactly zero.
+
+    def arch_ids(self, archs):
+        """Ids (a LongTensor) of archs in archspace.all_archs() (widths up to max_width), the space
+        the static-shape path covers."""
+        tables = self._space_tables()
+        try:
+            ids = [tables["index"][tuple(arch)] for arch in archs]
+        except KeyError as error:
+            raise ValueError(f"architecture {list(error.args[0])} is outside archspace.all_archs(), which the "
+                             "static-shape path covers: use ghn(archs)") from None
+        return torch.tensor(ids, device=self.encoder.weight.device)
+
+    def _space_tables(self):
+        """Per-arch tables of the space, built once (and moved to the GHN's device when it moves)."""
+        device, dtype = self.encoder.weight.device, self.encoder.weight.dtype
+        tables = getattr(self, "_tables", None)
+        if tables is None:
+            space = archspace.all_archs([w for w in archspace.WIDTHS if w <= self.max_width], self.max_depth)
+            slots, num_nodes = self.max_depth + 1, 2 * self.max_depth + 2
+            features, lengths = self._node_features(space, "cpu", num_nodes)
+            weight_node = torch.zeros(len(space), slots, dtype=torch.long)
+            bias_node = torch.zeros(len(space), slots, dtype=torch.long)
+            fan_out = torch.zeros(len(space), slots, dtype=torch.long)  # 0: an absent (identity) slot
+            scale = torch.zeros(len(space), slots, dtype=torch.float64)
+            for a, arch in enumerate(space):
+                for layer, (rows, cols) in enumerate(archspace.layer_shapes(arch, self.in_dim, self.out_dim)):
+                    slot = layer if layer < len(arch) else slots - 1
+                    weight_node[a, slot] = 2 * layer + 1
+                    bias_node[a, slot] = 2 * layer + 2 if layer < len(arch) else 2 * layer + 1
+                    fan_out[a, slot] = rows
+                    scale[a, slot] = math.sqrt(2.0 / cols) if layer < len(arch) else self.output_scale * math.sqrt(1.0 / cols)
+            tables = {"index": {arch: a for a, arch in enumerate(space)}, "features": features, "lengths": lengths,
+                      "weight_node": weight_node, "bias_node": bias_node, "fan_out": fan_out, "scale": scale}
+        if tables["scale"].device != device or tables["scale"].dtype != dtype:
+            tables = {key: value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
+                      if torch.is_tensor(value) else value for key, value in tables.items()}
+        self._tables = tables
+        return tables
+
+    def batched(self, arch_ids):
+        """The policies of arch_ids (B,) with padded, static shapes: a BatchedPolicies whose call
+        runs input chunk b through policy b. Same values and gradients as forward() on those archs."""
+        tables = self._space_tables()
+        embeddings = self._embed(tables["features"][arch_ids], tables["lengths"][arch_ids])  # (B, N, hidden)
+        rows = torch.arange(len(arch_ids), device=arch_ids.device)[:, None]
+        fan_out = tables["fan_out"][arch_ids]  # (B, S)
+        unit_mask = (torch.arange(self.max_width, device=arch_ids.device) < fan_out[..., None]).to(embeddings.dtype)
+        codes = self.weight_trunk(embeddings[rows, tables["weight_node"][arch_ids]]) * self.code_scale  # (B, S, 128)
+        biases = self.bias_decoder(embeddings[rows, tables["bias_node"][arch_ids]]) * unit_mask  # (B, S, M)
+        scale = tables["scale"][arch_ids]
+        shape = (*codes.shape[:2], self.max_width)
+        if self.decoder == "lowrank":  # the factors only: W = U V^T is never built
+            row_factors = self.row_head(codes).view(*shape, self.rank) * unit_mask[..., None]
+            col_factors = self.col_head(codes).view(*shape, self.rank)
+            return BatchedPolicies(biases, scale / math.sqrt(self.rank), fan_out > 0, self.out_dim,
+                                   row_factors=row_factors, col_factors=col_factors)
+        weights = self.weight_head(codes).view(*shape, self.max_width) * unit_mask[..., None]
+        return BatchedPolicies(biases, scale, fan_out > 0, self.out_dim, weights=weights)
+
+
+class BatchedPolicies:
+    """B generated MLPs padded to S = max_depth + 1 layer slots of M units (GHN.batched).
+
+    Call with inputs (B, n, in_dim): row b of the result (B, n, out_dim) is policy b applied to
+    inputs[b]. Layer slot s computes relu(scale_s * W_s h + b_s), with W_s either given (weights,
+    (B, S, M, M)) or factored as U_s V_s^T ((x V) U^T: row_factors, col_factors, (B, S, M, r)).
+    Units past a layer's width have zero weights and biases, hence output exactly 0; a slot that is
+    absent from an arch (present False) passes its input through, which is exact after a ReLU."""
+
+    def __init__(self, biases, scale, present, out_dim, weights=None, row_factors=None, col_factors=None):
+        self.biases, self.scale, self.present, self.out_dim = biases, scale, present, out_dim
+        self.weights, self.row_factors, self.col_factors = weights, row_factors, col_factors
+
+    def _linear(self, slot, inputs, rows=None):
+        """scale * W_slot inputs + b_slot for every policy, W cropped to its first `rows` rows."""
+        fan_in = inputs.shape[-1]
+        if self.weights is not None:
+            pre = inputs @ self.weights[:, slot, :rows, :fan_in].transpose(1, 2)
+        else:
+            pre = (inputs @ self.col_factors[:, slot, :fan_in]) @ self.row_factors[:, slot, :rows].transpose(1, 2)
+        return pre * self.scale[:, slot, None, None] + self.biases[:, slot, None, :rows]
+
+    def __call__(self, inputs):
+        hidden = torch.relu(self._linear(0, inputs))
+        for slot in range(1, self.scale.shape[1] - 1):
+            hidden = torch.where(self.present[:, slot, None, None], torch.relu(self._linear(slot, hidden)), hidden)
+        return self._linear(self.scale.shape[1] - 1, hidden, rows=self.out_dim)

@@ -263,11 +263,11 @@ class BaselineActor(nn.Module):
         return [(layer.weight, layer.bias) for layer in self.layers]
 
 
-def actor_forward(policy_params, inputs):
-    """Eq. 4's split of the minibatch by architecture: chunk i of `inputs` goes through policy i;
-    deterministic tanh actions in [-1, 1]."""
-    chunks = inputs.chunk(len(policy_params))
-    return torch.tanh(torch.cat([mlp_forward(params, chunk) for params, chunk in zip(policy_params, chunks)]))
+def actor_forward(policies, inputs, meta_batch):
+    """Eq. 4's split of the minibatch by architecture: the rows of `inputs` are cut into meta_batch
+    equal chunks, and chunk i goes through the policy of arch i (`policies` maps (meta_batch, n, dim)
+    to (meta_batch, n, act_dim)); deterministic tanh actions in [-1, 1]."""
+    return torch.tanh(policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1))
 
 
 def arch_name(arch):
@@ -435,8 +435,12 @@ if __name__ == "__main__":
         return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
 
     def generate(archs):
-        """The policies of a meta-batch: one batched GHN call (or the baseline's own weights)."""
-        return ghn(archs) if baseline_arch is None else [policy_net.params()]
+        """The policies of a meta-batch, from one batched GHN call (ghn.policies); or the baseline
+        MLP, the same for every chunk."""
+        if baseline_arch is not None:
+            params = policy_net.params()
+            return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+        return ghn.policies(archs)
 
     def policy_inputs(obs, goals):
         """Normalised (observation, desired goal) as the policy and critic see them."""
@@ -454,12 +458,12 @@ if __name__ == "__main__":
         actions_ep = np.zeros((n, horizon, act_dim), np.float32)
         observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
         with torch.no_grad():
-            acting_params = generate(archs)  # archs stay fixed for the whole rollout (Sec. III-C)
+            acting_policies = generate(archs)  # archs stay fixed for the whole rollout (Sec. III-C)
         for t in range(horizon):
             obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
             goals_ep[:, t] = observation["desired_goal"]
             with torch.no_grad():
-                actions = actor_forward(acting_params, policy_inputs(observation["observation"], observation["desired_goal"]))
+                actions = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
             actions = actions.cpu().numpy() * max_action
             if explore:  # Gaussian noise, plus a uniformly random action with probability random_eps
                 actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
@@ -499,13 +503,13 @@ if __name__ == "__main__":
                 b_next_inputs = policy_inputs(data["next_obs"], data["goals"])
                 b_actions = torch.as_tensor(data["actions"] / max_action, device=device)
                 b_rewards = torch.as_tensor(data["rewards"], device=device)
-                policy_params = generate(archs)  # one batched GHN call per gradient step
+                policies = generate(archs)  # one batched GHN call per gradient step
 
                 with torch.no_grad():
                     # Target policy = the current GHN's policies for the same archs, as the authors do
                     # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
                     # its current actor the same way, so that only the policy network differs.
-                    next_actions = actor_forward(policy_params, b_next_inputs)
+                    next_actions = actor_forward(policies, b_next_inputs, args.meta_batch)
                     target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
                     target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
                 q_values = qf(b_inputs, b_actions).view(-1)
@@ -515,7 +519,7 @@ if __name__ == "__main__":
                 q_optimizer.step()
 
                 # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-                pi = actor_forward(policy_params, b_inputs)
+                pi = actor_forward(policies, b_inputs, args.meta_batch)
                 actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
                 policy_optimizer.zero_grad()
                 actor_loss.backward()

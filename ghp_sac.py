@@ -242,10 +242,11 @@ class BaselineActor(nn.Module):
         return [(layer.weight, layer.bias) for layer in self.layers]
 
 
-def actor_forward(policy_params, obs):
-    """Eq. 4's split of the minibatch by architecture: chunk i of `obs` goes through policy i."""
-    chunks = obs.chunk(len(policy_params))
-    return torch.cat([mlp_forward(params, chunk) for params, chunk in zip(policy_params, chunks)])
+def actor_forward(policies, obs, meta_batch):
+    """Eq. 4's split of the minibatch by architecture: the rows of `obs` are cut into meta_batch equal
+    chunks, and chunk i goes through the policy of arch i. `policies` maps (meta_batch, n, obs_dim)
+    to (meta_batch, n, 2 x act_dim)."""
+    return policies(obs.view(meta_batch, -1, obs.shape[1])).flatten(0, 1)
 
 
 def squashed_gaussian(outputs, action_scale, action_bias):
@@ -417,8 +418,12 @@ if __name__ == "__main__":
         return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
 
     def generate(archs):
-        """The policies of a meta-batch: one batched GHN call (or the baseline's own weights)."""
-        return ghn(archs) if baseline_arch is None else [policy_net.params()]
+        """The policies of a meta-batch, from one batched GHN call (ghn.policies); or the baseline
+        MLP, the same for every chunk."""
+        if baseline_arch is not None:
+            params = policy_net.params()
+            return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+        return ghn.policies(archs)
 
     rb = ReplayBuffer(args.buffer_size, obs_dim, act_dim, device)
     archs = sample_meta_batch(args.meta_batch)  # env i is driven by archs[i] (Sec. III-C)
@@ -495,8 +500,8 @@ if __name__ == "__main__":
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                acting_params = generate(archs)
-                outputs = actor_forward(acting_params, torch.as_tensor(obs, dtype=torch.float32, device=device))
+                acting_policies = generate(archs)
+                outputs = actor_forward(acting_policies, torch.as_tensor(obs, dtype=torch.float32, device=device), len(archs))
                 actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
 
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
@@ -523,10 +528,10 @@ if __name__ == "__main__":
                 if baseline_arch is None and grad_steps % args.steps_per_arch == 0:
                     archs = sample_meta_batch(args.meta_batch)  # Sec. III-C: a new meta-batch every few steps
                 b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(rng, args.batch_size)
-                policy_params = generate(archs)  # one batched GHN call per gradient step
+                policies = generate(archs)  # one batched GHN call per gradient step
 
                 with torch.no_grad():
-                    next_actions, next_log_pi = squashed_gaussian(actor_forward(policy_params, b_next_obs), action_scale, action_bias)
+                    next_actions, next_log_pi = squashed_gaussian(actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias)
                     qf1_next_target = qf1_target(b_next_obs, next_actions)
                     qf2_next_target = qf2_target(b_next_obs, next_actions)
                     min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
@@ -542,7 +547,7 @@ if __name__ == "__main__":
                 q_optimizer.step()
 
                 # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch
-                pi, log_pi = squashed_gaussian(actor_forward(policy_params, b_obs), action_scale, action_bias)
+                pi, log_pi = squashed_gaussian(actor_forward(policies, b_obs, args.meta_batch), action_scale, action_bias)
                 min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
                 actor_loss = (alpha * log_pi - min_qf_pi).mean()
                 policy_optimizer.zero_grad()
@@ -588,10 +593,10 @@ if __name__ == "__main__":
             next_eval = next_multiple(global_step, args.eval_every)
             with torch.no_grad():
                 if baseline_arch is None:
-                    policies = dict(zip(map(arch_name, PROBE_ARCHS), ghn(PROBE_ARCHS)))
+                    probe_policies = dict(zip(map(arch_name, PROBE_ARCHS), ghn(PROBE_ARCHS)))
                 else:
-                    policies = {arch_name(baseline_arch): policy_net.params()}
-                returns = evaluate_probes(policies, args.env_id, args.eval_episodes, args.seed + 10_000,
+                    probe_policies = {arch_name(baseline_arch): policy_net.params()}
+                returns = evaluate_probes(probe_policies, args.env_id, args.eval_episodes, args.seed + 10_000,
                                           action_scale, action_bias, device)
             for name, value in returns.items():
                 writer.add_scalar(f"eval/return_{name}", value, global_step)

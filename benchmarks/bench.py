@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import tyro
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import archspace  # noqa: E402
@@ -29,7 +30,7 @@ LEARNING_STARTS = 1024  # random env steps before the timed updates of the SAC b
 @dataclass
 class Args:
     parts: tuple[str, ...] = ("ghn", "sac", "eval")
-    """which benchmarks to run: ghn (generation forward+backward), sac (ghp_sac.py updates/s),
+    """which benchmarks to run: ghn (one GHN step per decoder and generation path), sac (ghp_sac.py updates/s),
     eval (evaluate.py env steps/s vs random actions)"""
     cuda: bool = False
     """run on the GPU"""
@@ -53,36 +54,64 @@ class Args:
     """JSON output path (default benchmarks/results-<device>.json)"""
 
 
-def time_ghn(ghn, archs_per_repeat, x, device):
-    """Median seconds of generate + policy forward + backward for one meta-batch."""
-    times = []
-    for archs in archs_per_repeat:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        loss = sum(mlp_forward(params, x).square().mean() for params in ghn(archs, naive_decode=ghn.naive))
-        ghn.zero_grad(set_to_none=True)
-        loss.backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+class OpCounter(TorchDispatchMode):
+    """Counts the aten ops dispatched (forward, backward and optimizer alike): a device-free proxy
+    for the number of kernels a step launches."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def ghn_step(ghn, optimizer, path, archs, x):
+    """One GHN training step: generate the meta-batch's policies, run input chunk b through policy b,
+    backward of a loss on the outputs, fused Adam."""
+    if path == "static":
+        outputs = ghn.batched(ghn.arch_ids(archs))(x)
+    else:
+        outputs = torch.stack([mlp_forward(params, x[b]) for b, params in enumerate(ghn(archs, naive_decode=path == "naive"))])
+    optimizer.zero_grad(set_to_none=True)
+    outputs.square().mean().backward()
+    optimizer.step()
 
 
 def bench_ghn(args, device, in_dim, out_dim):
+    """Per decoder and generation path: median ms of a GHN step, aten ops per step (CPU dispatch), and
+    on a GPU the CUDA kernels per step (torch.profiler)."""
     rng = np.random.default_rng(0)
     space = archspace.all_archs()
-    archs_per_repeat = [archspace.sample_archs(rng, args.meta_batch, space) for _ in range(args.repeats + 1)]
-    x = torch.randn(256 // args.meta_batch, in_dim, device=device)
+    archs_per_repeat = [archspace.sample_archs(rng, args.meta_batch, space) for _ in range(args.repeats + 2)]
+    x = torch.randn(args.meta_batch, 256 // args.meta_batch, in_dim, device=device)
     rows = []
-    for decoder in ("full", "lowrank"):
+    for decoder, path in (("full", "cropped"), ("full", "naive"), ("full", "static"), ("lowrank", "reference"),
+                          ("lowrank", "static")):
         torch.manual_seed(0)
         ghn = GHN(in_dim, out_dim, decoder=decoder).to(device)
-        for naive in (False, True) if decoder == "full" else (False,):  # lowrank has one decode path
-            ghn.naive = naive
-            seconds = time_ghn(ghn, archs_per_repeat, x, device)
-            rows.append({"decoder": decoder, "decode": "naive" if naive else "cropped", "ms": seconds * 1e3,
-                         "ghn_params": sum(p.numel() for p in ghn.parameters())})
+        optimizer = torch.optim.Adam(ghn.param_groups(1e-5), lr=1e-3, fused=True)
+        times = []
+        for archs in archs_per_repeat[:-1]:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            ghn_step(ghn, optimizer, path, archs, x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        counter = OpCounter()
+        with counter:
+            ghn_step(ghn, optimizer, path, archs_per_repeat[-1], x)
+        kernels = None
+        if device.type == "cuda":
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as profile:
+                ghn_step(ghn, optimizer, path, archs_per_repeat[-1], x)
+                torch.cuda.synchronize()
+            kernels = sum(1 for event in profile.events() if event.device_type == torch.autograd.DeviceType.CUDA)
+        rows.append({"decoder": decoder, "path": path, "ms": float(np.median(times[1:])) * 1e3, "aten_ops": counter.count,
+                     "cuda_kernels": kernels, "ghn_params": sum(p.numel() for p in ghn.parameters())})
     return rows
 
 
@@ -155,13 +184,12 @@ if __name__ == "__main__":
     if "ghn" in args.parts:
         rows = bench_ghn(args, device, in_dim, out_dim)
         results["ghn"] = rows
-        print(f"\nGHN generate + policy forward + backward, meta-batch of {args.meta_batch} random archs "
-              f"(median of {args.repeats})")
-        print(f"{'decoder':10s} {'decode':8s} {'ms':>9s} {'GHN params':>12s}")
+        print(f"\nGHN step (generate {args.meta_batch} random archs, policy forward of {256 // args.meta_batch} samples each, "
+              f"backward, fused Adam), median of {args.repeats}")
+        print(f"{'decoder':8s} {'path':10s} {'ms':>8s} {'aten ops':>9s} {'CUDA kernels':>13s} {'GHN params':>12s}")
         for row in rows:
-            print(f"{row['decoder']:10s} {row['decode']:8s} {row['ms']:9.1f} {row['ghn_params']:12,d}")
-        cropped, naive = (r["ms"] for r in rows if r["decoder"] == "full")
-        print(f"full decoder: naive / cropped = {naive / cropped:.2f}x")
+            kernels = "-" if row["cuda_kernels"] is None else str(row["cuda_kernels"])
+            print(f"{row['decoder']:8s} {row['path']:10s} {row['ms']:8.1f} {row['aten_ops']:9d} {kernels:>13s} {row['ghn_params']:12,d}")
 
     if "sac" in args.parts:
         rows = bench_sac(args, "--cuda" if args.cuda else "--no-cuda")

@@ -32,23 +32,25 @@ def only_run_dir(runs_dir):
 def test_split_gives_each_arch_its_own_equal_chunk():
     meta_batch, batch_size, obs_dim = 4, 256, 3
     # policy i ignores its input and outputs the constant i, so each output row says which policy ran it
-    policies = [[(torch.zeros(2, obs_dim), torch.full((2,), float(i)))] for i in range(meta_batch)]
-    outputs = ghp_sac.actor_forward(policies, torch.randn(batch_size, obs_dim))
+    def policies(inputs):
+        assert inputs.shape == (meta_batch, batch_size // meta_batch, obs_dim)
+        return torch.arange(meta_batch, dtype=torch.float32)[:, None, None].expand(*inputs.shape[:2], 2)
+    outputs = ghp_sac.actor_forward(policies, torch.randn(batch_size, obs_dim), meta_batch)
     assert outputs.shape == (batch_size, 2)
     owner = outputs[:, 0].long()
     assert torch.equal(owner, torch.arange(meta_batch).repeat_interleave(batch_size // meta_batch))
 
 
-def test_split_matches_per_arch_forward():
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_split_matches_per_arch_forward(decoder):
     torch.manual_seed(0)
-    ghn = GHN(5, 4, max_width=32, decoder="lowrank", rank=4)
+    ghn = GHN(5, 4, max_width=32, decoder=decoder, rank=4).double()
     archs = [(8,), (32, 4), (16, 16, 16)]
-    obs = torch.randn(12, 5)
-    params = ghn(archs)
-    outputs = ghp_sac.actor_forward(params, obs)
+    obs = torch.randn(12, 5, dtype=torch.float64)
+    outputs = ghp_sac.actor_forward(ghn.policies(archs), obs, len(archs))
     from ghn import mlp_forward
-    for i, p in enumerate(params):
-        torch.testing.assert_close(outputs[4 * i: 4 * i + 4], mlp_forward(p, obs[4 * i: 4 * i + 4]))
+    for i, p in enumerate(ghn(archs)):  # float64: the two paths agree far below 1e-9 (see test_ghn.py)
+        torch.testing.assert_close(outputs[4 * i: 4 * i + 4], mlp_forward(p, obs[4 * i: 4 * i + 4]), rtol=0, atol=1e-9)
 
 
 def test_squashed_gaussian_respects_bounds_and_log_prob():
