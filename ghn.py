@@ -231,15 +231,31 @@ class GHN(nn.Module):
         return self._embed(*self._node_features(archs, self.encoder.weight.device))
 
     def _embed(self, features, lengths):
-        """The gated GNN over padded chains: nodes past a chain's length are left as they are."""
-        states = list(self.encoder(features).unbind(1))  # one (B, hidden) tensor per node position
-        for t in range(1, len(states)):  # forward sweep: node t receives from node t - 1
-            update = self.gru(self.message(states[t - 1]), states[t])
-            states[t] = torch.where((t < lengths)[:, None], update, states[t])
-        for t in range(len(states) - 2, -1, -1):  # backward sweep: node t receives from node t + 1
-            update = self.gru(self.message(states[t + 1]), states[t])
-            states[t] = torch.where((t + 1 < lengths)[:, None], update, states[t])
-        return self.norm(torch.stack(states, 1))
+        """The gated GNN over padded chains: nodes past a chain's length are left as they are.
+
+        Node t's update is the GRU cell self.gru(message(sender), state_t), written out so that the
+        sequential part of each sweep is as short as it can be: the GRU's hidden-side map W_hh h_t
+        only reads states the sweep has not changed yet, so it is computed for all nodes at once, and
+        the message MLP's last linear map and the GRU's input map are composed into one."""
+        gru, first, last = self.gru, self.message[0], self.message[2]
+        input_weight = gru.weight_ih @ last.weight  # W_ih (W_2 m + b_2) + b_ih = (W_ih W_2) m + (W_ih b_2 + b_ih)
+        input_bias = gru.weight_ih @ last.bias + gru.bias_ih
+        hidden = gru.hidden_size
+        states = self.encoder(features)  # (B, N, hidden)
+        num_nodes = states.shape[1]
+        for order in (range(1, num_nodes), range(num_nodes - 2, -1, -1)):  # forward sweep, then backward
+            step = 1 if order.step > 0 else -1  # node t receives from node t - step
+            hidden_side = F.linear(states, gru.weight_hh, gru.bias_hh).unbind(1)
+            states = list(states.unbind(1))
+            for t in order:
+                input_side = F.linear(F.relu(first(states[t - step])), input_weight, input_bias)
+                reset, update = torch.sigmoid(input_side[:, : 2 * hidden] + hidden_side[t][:, : 2 * hidden]).chunk(2, 1)
+                candidate = torch.tanh(input_side[:, 2 * hidden:] + reset * hidden_side[t][:, 2 * hidden:])
+                new_state = candidate + update * (states[t] - candidate)  # (1 - z) n + z h
+                receives = (t < lengths) if step > 0 else (t + 1 < lengths)
+                states[t] = torch.where(receives[:, None], new_state, states[t])
+            states = torch.stack(states, 1)
+        return self.norm(states)
 
     def _decode_weights(self, codes, crops, naive):
         codes = codes * self.code_scale  # equalised learning rate of the heads, see _init_heads

@@ -228,3 +228,20 @@ def test_static_shape_path_covers_the_arch_space_only():
     assert ghn.arch_ids([(4,), (512, 512, 512, 512)]).tolist() == [0, len(archspace.all_archs()) - 1]
     with pytest.raises(ValueError, match=r"architecture \[5\] is outside archspace.all_archs\(\)"):
         ghn.arch_ids([(5,)])
+
+
+def test_embedding_sweeps_equal_plain_gru_cells():
+    """_embed writes the GRU cell out (hidden-side map batched, message and input maps composed);
+    it must equal nn.GRUCell applied to the message MLP's output, node by node, in float64."""
+    torch.manual_seed(10)
+    ghn = GHN(in_dim=11, out_dim=6, max_width=64, decoder="lowrank").double()
+    archs = [(4,), (8, 16, 32, 64), (16, 16), (64, 4, 8)]
+    features, lengths = ghn._node_features(archs, "cpu")
+    states = list(ghn.encoder(features).unbind(1))
+    for t in range(1, len(states)):
+        states[t] = torch.where((t < lengths)[:, None], ghn.gru(ghn.message(states[t - 1]), states[t]), states[t])
+    for t in range(len(states) - 2, -1, -1):
+        states[t] = torch.where((t + 1 < lengths)[:, None], ghn.gru(ghn.message(states[t + 1]), states[t]), states[t])
+    expected = ghn.norm(torch.stack(states, 1))
+    # float64 rounding of a few 16-term sums per step, over 2 x 8 steps: far below 1e-12
+    torch.testing.assert_close(ghn._embed(features, lengths), expected, rtol=0, atol=1e-12)
