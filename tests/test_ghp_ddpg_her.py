@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from checkpoint_compare import assert_same
 from ghn import GHN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,24 +108,6 @@ def test_smoke_run_writes_checkpoint(tmp_path):
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     assert (ghn.in_dim, ghn.out_dim) == (13, 4)
     assert os.path.isfile(os.path.join(run_dir, "ghn_epoch1.pt"))
-
-
-def assert_same(a, b, path=""):
-    """Bit-identical nested checkpoint contents (tensors, arrays, numbers)."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            assert_same(a[key], b[key], f"{path}/{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), path
-    else:
-        assert a == b, path
 
 
 def test_resume_continues_exactly(tmp_path):

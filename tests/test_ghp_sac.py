@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import archspace
+from checkpoint_compare import assert_same
 from ghn import GHN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,27 +93,6 @@ def comparable(state):
                                    [np.copy(getattr(pickle.loads(value), field)) for field in ("qpos", "qvel", "act", "qacc_warmstart", "time")])
                              for key, value in layer.items()} for layer in env] for env in state["env_states"]]
     return state
-
-
-def assert_same(a, b, path=""):
-    """Bit-identical nested checkpoint contents (tensors, arrays, generators, numbers)."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            if "time" not in str(key):  # wall-clock statistics of RecordEpisodeStatistics
-                assert_same(a[key], b[key], f"{path}/{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), path
-    elif isinstance(a, np.random.Generator):
-        assert a.bit_generator.state == b.bit_generator.state, path
-    else:
-        assert a == b, path
 
 
 def test_resume_continues_exactly(tmp_path):
