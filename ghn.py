@@ -9,7 +9,9 @@ and biases for every one of them. Pipeline per architecture graph (archspace.arc
       bias nodes and the output node   -> a max_width vector cropped to fan_out
 
 Only the cropped part of each matrix is decoded (CroppedDecode below), so cost grows with the layer,
-not with 512 x 512.
+not with 512 x 512. That per-arch path, `ghn(archs)`, is the reference; training uses
+`ghn.policies(archs)`, which for the lowrank decoder (and the full one on a GPU) takes the
+static-shape path `ghn.batched(arch_ids)` (padded layer slots, batched matmuls, same values).
 """
 
 import math
@@ -328,7 +330,8 @@ class GHN(nn.Module):
         (B, n, out_dim), inputs[b] through the policy generated for archs[b]. Uses the static-shape
         path (batched) where it is fast: the lowrank decoder, and the full decoder on a GPU, where
         decoding padded 512 x 512 matrices is cheap; on CPU the full decoder keeps the cropped decode
-        of forward() (padding costs ~240 ms a meta-batch there). Both give the same values."""
+        of forward() (padding takes twice its time there, benchmarks/bench.py). Both give the same
+        values."""
         if self.decoder == "lowrank" or self.encoder.weight.is_cuda:
             return self.batched(self.arch_ids(archs))
         params = self(archs)
