@@ -191,7 +191,8 @@ def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
 def reference_and_fast(ghn, archs, inputs):
     """Outputs and gradients (of a fixed random linear loss) of the reference path (ghn(archs) and
     one mlp_forward per arch) and of the static-shape path (ghn.batched), for inputs (B, n, in)."""
-    weights = torch.randn(len(archs), inputs.shape[1], ghn.out_dim, dtype=inputs.dtype, generator=torch.Generator().manual_seed(0))
+    weights = torch.randn(len(archs), inputs.shape[1], ghn.out_dim, dtype=inputs.dtype,
+                          generator=torch.Generator().manual_seed(0)).to(inputs.device)
     results = []
     for fast in (False, True):
         ghn.zero_grad()
@@ -204,17 +205,19 @@ def reference_and_fast(ghn, archs, inputs):
     return results
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (runs wherever one is present)"))])
 @pytest.mark.parametrize("decoder", ["full", "lowrank"])
-def test_static_shape_path_equals_the_reference_path(decoder):
+def test_static_shape_path_equals_the_reference_path(decoder, device):
     """Same outputs and same gradients for every GHN parameter, in float64, for extreme archs, mixed
     depths and a duplicated arch in one meta-batch. The two paths only sum in other orders (the
     lowrank one never builds W = U V^T): float64 rounding of sums of <= 512 terms through <= 5 layers
     stays below 1e-12 of the values' scale, so 1e-9 of it is safe and far below what a wrong mask,
     slot or scale gives (O(1))."""
     torch.manual_seed(9)
-    ghn = GHN(in_dim=11, out_dim=6, decoder=decoder).double()
+    ghn = GHN(in_dim=11, out_dim=6, decoder=decoder).double().to(device)
     archs = [(4,), (512, 512, 512, 512), (8, 4, 4, 4), (16, 16), (256, 64, 8), (4,), (512, 4, 512), (32, 512, 4, 32)]
-    inputs = torch.randn(len(archs), 5, 11, dtype=torch.float64)
+    inputs = torch.randn(len(archs), 5, 11, dtype=torch.float64).to(device)
     (reference, reference_grads), (fast, fast_grads) = reference_and_fast(ghn, archs, inputs)
     assert fast.shape == reference.shape == (len(archs), 5, 6)
     assert (fast - reference).abs().max() <= 1e-9 * reference.abs().max()
