@@ -325,16 +325,17 @@ class GHN(nn.Module):
             layers += [linear, nn.ReLU()]
         return nn.Sequential(*layers[:-1])
 
-    def policies(self, archs):
-        """The policies of a meta-batch as one function: inputs (B, n, in_dim) -> outputs
-        (B, n, out_dim), inputs[b] through the policy generated for archs[b]. Uses the static-shape
-        path (batched) where it is fast: the lowrank decoder, and the full decoder on a GPU, where
-        decoding padded 512 x 512 matrices is cheap; on CPU the full decoder keeps the cropped decode
-        of forward() (padding takes twice its time there, benchmarks/bench.py). Both give the same
-        values."""
-        if self.decoder == "lowrank" or self.encoder.weight.is_cuda:
-            return self.batched(self.arch_ids(archs))
-        params = self(archs)
+    def policies(self, arch_ids):
+        """The policies of a meta-batch (arch_ids from arch_ids()) as one function: inputs
+        (B, n, in_dim) -> outputs (B, n, out_dim), inputs[b] through the policy of arch b. Uses the
+        static-shape path (batched) where it is fast: the lowrank decoder, the full decoder on a GPU
+        (decoding padded 512 x 512 matrices is cheap there) and under torch.compile; on CPU the full
+        decoder keeps the cropped decode of forward() (padding takes twice its time there,
+        benchmarks/bench.py). Both give the same values."""
+        if self.decoder == "lowrank" or self.encoder.weight.is_cuda or torch.compiler.is_compiling():
+            return self.batched(arch_ids)
+        space = self._space_tables()["space"]
+        params = self([space[i] for i in arch_ids.tolist()])
         return lambda inputs: torch.stack([mlp_forward(layers, chunk) for layers, chunk in zip(params, inputs)])
 
     # ---- static-shape fast path ---------------------------------------------------------------
@@ -374,7 +375,7 @@ class GHN(nn.Module):
                     bias_node[a, slot] = 2 * layer + 2 if layer < len(arch) else 2 * layer + 1
                     fan_out[a, slot] = rows
                     scale[a, slot] = math.sqrt(2.0 / cols) if layer < len(arch) else self.output_scale * math.sqrt(1.0 / cols)
-            tables = {"index": {arch: a for a, arch in enumerate(space)}, "features": features, "lengths": lengths,
+            tables = {"space": space, "index": {arch: a for a, arch in enumerate(space)}, "features": features, "lengths": lengths,
                       "weight_node": weight_node, "bias_node": bias_node, "fan_out": fan_out, "scale": scale}
         if tables["scale"].device != device or tables["scale"].dtype != dtype:
             tables = {key: value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)

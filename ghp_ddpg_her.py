@@ -440,7 +440,7 @@ if __name__ == "__main__":
         if baseline_arch is not None:
             params = policy_net.params()
             return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
-        return ghn.policies(archs)
+        return ghn.policies(ghn.arch_ids(archs))
 
     def policy_inputs(obs, goals):
         """Normalised (observation, desired goal) as the policy and critic see them."""

@@ -11,6 +11,7 @@ splits the minibatch by architecture. Structure after CleanRL's sac_continuous_a
 
 import collections
 import copy
+import functools
 import os
 import pickle
 import random
@@ -97,7 +98,7 @@ class Args:
 
     # Logging, evaluation and checkpoints
     log_every: int = 1000
-    """env steps between terminal progress lines and tensorboard loss scalars"""
+    """env steps between terminal progress lines and tensorboard loss scalars (updates/s is measured over that window)"""
     eval_every: int = 50_000
     """env steps between deterministic evaluations of the probe architectures; 0 disables"""
     eval_episodes: int = 1
@@ -106,11 +107,13 @@ class Args:
     """env steps between checkpoints (one is always written at the end); 0 saves only at the end"""
     save_buffer: bool = True
     """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+    compile: bool = False
+    """compile each gradient step (critic, GHN call, actor, alpha, targets) into one graph with torch.compile, as CUDA graphs on a GPU; the first step compiles (about a minute)"""
 
-# Flags that --resume may change: run length, logging, and where the run executes. Every other flag
-# defines the run: it is taken from the checkpoint, and giving another value is an error.
+# Flags that --resume may change: run length, logging, and where and how the run executes. Every
+# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "save_every", "save_buffer",
-                     "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic")
+                     "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
 
 
 PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
@@ -231,7 +234,8 @@ class SoftQNetwork(nn.Module):
 
 
 class BaselineActor(nn.Module):
-    """An ordinary MLP obs -> arch -> 2 x act_dim, exposed as [(W, b), ...] like a generated policy."""
+    """An ordinary MLP obs -> arch -> 2 x act_dim with the GHN's interface: params() as
+    [(W, b), ...] like a generated policy, and policies() that runs every chunk through this MLP."""
 
     def __init__(self, arch, obs_dim, act_dim):
         super().__init__()
@@ -240,6 +244,70 @@ class BaselineActor(nn.Module):
 
     def params(self):
         return [(layer.weight, layer.bias) for layer in self.layers]
+
+    def arch_ids(self, archs):
+        return torch.zeros(len(archs), dtype=torch.long, device=self.layers[0].weight.device)
+
+    def policies(self, arch_ids):
+        params = self.params()
+        return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+
+
+class CompilableAdam:
+    """torch.optim.Adam's update (L2 weight decay, bias correction) as plain tensor ops, for --compile:
+    torch.compile traces it inside the compiled step, where torch.optim's step() breaks the graph on
+    purpose. Its state_dict() has the format of torch.optim.Adam(fused=True), so checkpoints work
+    either way."""
+
+    TORCH_GROUP_KEYS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+                        "fused": True, "decoupled_weight_decay": False}
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        params = list(params)
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = [{"params": list(group["params"]), "lr": lr, "betas": betas, "eps": eps,
+                              "weight_decay": group.get("weight_decay", weight_decay)} for group in groups]
+        self.moments = [[(torch.zeros_like(p), torch.zeros_like(p)) for p in group["params"]] for group in self.param_groups]
+        self.steps = torch.zeros((), device=params[0]["params"][0].device if isinstance(params[0], dict) else params[0].device)
+
+    def zero_grad(self):
+        for group in self.param_groups:
+            for param in group["params"]:
+                param.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        self.steps += 1
+        for group, moments in zip(self.param_groups, self.moments):
+            (beta1, beta2), decay = group["betas"], group["weight_decay"]
+            step_size = group["lr"] / (1 - beta1 ** self.steps)
+            correction2 = (1 - beta2 ** self.steps).sqrt()
+            for param, (exp_avg, exp_avg_sq) in zip(group["params"], moments):
+                grad = param.grad if decay == 0 else param.grad + decay * param
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                param.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction2 + group["eps"]))
+
+    def state_dict(self):
+        state, index, groups = {}, 0, []
+        for group, moments in zip(self.param_groups, self.moments):
+            ids = list(range(index, index + len(moments)))
+            for i, (exp_avg, exp_avg_sq) in zip(ids, moments):
+                state[i] = {"step": self.steps.clone(), "exp_avg": exp_avg.clone(), "exp_avg_sq": exp_avg_sq.clone()}
+            groups.append({key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids})
+            index += len(moments)
+        return {"state": state if self.steps > 0 else {}, "param_groups": groups}
+
+    def load_state_dict(self, saved):
+        index = 0
+        for moments in self.moments:
+            for exp_avg, exp_avg_sq in moments:
+                if index in saved["state"]:
+                    entry = saved["state"][index]
+                    exp_avg.copy_(entry["exp_avg"])
+                    exp_avg_sq.copy_(entry["exp_avg_sq"])
+                    self.steps.fill_(float(entry["step"]))
+                index += 1
 
 
 def actor_forward(policies, obs, meta_batch):
@@ -396,19 +464,21 @@ if __name__ == "__main__":
     qf2_target = SoftQNetwork(obs_dim, act_dim).to(device)
     qf1_target.load_state_dict(qf1.state_dict())
     qf2_target.load_state_dict(qf2.state_dict())
-    q_optimizer = optim.Adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr, fused=True)
-    # fused Adam: one kernel over the GHN's ~34M decoder parameters instead of a loop of small ops.
-    # The GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...).
+    # fused Adam: one kernel over the GHN's ~34M decoder parameters instead of a loop of small ops;
+    # with --compile the same update written as tensor ops, traced into the compiled step
+    adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)
+    q_optimizer = adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr)
+    # the GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...)
     if baseline_arch is None:
-        policy_optimizer = optim.Adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr, fused=True)
+        policy_optimizer = adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr)
     else:
-        policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay, fused=True)
+        policy_optimizer = adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay)
 
     # automatic entropy tuning
     target_entropy = -float(act_dim)
     log_alpha = torch.tensor([float(np.log(args.alpha))], requires_grad=True, device=device)
-    alpha_optimizer = optim.Adam([log_alpha], lr=args.q_lr)
-    alpha = args.alpha
+    alpha_optimizer = adam([log_alpha], lr=args.q_lr)
+    alpha = torch.tensor(args.alpha, device=device)  # a tensor, updated in place, so that a compiled step can change it
 
     all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
 
@@ -416,14 +486,6 @@ if __name__ == "__main__":
         if baseline_arch is not None:
             return [baseline_arch] * n
         return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
-
-    def generate(archs):
-        """The policies of a meta-batch, from one batched GHN call (ghn.policies); or the baseline
-        MLP, the same for every chunk."""
-        if baseline_arch is not None:
-            params = policy_net.params()
-            return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
-        return ghn.policies(archs)
 
     rb = ReplayBuffer(args.buffer_size, obs_dim, act_dim, device)
     archs = sample_meta_batch(args.meta_batch)  # env i is driven by archs[i] (Sec. III-C)
@@ -439,7 +501,7 @@ if __name__ == "__main__":
         with torch.no_grad():
             log_alpha.copy_(checkpoint["log_alpha"])
         alpha_optimizer.load_state_dict(checkpoint["alpha_optimizer"])
-        alpha = checkpoint["alpha"]
+        alpha.fill_(float(checkpoint["alpha"]))
         global_step, grad_steps = checkpoint["global_step"], checkpoint["grad_steps"]
         archs, obs = checkpoint["archs"], checkpoint["obs"]
         envs.set_attr("resume_state", checkpoint["env_states"])  # mid-episode, as they were
@@ -467,7 +529,7 @@ if __name__ == "__main__":
             "qf1": qf1.state_dict(), "qf2": qf2.state_dict(),
             "qf1_target": qf1_target.state_dict(), "qf2_target": qf2_target.state_dict(),
             "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
-            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(), "alpha": alpha,
+            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(), "alpha": alpha.item(),
             # for an exact --resume: what the envs, the loop and every random generator were doing
             "archs": list(archs), "obs": obs, "env_states": envs.get_attr("resume_state"),
             "rng": {"numpy": rng.bit_generator.state, "action_space": envs.action_space.np_random.bit_generator.state,
@@ -489,8 +551,59 @@ if __name__ == "__main__":
                         f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
                         f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
 
+    def update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, arch_ids):
+        """One gradient step: critic, actor (Eq. 4), alpha, target networks. A function of tensors,
+        so that --compile makes it one graph; returns the logged values."""
+        policies = policy_net.policies(arch_ids)  # one batched GHN call per gradient step
+
+        with torch.no_grad():
+            next_actions, next_log_pi = squashed_gaussian(actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias)
+            qf1_next_target = qf1_target(b_next_obs, next_actions)
+            qf2_next_target = qf2_target(b_next_obs, next_actions)
+            min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
+            next_q_value = b_rewards + (1 - b_dones) * args.gamma * min_qf_next_target.view(-1)
+
+        qf1_a_values = qf1(b_obs, b_actions).view(-1)
+        qf2_a_values = qf2(b_obs, b_actions).view(-1)
+        qf1_loss = F.mse_loss(qf1_a_values, next_q_value)
+        qf2_loss = F.mse_loss(qf2_a_values, next_q_value)
+        qf_loss = qf1_loss + qf2_loss
+        q_optimizer.zero_grad()
+        qf_loss.backward()
+        q_optimizer.step()
+
+        # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch,
+        # the minibatch split by architecture (actor_forward)
+        pi, log_pi = squashed_gaussian(actor_forward(policies, b_obs, args.meta_batch), action_scale, action_bias)
+        min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
+        actor_loss = (alpha * log_pi - min_qf_pi).mean()
+        policy_optimizer.zero_grad()
+        actor_loss.backward()
+        policy_optimizer.step()
+
+        if args.autotune:
+            alpha_loss = (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
+            (log_alpha.grad,) = torch.autograd.grad(alpha_loss, [log_alpha])  # a third .backward() in one compiled graph fails in torch 2.13
+            alpha_optimizer.step()
+            alpha.copy_(log_alpha.detach().exp()[0])
+
+        with torch.no_grad():  # update the target networks
+            for param, target_param in zip(qf1.parameters(), qf1_target.parameters()):
+                target_param.lerp_(param, args.tau)
+            for param, target_param in zip(qf2.parameters(), qf2_target.parameters()):
+                target_param.lerp_(param, args.tau)
+        q_optimizer.zero_grad()  # every step starts without gradients (a compiled step then compiles once)
+        policy_optimizer.zero_grad()
+        return qf1_a_values.detach(), qf1_loss.detach(), qf2_loss.detach(), actor_loss.detach()
+
+    if args.compile:
+        torch._dynamo.config.trace_autograd_ops = True  # backward passes inside the one graph
+        torch._inductor.config.fallback_random = True  # the policy's noise from torch's generator, as in eager mode
+        update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+
     start_time, start_step = time.time(), global_step
-    update_time, update_count = 0.0, 0
+    update_time, update_count = 0.0, 0  # over the current log window
+    compile_seconds = None
     next_log, next_eval = next_multiple(global_step, args.log_every), next_multiple(global_step, args.eval_every)
     next_save = next_multiple(global_step, args.save_every)
     recent_returns = []
@@ -500,7 +613,7 @@ if __name__ == "__main__":
             actions = envs.action_space.sample()
         else:
             with torch.no_grad():
-                acting_policies = generate(archs)
+                acting_policies = policy_net.policies(policy_net.arch_ids(archs))
                 outputs = actor_forward(acting_policies, torch.as_tensor(obs, dtype=torch.float32, device=device), len(archs))
                 actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
 
@@ -528,47 +641,15 @@ if __name__ == "__main__":
                 if baseline_arch is None and grad_steps % args.steps_per_arch == 0:
                     archs = sample_meta_batch(args.meta_batch)  # Sec. III-C: a new meta-batch every few steps
                 b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(rng, args.batch_size)
-                policies = generate(archs)  # one batched GHN call per gradient step
-
-                with torch.no_grad():
-                    next_actions, next_log_pi = squashed_gaussian(actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias)
-                    qf1_next_target = qf1_target(b_next_obs, next_actions)
-                    qf2_next_target = qf2_target(b_next_obs, next_actions)
-                    min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
-                    next_q_value = b_rewards + (1 - b_dones) * args.gamma * min_qf_next_target.view(-1)
-
-                qf1_a_values = qf1(b_obs, b_actions).view(-1)
-                qf2_a_values = qf2(b_obs, b_actions).view(-1)
-                qf1_loss = F.mse_loss(qf1_a_values, next_q_value)
-                qf2_loss = F.mse_loss(qf2_a_values, next_q_value)
-                qf_loss = qf1_loss + qf2_loss
-                q_optimizer.zero_grad()
-                qf_loss.backward()
-                q_optimizer.step()
-
-                # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch
-                pi, log_pi = squashed_gaussian(actor_forward(policies, b_obs, args.meta_batch), action_scale, action_bias)
-                min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
-                actor_loss = (alpha * log_pi - min_qf_pi).mean()
-                policy_optimizer.zero_grad()
-                actor_loss.backward()
-                policy_optimizer.step()
-
-                if args.autotune:
-                    alpha_loss = (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
-                    alpha_optimizer.zero_grad()
-                    alpha_loss.backward()
-                    alpha_optimizer.step()
-                    alpha = log_alpha.exp().item()
-
-                with torch.no_grad():  # update the target networks
-                    for param, target_param in zip(qf1.parameters(), qf1_target.parameters()):
-                        target_param.lerp_(param, args.tau)
-                    for param, target_param in zip(qf2.parameters(), qf2_target.parameters()):
-                        target_param.lerp_(param, args.tau)
+                qf1_a_values, qf1_loss, qf2_loss, actor_loss = update(b_obs, b_actions, b_next_obs, b_rewards, b_dones,
+                                                                      policy_net.arch_ids(archs))
                 grad_steps += 1
-            update_time += time.time() - update_start
-            update_count += args.meta_batch
+            if args.compile and compile_seconds is None:  # the first call compiles: report it, do not count it
+                compile_seconds = time.time() - update_start
+                print(f"--compile: the first {args.meta_batch} updates took {compile_seconds:.0f} s, compiling included", flush=True)
+            else:
+                update_time += time.time() - update_start
+                update_count += args.meta_batch
 
         if global_step >= next_log:
             next_log = next_multiple(global_step, args.log_every)
@@ -582,8 +663,9 @@ if __name__ == "__main__":
                 writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
                 writer.add_scalar("losses/qf2_loss", qf2_loss.item(), global_step)
                 writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
-                writer.add_scalar("losses/alpha", alpha, global_step)
-                line += f" updates/s={updates_per_s:.1f} qf_loss={qf_loss.item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
+                writer.add_scalar("losses/alpha", alpha.item(), global_step)
+                line += f" updates/s={updates_per_s:.1f} qf_loss={(qf1_loss + qf2_loss).item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
+                update_time, update_count = 0.0, 0
             if recent_returns:
                 line += f" return(last {len(recent_returns)} episodes)={np.mean(recent_returns):.1f}"
                 recent_returns = []

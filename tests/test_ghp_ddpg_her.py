@@ -88,7 +88,7 @@ def test_normalizer_matches_numpy_and_clips():
 def test_actor_forward_is_tanh_bounded_and_split():
     torch.manual_seed(0)
     ghn = GHN(13, 4, max_width=64, decoder="lowrank", rank=4)
-    actions = ghp_ddpg_her.actor_forward(ghn.policies([(4, 8), (64, 64)]), 100 * torch.randn(10, 13), 2)
+    actions = ghp_ddpg_her.actor_forward(ghn.policies(ghn.arch_ids([(4, 8), (64, 64)])), 100 * torch.randn(10, 13), 2)
     assert actions.shape == (10, 4) and actions.abs().max() <= 1
 
 
