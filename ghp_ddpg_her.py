@@ -11,6 +11,7 @@ appended to the observation given to the policy and the critic. Structure after 
 ddpg_continuous_action.py.
 """
 
+import functools
 import os
 import random
 import sys
@@ -111,11 +112,13 @@ class Args:
     """epochs between checkpoints (one is always written at the end)"""
     save_buffer: bool = True
     """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+    compile: bool = False
+    """compile each gradient step (critic, GHN call, actor) into one graph with torch.compile, as CUDA graphs on a GPU; the first step compiles (about a minute)"""
 
-# Flags that --resume may change: run length, evaluation, and where the run executes. Every other flag
-# defines the run: it is taken from the checkpoint, and giving another value is an error.
+# Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
+# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
-                     "async_envs", "torch_deterministic")
+                     "async_envs", "torch_deterministic", "compile")
 
 
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
@@ -252,7 +255,8 @@ class QNetwork(nn.Module):
 
 
 class BaselineActor(nn.Module):
-    """An ordinary MLP (obs, goal) -> arch -> act_dim, exposed as [(W, b), ...] like a generated policy."""
+    """An ordinary MLP (obs, goal) -> arch -> act_dim with the GHN's interface: params() as
+    [(W, b), ...] like a generated policy, and policies() that runs every chunk through this MLP."""
 
     def __init__(self, arch, input_dim, act_dim):
         super().__init__()
@@ -261,6 +265,71 @@ class BaselineActor(nn.Module):
 
     def params(self):
         return [(layer.weight, layer.bias) for layer in self.layers]
+
+    def arch_ids(self, archs):
+        return torch.zeros(len(archs), dtype=torch.long, device=self.layers[0].weight.device)
+
+    def policies(self, arch_ids):
+        params = self.params()
+        return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+
+
+class CompilableAdam:
+    """torch.optim.Adam's update (L2 weight decay, bias correction) as plain tensor ops, for --compile:
+    torch.compile traces it inside the compiled step, where torch.optim's step() breaks the graph on
+    purpose. Its state_dict() has the format of torch.optim.Adam(fused=True), so checkpoints work
+    either way."""
+
+    TORCH_GROUP_KEYS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+                        "fused": True, "decoupled_weight_decay": False}
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        params = list(params)
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = [{"params": list(group["params"]), "lr": lr, "betas": betas, "eps": eps,
+                              "weight_decay": group.get("weight_decay", weight_decay)} for group in groups]
+        self.moments = [[(torch.zeros_like(p), torch.zeros_like(p)) for p in group["params"]] for group in self.param_groups]
+        self.steps = torch.zeros((), device=params[0]["params"][0].device if isinstance(params[0], dict) else params[0].device)
+
+    def zero_grad(self):
+        for group in self.param_groups:
+            for param in group["params"]:
+                param.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        self.steps += 1
+        for group, moments in zip(self.param_groups, self.moments):
+            (beta1, beta2), decay = group["betas"], group["weight_decay"]
+            step_size = group["lr"] / (1 - beta1 ** self.steps)
+            correction2 = (1 - beta2 ** self.steps).sqrt()
+            for param, (exp_avg, exp_avg_sq) in zip(group["params"], moments):
+                grad = param.grad if decay == 0 else param.grad + decay * param
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                param.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction2 + group["eps"]))
+
+    def state_dict(self):
+        state, index, groups = {}, 0, []
+        for group, moments in zip(self.param_groups, self.moments):
+            ids = list(range(index, index + len(moments)))
+            for i, (exp_avg, exp_avg_sq) in zip(ids, moments):
+                state[i] = {"step": self.steps.clone(), "exp_avg": exp_avg.clone(), "exp_avg_sq": exp_avg_sq.clone()}
+            groups.append({key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids})
+            index += len(moments)
+        return {"state": state if self.steps > 0 else {}, "param_groups": groups}
+
+    def load_state_dict(self, saved):
+        index = 0
+        for moments in self.moments:
+            for exp_avg, exp_avg_sq in moments:
+                if index in saved["state"]:
+                    entry = saved["state"][index]
+                    exp_avg.copy_(entry["exp_avg"])
+                    exp_avg_sq.copy_(entry["exp_avg_sq"])
+                    self.steps.fill_(float(entry["step"]))
+                index += 1
+
 
 
 def actor_forward(policies, inputs, meta_batch):
@@ -369,12 +438,14 @@ if __name__ == "__main__":
     qf = QNetwork(input_dim, act_dim).to(device)
     qf_target = QNetwork(input_dim, act_dim).to(device)
     qf_target.load_state_dict(qf.state_dict())
-    q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr, fused=True)
+    # fused Adam; with --compile the same update written as tensor ops, traced into the compiled step
+    adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)
+    q_optimizer = adam(qf.parameters(), lr=args.q_lr)
     # the GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...)
     if baseline_arch is None:
-        policy_optimizer = optim.Adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr, fused=True)
+        policy_optimizer = adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr)
     else:
-        policy_optimizer = optim.Adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay, fused=True)
+        policy_optimizer = adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay)
     obs_norm = Normalizer(obs_dim, args.clip_norm)
     goal_norm = Normalizer(goal_dim, args.clip_norm)
 
@@ -434,14 +505,6 @@ if __name__ == "__main__":
             return [baseline_arch] * n
         return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
 
-    def generate(archs):
-        """The policies of a meta-batch, from one batched GHN call (ghn.policies); or the baseline
-        MLP, the same for every chunk."""
-        if baseline_arch is not None:
-            params = policy_net.params()
-            return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
-        return ghn.policies(ghn.arch_ids(archs))
-
     def policy_inputs(obs, goals):
         """Normalised (observation, desired goal) as the policy and critic see them."""
         obs = obs_norm.normalize(np.clip(obs, -args.clip_obs, args.clip_obs))
@@ -458,7 +521,7 @@ if __name__ == "__main__":
         actions_ep = np.zeros((n, horizon, act_dim), np.float32)
         observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
         with torch.no_grad():
-            acting_policies = generate(archs)  # archs stay fixed for the whole rollout (Sec. III-C)
+            acting_policies = policy_net.policies(policy_net.arch_ids(archs))  # archs stay fixed for the whole rollout (Sec. III-C)
         for t in range(horizon):
             obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
             goals_ep[:, t] = observation["desired_goal"]
@@ -479,6 +542,39 @@ if __name__ == "__main__":
     print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
                         f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
                         f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
+
+    def update(b_inputs, b_next_inputs, b_actions, b_rewards, arch_ids):
+        """One gradient step: critic, then actor (Eq. 4). A function of tensors, so that --compile
+        makes it one graph; returns the logged losses."""
+        policies = policy_net.policies(arch_ids)  # one batched GHN call per gradient step
+
+        with torch.no_grad():
+            # Target policy = the current GHN's policies for the same archs, as the authors do
+            # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
+            # its current actor the same way, so that only the policy network differs.
+            next_actions = actor_forward(policies, b_next_inputs, args.meta_batch)
+            target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
+            target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
+        q_values = qf(b_inputs, b_actions).view(-1)
+        qf_loss = F.mse_loss(q_values, target_q)
+        q_optimizer.zero_grad()
+        qf_loss.backward()
+        q_optimizer.step()
+
+        # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
+        pi = actor_forward(policies, b_inputs, args.meta_batch)
+        actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
+        policy_optimizer.zero_grad()
+        actor_loss.backward()
+        policy_optimizer.step()
+        q_optimizer.zero_grad()  # every step starts without gradients (a compiled step then compiles once)
+        policy_optimizer.zero_grad()
+        return qf_loss.detach(), actor_loss.detach()
+
+    if args.compile:
+        torch._dynamo.config.trace_autograd_ops = True  # backward passes inside the one graph
+        update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+        print("--compile: the first gradient step compiles (about a minute)", flush=True)
 
     start_time, start_env_steps = time.time(), env_steps
     for epoch in range(start_epoch + 1, args.epochs + 1):
@@ -503,27 +599,7 @@ if __name__ == "__main__":
                 b_next_inputs = policy_inputs(data["next_obs"], data["goals"])
                 b_actions = torch.as_tensor(data["actions"] / max_action, device=device)
                 b_rewards = torch.as_tensor(data["rewards"], device=device)
-                policies = generate(archs)  # one batched GHN call per gradient step
-
-                with torch.no_grad():
-                    # Target policy = the current GHN's policies for the same archs, as the authors do
-                    # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
-                    # its current actor the same way, so that only the policy network differs.
-                    next_actions = actor_forward(policies, b_next_inputs, args.meta_batch)
-                    target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
-                    target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
-                q_values = qf(b_inputs, b_actions).view(-1)
-                qf_loss = F.mse_loss(q_values, target_q)
-                q_optimizer.zero_grad()
-                qf_loss.backward()
-                q_optimizer.step()
-
-                # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-                pi = actor_forward(policies, b_inputs, args.meta_batch)
-                actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
-                policy_optimizer.zero_grad()
-                actor_loss.backward()
-                policy_optimizer.step()
+                qf_loss, actor_loss = update(b_inputs, b_next_inputs, b_actions, b_rewards, policy_net.arch_ids(archs))
                 grad_steps += 1
 
             with torch.no_grad():  # soft target update, once per cycle

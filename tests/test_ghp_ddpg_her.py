@@ -127,6 +127,29 @@ def test_resume_continues_exactly(tmp_path):
     assert_same({k: v for k, v in one_go.items() if k != "args"}, {k: v for k, v in resumed.items() if k != "args"})
 
 
+def test_compiled_update_matches_the_eager_one(tmp_path):
+    """--compile against the eager update from the same state and minibatch: gradients (Adam's first
+    moment is 0.1 x the gradient after one step) within 1e-3 of each tensor's largest entry (float32
+    rounding in another order; the reasoning is in test_ghp_sac.py's twin), parameters within 2 lr."""
+    flags = ["--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "1", "--meta-batch", "2", "--batch-size", "32",
+             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    run_her(*flags, "--runs-dir", str(tmp_path / "eager"))
+    run_her(*flags, "--compile", "--runs-dir", str(tmp_path / "compiled"))
+    eager, compiled = (torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
+                       for name in ("eager", "compiled"))
+    assert eager["grad_steps"] == compiled["grad_steps"] == 1
+    for optimizer in ("policy_optimizer", "q_optimizer"):
+        states = eager[optimizer]["state"], compiled[optimizer]["state"]
+        assert states[0].keys() == states[1].keys() and len(states[0]) > 0
+        for index, state in states[0].items():
+            gradient, other = state["exp_avg"], states[1][index]["exp_avg"]
+            assert (gradient - other).abs().max() <= 1e-3 * gradient.abs().max(), (optimizer, index)
+    for name, value in eager["ghn"]["state_dict"].items():
+        assert (value - compiled["ghn"]["state_dict"][name]).abs().max() < 2 * 1e-3, name  # --ghn-lr
+    for name, value in eager["qf"].items():
+        assert (value - compiled["qf"][name]).abs().max() < 2 * 1e-3, name  # --q-lr
+
+
 def test_baseline_mode(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her("--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2",

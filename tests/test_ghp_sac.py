@@ -119,10 +119,12 @@ def test_resume_continues_exactly(tmp_path):
 def test_compiled_update_matches_the_eager_one(tmp_path):
     """--compile (the whole update as one torch.compile graph, CompilableAdam) against the eager
     update (torch.optim's fused Adam) from the same state and minibatch. The gradients (Adam's first
-    moment after one step is 0.1 x the gradient) agree to 1e-4 of each tensor's largest entry: float32
-    sums of up to 512 terms in another order or fusion differ by at most gamma_512 = 3.1e-5 of their
-    magnitudes. After one Adam step every parameter has moved by less than lr, so the two runs'
-    parameters differ by less than 2 lr, whatever the rounding."""
+    moment after one step is 0.1 x the gradient) may differ only by float32 rounding in another
+    summation order or fusion: gamma_512 = 3.1e-5 of the summed magnitudes, which cancellation can
+    make a larger share of a tensor's largest entry. Measured here 6e-6 of it (DDPG: 3e-5); 1e-3
+    leaves room for other CPUs' vector widths, while a wrong or missing loss term differs at O(1).
+    After one Adam step every parameter has moved by less than lr, so the two runs' parameters
+    differ by less than 2 lr, whatever the rounding."""
     flags = ["--env-id", "Pendulum-v1", "--meta-batch", "1", "--batch-size", "32", "--learning-starts", "8",
              "--total-timesteps", "9", "--buffer-size", "100", "--ghn-decoder", "lowrank", "--autotune",
              "--eval-every", "0", "--log-every", "9"]
@@ -137,7 +139,7 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
         assert states[0].keys() == states[1].keys() and len(states[0]) > 0
         for index, state in states[0].items():
             gradient, other = state["exp_avg"], states[1][index]["exp_avg"]
-            assert (gradient - other).abs().max() <= 1e-4 * gradient.abs().max(), (optimizer, index)
+            assert (gradient - other).abs().max() <= 1e-3 * gradient.abs().max(), (optimizer, index)
             assert int(state["step"]) == int(states[1][index]["step"]) == 1
     for name, value in eager["ghn"]["state_dict"].items():
         assert (value - compiled["ghn"]["state_dict"][name]).abs().max() < 2 * 1e-3, name  # --ghn-lr
