@@ -23,3 +23,15 @@ def assert_same(a, b, path=""):
         assert a.bit_generator.state == b.bit_generator.state, path
     else:
         assert a == b, path
+
+
+def assert_same_first_gradients(eager, compiled, optimizers, rtol=1e-3):
+    """After one Adam step, exp_avg is 0.1 x the gradient: the two checkpoints' gradients agree to
+    rtol of each tensor's largest entry (see test_ghp_sac.py's compile test for the tolerance)."""
+    for optimizer in optimizers:
+        states = eager[optimizer]["state"], compiled[optimizer]["state"]
+        assert states[0].keys() == states[1].keys() and len(states[0]) > 0, optimizer
+        for index, state in states[0].items():
+            gradient, other = state["exp_avg"], states[1][index]["exp_avg"]
+            assert (gradient - other).abs().max() <= rtol * gradient.abs().max(), (optimizer, index)
+            assert int(state["step"]) == int(states[1][index]["step"]) == 1, (optimizer, index)
