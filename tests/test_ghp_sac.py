@@ -227,13 +227,14 @@ def test_help_documents_every_flag():
 
 
 @pytest.mark.slow
-def test_ghp_sac_learns_pendulum(tmp_path):
-    """GHP-SAC on Pendulum-v1 (10000 env steps, meta-batch 4, lowrank decoder, ~4 min on one core): the
-    generated policies clearly improve over the untrained GHN's (about -1300 to -1800 per episode);
-    a [64, 64] SAC baseline reaches about -120 to -400 in this budget."""
+@pytest.mark.parametrize("mode", ["eager", "compile"])
+def test_ghp_sac_learns_pendulum(tmp_path, mode):
+    """GHP-SAC on Pendulum-v1 (10000 env steps, meta-batch 4, lowrank decoder, ~4 min on one core),
+    eager and --compile: the generated policies clearly improve over the untrained GHN's (about -1300
+    to -1800 per episode); a [64, 64] SAC baseline reaches about -120 to -400 in this budget."""
     runs = str(tmp_path / "runs")
     run_sac("--env-id", "Pendulum-v1", "--meta-batch", "4", "--total-timesteps", "10000", "--learning-starts", "1000",
-            "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+            "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs, *(["--compile"] if mode == "compile" else []))
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     scale, bias = torch.tensor([2.0]), torch.tensor([0.0])
