@@ -222,7 +222,8 @@ def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
 def test_help_documents_every_flag():
     result = run_sac("--help")
     for flag in ("--meta-batch", "--steps-per-arch", "--baseline-arch", "--arch-sampling", "--resume",
-                 "--eval-every", "--save-every", "--ghn-decoder", "--async-envs", "--autotune"):
+                 "--eval-every", "--save-every", "--ghn-decoder", "--async-envs", "--autotune", "--ghn-lr",
+                 "--baseline-lr", "--baseline-weight-decay", "--save-buffer", "--compile"):
         assert flag in result.stdout
 
 
