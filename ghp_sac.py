@@ -268,7 +268,7 @@ class CompilableAdam:
         self.param_groups = [{"params": list(group["params"]), "lr": lr, "betas": betas, "eps": eps,
                               "weight_decay": group.get("weight_decay", weight_decay)} for group in groups]
         self.moments = [[(torch.zeros_like(p), torch.zeros_like(p)) for p in group["params"]] for group in self.param_groups]
-        self.steps = torch.zeros((), device=params[0]["params"][0].device if isinstance(params[0], dict) else params[0].device)
+        self.steps = torch.zeros((), device=self.param_groups[0]["params"][0].device)
 
     def zero_grad(self):
         for group in self.param_groups:
