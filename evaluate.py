@@ -564,8 +564,9 @@ if __name__ == "__main__":
             shard_meta = read_meta(path)
             if shard_meta is None:
                 fail(f"{path} has no {os.path.basename(meta_path(path))}: cannot check that the shards come from one checkpoint")
-            if meta is not None and meta_mismatch(shard_meta, meta):
-                fail(f"{path} does not match {args.merge[0]}: {meta_mismatch(shard_meta, meta)}")
+            mismatch = meta_mismatch(shard_meta, meta) if meta is not None else ""
+            if mismatch:
+                fail(f"{path} does not match {args.merge[0]}: {mismatch}")
             meta = meta or shard_meta
             merged.update(read_results(path))
         os.makedirs(args.out_dir, exist_ok=True)
