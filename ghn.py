@@ -414,20 +414,24 @@ class BatchedPolicies:
     absent from an arch (present False) passes its input through, which is exact after a ReLU."""
 
     def __init__(self, biases, scale, present, out_dim, weights=None, row_factors=None, col_factors=None):
-        self.biases, self.scale, self.present, self.out_dim = biases, scale, present, out_dim
-        self.weights, self.row_factors, self.col_factors = weights, row_factors, col_factors
+        # split into slots once: slicing the (B, S, ...) tensors per slot would make autograd
+        # allocate and zero-fill a full-size gradient for every slice (notes.md)
+        split = lambda tensor: None if tensor is None else tensor.unbind(1)  # noqa: E731
+        self.biases, self.scale, self.present = split(biases), split(scale[..., None, None]), split(present[..., None, None])
+        self.weights, self.row_factors, self.col_factors = split(weights), split(row_factors), split(col_factors)
+        self.out_dim, self.slots = out_dim, scale.shape[1]
 
     def _linear(self, slot, inputs, rows=None):
         """scale * W_slot inputs + b_slot for every policy, W cropped to its first `rows` rows."""
         fan_in = inputs.shape[-1]
         if self.weights is not None:
-            pre = inputs @ self.weights[:, slot, :rows, :fan_in].transpose(1, 2)
+            pre = inputs @ self.weights[slot][:, :rows, :fan_in].transpose(1, 2)
         else:
-            pre = (inputs @ self.col_factors[:, slot, :fan_in]) @ self.row_factors[:, slot, :rows].transpose(1, 2)
-        return pre * self.scale[:, slot, None, None] + self.biases[:, slot, None, :rows]
+            pre = (inputs @ self.col_factors[slot][:, :fan_in]) @ self.row_factors[slot][:, :rows].transpose(1, 2)
+        return pre * self.scale[slot] + self.biases[slot][:, None, :rows]
 
     def __call__(self, inputs):
         hidden = torch.relu(self._linear(0, inputs))
-        for slot in range(1, self.scale.shape[1] - 1):
-            hidden = torch.where(self.present[:, slot, None, None], torch.relu(self._linear(slot, hidden)), hidden)
-        return self._linear(self.scale.shape[1] - 1, hidden, rows=self.out_dim)
+        for slot in range(1, self.slots - 1):
+            hidden = torch.where(self.present[slot], torch.relu(self._linear(slot, hidden)), hidden)
+        return self._linear(self.slots - 1, hidden, rows=self.out_dim)

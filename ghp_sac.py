@@ -180,42 +180,43 @@ def check_env(env_id):
 
 
 class ReplayBuffer:
-    """Ring buffer of transitions from all envs (Sec. III-C: one common buffer)."""
+    """Ring buffer of transitions from all envs (Sec. III-C: one common buffer), kept as tensors on
+    the training device: a minibatch is drawn there by torch (no copy from the host per update)."""
+
+    ARRAYS = ("obs", "next_obs", "actions", "rewards", "dones")
 
     def __init__(self, size, obs_dim, act_dim, device):
         self.size, self.pos, self.full, self.device = size, 0, False, device
-        self.obs = np.zeros((size, obs_dim), np.float32)
-        self.next_obs = np.zeros((size, obs_dim), np.float32)
-        self.actions = np.zeros((size, act_dim), np.float32)
-        self.rewards = np.zeros(size, np.float32)
-        self.dones = np.zeros(size, np.float32)
+        self.obs = torch.empty(size, obs_dim, device=device)  # rows past len(self) are never read
+        self.next_obs = torch.empty(size, obs_dim, device=device)
+        self.actions = torch.empty(size, act_dim, device=device)
+        self.rewards = torch.empty(size, device=device)
+        self.dones = torch.empty(size, device=device)
 
     def __len__(self):
         return self.size if self.full else self.pos
 
     def add(self, obs, next_obs, actions, rewards, terminations):
-        for i in range(len(obs)):
-            self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs[i], next_obs[i], actions[i]
-            self.rewards[self.pos], self.dones[self.pos] = rewards[i], terminations[i]
-            self.pos = (self.pos + 1) % self.size
-            self.full = self.full or self.pos == 0
+        rows = torch.arange(self.pos, self.pos + len(obs)) % self.size
+        for name, values in zip(self.ARRAYS, (obs, next_obs, actions, rewards, terminations)):
+            getattr(self, name)[rows] = torch.as_tensor(np.asarray(values, np.float32), device=self.device)
+        self.full = self.full or self.pos + len(obs) >= self.size
+        self.pos = (self.pos + len(obs)) % self.size
 
-    def sample(self, rng, batch_size):
-        idx = rng.integers(len(self), size=batch_size)
-        to_tensor = lambda array: torch.as_tensor(array[idx], device=self.device)  # noqa: E731
-        return to_tensor(self.obs), to_tensor(self.actions), to_tensor(self.next_obs), to_tensor(self.rewards), to_tensor(self.dones)
-
-    ARRAYS = ("obs", "next_obs", "actions", "rewards", "dones")
+    def sample(self, batch_size):
+        """A uniform minibatch, its indices drawn by torch's generator on the buffer's device."""
+        idx = torch.randint(len(self), (batch_size,), device=self.device)
+        return self.obs[idx], self.actions[idx], self.next_obs[idx], self.rewards[idx], self.dones[idx]
 
     def state_dict(self):
         """The filled part of the buffer and its write position."""
-        return {"pos": self.pos, "full": self.full, **{name: getattr(self, name)[: len(self)].copy() for name in self.ARRAYS}}
+        return {"pos": self.pos, "full": self.full, **{name: getattr(self, name)[: len(self)].cpu().numpy() for name in self.ARRAYS}}
 
     def load_state_dict(self, state):
         if len(state["obs"]) > self.size:
             raise SystemExit(f"the checkpoint's replay buffer holds {len(state['obs'])} transitions, more than --buffer-size {self.size}")
         for name in self.ARRAYS:
-            getattr(self, name)[: len(state[name])] = state[name]
+            getattr(self, name)[: len(state[name])] = torch.as_tensor(state[name], device=self.device)
         self.pos, self.full = state["pos"], state["full"]
 
 
@@ -640,7 +641,7 @@ if __name__ == "__main__":
             for _ in range(args.meta_batch):
                 if baseline_arch is None and grad_steps % args.steps_per_arch == 0:
                     archs = sample_meta_batch(args.meta_batch)  # Sec. III-C: a new meta-batch every few steps
-                b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(rng, args.batch_size)
+                b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(args.batch_size)
                 qf1_a_values, qf1_loss, qf2_loss, actor_loss = update(b_obs, b_actions, b_next_obs, b_rewards, b_dones,
                                                                       policy_net.arch_ids(archs))
                 grad_steps += 1

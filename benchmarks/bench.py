@@ -29,9 +29,9 @@ LEARNING_STARTS = 1024  # random env steps before the timed updates of the SAC b
 
 @dataclass
 class Args:
-    parts: tuple[str, ...] = ("ghn", "sac", "eval")
-    """which benchmarks to run: ghn (one GHN step per decoder and generation path), sac (ghp_sac.py updates/s),
-    eval (evaluate.py env steps/s vs random actions)"""
+    parts: tuple[str, ...] = ("ghn", "stages", "sac", "eval")
+    """which benchmarks to run: ghn (one GHN step per decoder and generation path), stages (where the time of
+    one GHN step goes, per stage), sac (ghp_sac.py updates/s), eval (evaluate.py env steps/s vs random actions)"""
     cuda: bool = False
     """run on the GPU"""
     threads: int = 2
@@ -115,6 +115,61 @@ def bench_ghn(args, device, in_dim, out_dim):
     return rows
 
 
+def bench_stages(args, device, in_dim, out_dim):
+    """Where one GHN step's time goes (median ms per stage, eager), for the path training uses with each
+    decoder: the GNN (encoder, GRU sweeps, LayerNorm), decoding the layers, running the policies,
+    backward, Adam; and, for the lowrank decoder, its two factor heads' forward + backward alone."""
+    def timed(fn):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return out, (time.perf_counter() - start) * 1e3
+
+    rng = np.random.default_rng(0)
+    space = archspace.all_archs()
+    x = torch.randn(args.meta_batch, 256 // args.meta_batch, in_dim, device=device)
+    rows = []
+    for decoder in ("full", "lowrank"):
+        torch.manual_seed(0)
+        ghn = GHN(in_dim, out_dim, decoder=decoder).to(device)
+        optimizer = torch.optim.Adam(ghn.param_groups(1e-5), lr=1e-3, fused=True)
+        static = decoder == "lowrank" or device.type == "cuda"
+        stage_ms = []
+        for _ in range(args.repeats + 1):
+            archs = archspace.sample_archs(rng, args.meta_batch, space)
+            if static:
+                ids = ghn.arch_ids(archs)
+                tables = ghn._space_tables()
+                _, gnn = timed(lambda: ghn._embed(tables["features"][ids], tables["lengths"][ids]))
+                policies, generate = timed(lambda: ghn.batched(ids))
+            else:
+                _, gnn = timed(lambda: ghn.embed(archs))
+                params, generate = timed(lambda: ghn(archs))
+                policies = lambda inputs: torch.stack([mlp_forward(p, chunk) for p, chunk in zip(params, inputs)])  # noqa: E731
+            outputs, run = timed(lambda: policies(x))
+            optimizer.zero_grad(set_to_none=True)
+            _, backward = timed(lambda: outputs.square().mean().backward())
+            _, adam = timed(optimizer.step)
+            stage_ms.append([gnn, generate - gnn, run, backward, adam])
+        median = np.median(stage_ms[1:], axis=0)
+        row = {"decoder": decoder, "path": "static" if static else "cropped",
+               **dict(zip(("gnn", "decode", "policies", "backward", "adam"), map(float, median)))}
+        if decoder == "lowrank":
+            codes = torch.randn(args.meta_batch * (ghn.max_depth + 1), 128, device=device)
+            heads_ms = []
+            for _ in range(args.repeats + 1):
+                def heads():
+                    out = ghn.row_head(codes).sum() + ghn.col_head(codes).sum()
+                    out.backward()
+                heads_ms.append(timed(heads)[1])
+            row["heads_forward_backward"] = float(np.median(heads_ms[1:]))
+        rows.append(row)
+    return rows
+
+
 def bench_sac(args, device_flag):
     """Run ghp_sac.py as a subprocess in GHP and baseline mode, eager and --compile, and read its
     update rate (measured after the first updates, which compile) and the compile time."""
@@ -195,6 +250,19 @@ if __name__ == "__main__":
         for row in rows:
             kernels = "-" if row["cuda_kernels"] is None else str(row["cuda_kernels"])
             print(f"{row['decoder']:8s} {row['path']:10s} {row['ms']:8.1f} {row['aten_ops']:9d} {kernels:>13s} {row['ghn_params']:12,d}")
+
+    if "stages" in args.parts:
+        rows = bench_stages(args, device, in_dim, out_dim)
+        results["stages"] = rows
+        print(f"\nGHN step by stage (eager, the path training takes), median ms of {args.repeats}")
+        print(f"{'decoder':8s} {'path':8s} {'GNN':>6s} {'decode':>7s} {'policies':>9s} {'backward':>9s} {'Adam':>6s} {'total':>7s}")
+        for row in rows:
+            total = sum(row[key] for key in ("gnn", "decode", "policies", "backward", "adam"))
+            print(f"{row['decoder']:8s} {row['path']:8s} {row['gnn']:6.2f} {row['decode']:7.2f} {row['policies']:9.2f} "
+                  f"{row['backward']:9.2f} {row['adam']:6.2f} {total:7.2f}")
+            if "heads_forward_backward" in row:
+                print(f"  of which the lowrank factor heads (128 -> 512 x 16, two of them), forward + backward alone: "
+                      f"{row['heads_forward_backward']:.2f} ms")
 
     if "sac" in args.parts:
         rows = bench_sac(args, "--cuda" if args.cuda else "--no-cuda")

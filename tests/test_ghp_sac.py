@@ -67,6 +67,22 @@ def test_squashed_gaussian_respects_bounds_and_log_prob():
     assert log_prob.shape == (1000, 1) and torch.isfinite(log_prob).all()
 
 
+def test_replay_buffer_wraps_around_and_samples_only_filled_rows():
+    buffer = ghp_sac.ReplayBuffer(10, obs_dim=1, act_dim=1, device=torch.device("cpu"))
+    for start in (0, 4):  # transitions 0..7: rows 0..7, not full yet
+        ids = np.arange(start, start + 4, dtype=np.float32)[:, None]
+        buffer.add(ids, ids + 100, ids, ids[:, 0], np.zeros(4))
+    assert len(buffer) == 8 and not buffer.full
+    obs, actions, next_obs, rewards, dones = buffer.sample(1000)
+    assert set(obs[:, 0].tolist()) == set(range(8))  # never an unwritten row
+    assert torch.equal(next_obs, obs + 100) and torch.equal(actions, obs) and torch.equal(rewards, obs[:, 0])
+    ids = np.arange(8, 12, dtype=np.float32)[:, None]  # transitions 8..11: 10 and 11 overwrite rows 0 and 1
+    buffer.add(ids, ids + 100, ids, ids[:, 0], np.ones(4))
+    assert len(buffer) == 10 and buffer.full and buffer.pos == 2
+    assert buffer.obs[:, 0].tolist() == [10, 11, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert buffer.dones.tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 1, 1]
+
+
 def test_smoke_run_writes_checkpoint_and_events(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac("--env-id", "Hopper-v4", "--meta-batch", "4", "--total-timesteps", "1000",
