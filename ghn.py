@@ -122,6 +122,8 @@ class GHN(nn.Module):
         super().__init__()
         if decoder not in DECODERS:
             raise ValueError(f"bad GHN decoder {decoder!r}: allowed {', '.join(DECODERS)}")
+        if decoder == "lowrank" and not 1 <= rank <= max_width:
+            raise ValueError(f"bad GHN rank {rank}: allowed 1..max_width={max_width}")
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
             if not 1 <= value <= max_width:
                 raise ValueError(f"bad {name} {value}: the GHN generates layers of 1..max_width={max_width} inputs/outputs")

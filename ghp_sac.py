@@ -95,6 +95,8 @@ class Args:
     """GHN weight decoder: full (the paper's 128 -> 512x512 map) or lowrank (rank-r row x column factors)"""
     ghn_hidden: int = 16
     """GHN node embedding size (the authors use 16)"""
+    ghn_rank: int = 16
+    """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
 
     # Logging, evaluation and checkpoints
     log_every: int = 1000
@@ -366,8 +368,8 @@ def load_resume_checkpoint(args):
         raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly")
     given = flags_on_command_line(sys.argv[1:])
     for field in fields(Args):
-        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
-            continue
+        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given) or field.name not in saved:
+            continue  # (a flag newer than the checkpoint keeps its default)
         if field.name in given and getattr(args, field.name) != saved[field.name]:
             flag = "--" + field.name.replace("_", "-")
             raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
@@ -453,7 +455,7 @@ if __name__ == "__main__":
     # the policy network: one GHN for all architectures (Fig. 2), or one fixed baseline MLP
     if baseline_arch is None:
         try:
-            ghn = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder).to(device)
+            ghn = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         policy_net = ghn
