@@ -17,6 +17,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
 import gymnasium as gym
 import gymnasium_robotics
@@ -96,11 +97,11 @@ class Args:
     """normalised observations and goals are clipped to +-clip_norm"""
 
     # Graph hyper policy arguments
-    arch_sampling: str = "uniform"
+    arch_sampling: Literal["uniform", "depth"] = "uniform"
     """how architectures are sampled: uniform (the paper) or depth (uniform depth first, an ablation)"""
     baseline_arch: str = ""
     """if set (e.g. 256,256), train this one fixed MLP actor instead of the GHN, nothing else changed"""
-    ghn_decoder: str = "full"
+    ghn_decoder: Literal["full", "lowrank"] = "full"
     """GHN weight decoder: full (the paper's 128 -> 512x512 map) or lowrank (rank-r row x column factors)"""
     ghn_hidden: int = 16
     """GHN node embedding size (the authors use 16)"""
@@ -188,6 +189,24 @@ class Normalizer:
         self.sum, self.sumsq, self.count = state["sum"].copy(), state["sumsq"].copy(), state["count"]
 
 
+class PolicyInputs:
+    """What the policy and the critic see (Sec. IV): the observation and the desired goal, each clipped
+    to +-clip_obs and normalised by its running mean and std (clipped to +-clip_norm), concatenated."""
+
+    def __init__(self, obs_dim, goal_dim, clip_obs, clip_norm, device):
+        self.obs_norm, self.goal_norm = Normalizer(obs_dim, clip_norm), Normalizer(goal_dim, clip_norm)
+        self.clip_obs, self.device = clip_obs, device
+
+    def update(self, obs, goals):
+        self.obs_norm.update(np.clip(obs, -self.clip_obs, self.clip_obs))
+        self.goal_norm.update(np.clip(goals, -self.clip_obs, self.clip_obs))
+
+    def __call__(self, obs, goals):
+        obs = self.obs_norm.normalize(np.clip(obs, -self.clip_obs, self.clip_obs))
+        goals = self.goal_norm.normalize(np.clip(goals, -self.clip_obs, self.clip_obs))
+        return torch.as_tensor(np.concatenate([obs, goals], -1), dtype=torch.float32, device=self.device)
+
+
 class EpisodeBuffer:
     """Replay buffer of whole episodes, sampled with hindsight relabelling ("future" strategy)."""
 
@@ -257,16 +276,22 @@ class QNetwork(nn.Module):
 
 
 class BaselineActor(nn.Module):
-    """An ordinary MLP (obs, goal) -> arch -> act_dim with the GHN's interface: params() as
-    [(W, b), ...] like a generated policy, and policies() that runs every chunk through this MLP."""
+    """An ordinary MLP (obs, goal) -> arch -> act_dim with the GHN's interface, so that the training
+    loop treats both alike: baseline(archs) gives [(W, b), ...] per arch like ghn(archs) (the same MLP
+    for each), arch_ids() and policies() run every chunk of a minibatch through this one MLP, and
+    param_groups() feeds the optimizer."""
 
     def __init__(self, arch, input_dim, act_dim):
         super().__init__()
+        self.arch = tuple(arch)
         sizes = [input_dim, *arch, act_dim]
         self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
 
     def params(self):
         return [(layer.weight, layer.bias) for layer in self.layers]
+
+    def forward(self, archs):
+        return [self.params() for _ in archs]
 
     def arch_ids(self, archs):
         return torch.zeros(len(archs), dtype=torch.long, device=self.layers[0].weight.device)
@@ -274,6 +299,9 @@ class BaselineActor(nn.Module):
     def policies(self, arch_ids):
         params = self.params()
         return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+
+    def param_groups(self, weight_decay):
+        return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
 
 
 class CompilableAdam:
@@ -345,6 +373,95 @@ def arch_name(arch):
     return "-".join(str(width) for width in arch)
 
 
+def sample_meta_batch(rng, n, space, mode):
+    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
+    baseline's space is its one architecture: that draws no random numbers."""
+    if len(space) == 1:
+        return [space[0]] * n
+    return archspace.sample_archs(rng, n, space, mode=mode)
+
+
+def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
+    """One episode in every env, env i acting with the policy generated for archs[i], which stays the
+    same for the whole episode (Sec. III-C). With explore: Gaussian action noise, plus a uniformly
+    random action with probability random_eps. Returns the episode arrays and the final success flags."""
+    n, max_action = len(archs), float(envs.single_action_space.high[0])
+    spaces = envs.single_observation_space
+    obs_ep = np.zeros((n, horizon + 1, spaces["observation"].shape[0]), np.float32)
+    achieved_ep = np.zeros((n, horizon + 1, spaces["achieved_goal"].shape[0]), np.float32)
+    goals_ep = np.zeros((n, horizon, spaces["desired_goal"].shape[0]), np.float32)
+    actions_ep = np.zeros((n, horizon, envs.single_action_space.shape[0]), np.float32)
+    observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
+    with torch.no_grad():
+        acting_policies = policy_net.policies(policy_net.arch_ids(archs))
+    for t in range(horizon):
+        obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
+        goals_ep[:, t] = observation["desired_goal"]
+        with torch.no_grad():
+            actions = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
+        actions = actions.cpu().numpy() * max_action
+        if explore:
+            actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
+                              -max_action, max_action)
+            random_actions = rng.uniform(-max_action, max_action, actions.shape)
+            actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
+        actions_ep[:, t] = actions
+        observation, _, _, _, infos = envs.step(actions)
+    obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
+    return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
+
+
+def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, args, seed):
+    """Success of one deterministic episode per arch, the archs run meta_batch at a time (the last
+    batch padded, so that every env runs an episode)."""
+    success = []
+    for start in range(0, len(archs), args.meta_batch):
+        batch = archs[start: start + args.meta_batch]
+        padded = batch + batch[-1:] * (args.meta_batch - len(batch))
+        success.extend(rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)[4][: len(batch)])
+    return np.array(success)
+
+
+# ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
+
+def check_args(args):
+    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim,
+    goal_dim, act_dim, horizon)."""
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "eval_archs", "save_every"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if not 0.0 <= args.future_p <= 1.0:
+        raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
+    if args.buffer_size < args.meta_batch * horizon:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: "
+                         f"{args.meta_batch * horizon} transitions (--meta-batch {args.meta_batch} x {horizon} steps)")
+    return baseline_arch, obs_dim, goal_dim, act_dim, horizon
+
+
+def seed_and_device(args):
+    """Seeds python, numpy and torch; returns the torch device and the numpy generator of exploration,
+    HER sampling and architecture sampling."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
+    return device, np.random.default_rng(args.seed)
+
+
 def flags_on_command_line(argv):
     """Args field names given in argv (--env-id X, --env-id=X, --async-envs, --no-async-envs)."""
     names = set()
@@ -381,46 +498,87 @@ def load_resume_checkpoint(args):
     return checkpoint
 
 
+def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer):
+    """Writes <run_dir>/checkpoint.pt, everything --resume needs to continue exactly after an epoch:
+    networks, optimizers, normalisers, `progress` (epoch, grad_steps, env_steps), every random
+    generator and the replay buffer. A GHP run also writes ghn_epoch<epoch>.pt, the GHN and the
+    normalisers, for evaluate.py. Returns a line for the log."""
+    ghp = isinstance(policy_net, GHN)
+    spaces = envs.single_observation_space
+    state = {
+        "algo": "ddpg_her", "args": asdict(args), "env_id": args.env_id, "obs_dim": spaces["observation"].shape[0],
+        "goal_dim": spaces["desired_goal"].shape[0], "act_dim": envs.single_action_space.shape[0], **progress,
+        "ghn": policy_net.to_checkpoint() if ghp else None,
+        "baseline_arch": None if ghp else policy_net.arch, "baseline_state": None if ghp else policy_net.state_dict(),
+        **{name: module.state_dict() for name, module in (*critics.items(), *optimizers.items())},
+        "obs_norm": policy_inputs.obs_norm.state_dict(), "goal_norm": policy_inputs.goal_norm.state_dict(),
+        "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if policy_inputs.device.type == "cuda" else None,
+                "python": random.getstate(), "numpy_global": np.random.get_state()},
+        "buffer": buffer.state_dict() if args.save_buffer else None,
+    }
+    path = os.path.join(run_dir, "checkpoint.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+    if ghp:
+        keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
+        torch.save({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{progress['epoch']}.pt"))
+    size_mb = os.path.getsize(path) / 2**20
+    return f"saved {path} ({size_mb:.0f} MB, " + (f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)")
+
+
+def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer):
+    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
+    (epoch, grad_steps, env_steps)."""
+    policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"])
+    for name, module in (*critics.items(), *optimizers.items()):
+        module.load_state_dict(checkpoint[name])
+    policy_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
+    policy_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
+    states = checkpoint["rng"]
+    rng.bit_generator.state = states["numpy"]
+    torch.set_rng_state(states["torch"])
+    if policy_inputs.device.type == "cuda" and states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy_global"])
+    if checkpoint["buffer"] is not None:
+        buffer.load_state_dict(checkpoint["buffer"])
+    print(f"resumed {path} after epoch {checkpoint['epoch']}, replay buffer of {buffer.num_episodes} episodes"
+          + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
+             "and the run does not continue exactly"))
+    return {key: checkpoint[key] for key in ("epoch", "grad_steps", "env_steps")}
+
+
+def log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs, losses):
+    """Tensorboard scalars and the terminal line of an epoch: training success, test success of the
+    probe archs (by name) and of the rest (random archs, or the baseline), and the last losses."""
+    probe_success = dict(zip(map(arch_name, probe_archs), success[: len(probe_archs)]))
+    test_success = success[len(probe_archs):].mean()
+    qf_loss, actor_loss = losses
+    writer.add_scalar("charts/train_success_rate", np.mean(train_success), env_steps)
+    writer.add_scalar("charts/test_success_rate", test_success, env_steps)
+    for name, value in probe_success.items():
+        writer.add_scalar(f"eval/success_{name}", value, env_steps)
+    writer.add_scalar("losses/qf_loss", qf_loss.item(), env_steps)
+    writer.add_scalar("losses/actor_loss", actor_loss.item(), env_steps)
+    writer.add_scalar("charts/SPS", sps, env_steps)
+    print(f"epoch={epoch} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f} "
+          f"test_success({'random archs' if probe_archs else 'baseline'})={test_success:.2f} "
+          + " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
+          + f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}", flush=True)
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
     checkpoint = load_resume_checkpoint(args) if args.resume else None
-    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-                         "the minibatch is split into meta_batch equal chunks, one per architecture")
-    if args.arch_sampling not in ("uniform", "depth"):
-        raise SystemExit(f"bad --arch-sampling {args.arch_sampling!r}: allowed uniform, depth")
-    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "eval_archs", "save_every"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
-    if not 0.0 <= args.future_p <= 1.0:
-        raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
-    try:
-        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
-    except ValueError as error:
-        raise SystemExit(f"--baseline-arch: {error}")
-    obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
-    if args.buffer_size < args.meta_batch * horizon:
-        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: "
-                         f"{args.meta_batch * horizon} transitions (--meta-batch {args.meta_batch} x {horizon} steps)")
+    baseline_arch, obs_dim, goal_dim, act_dim, horizon = check_args(args)
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
-
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
         args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
-
-    # seeding
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
-    rng = np.random.default_rng(args.seed)  # exploration, HER sampling and architecture sampling
+    device, rng = seed_and_device(args)
 
     # env setup: every rollout starts with an explicit reset and lasts exactly `horizon` steps
     vector_env = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
@@ -428,122 +586,41 @@ if __name__ == "__main__":
     compute_reward = gym.make(args.env_id).unwrapped.compute_reward
     max_action = float(envs.single_action_space.high[0])
 
-    # the policy network: one GHN for all architectures (Fig. 2), or one fixed baseline MLP
+    # the policy network: one GHN for all 4680 architectures of Eq. 2 (Fig. 2), or the baseline's one MLP
+    # with the same interface; the GHN and the baseline each get their authors' optimizer settings.
+    # Each epoch tests the probe archs and eval_archs random ones (GHP), or the baseline in every env.
     if baseline_arch is None:
         try:
-            ghn = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
+            policy_net = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
-        policy_net = ghn
+        space, probe_archs, test_count = archspace.all_archs(), PROBE_ARCHS, args.eval_archs
+        policy_lr, policy_decay = args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = BaselineActor(baseline_arch, input_dim, act_dim).to(device)
+        space, probe_archs, test_count = [baseline_arch], [], args.meta_batch
+        policy_lr, policy_decay = args.baseline_lr, args.baseline_weight_decay
     qf = QNetwork(input_dim, act_dim).to(device)
     qf_target = QNetwork(input_dim, act_dim).to(device)
     qf_target.load_state_dict(qf.state_dict())
     # fused Adam; with --compile the same update written as tensor ops, traced into the compiled step
     adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)
     q_optimizer = adam(qf.parameters(), lr=args.q_lr)
-    # the GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...)
-    if baseline_arch is None:
-        policy_optimizer = adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr)
-    else:
-        policy_optimizer = adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay)
-    obs_norm = Normalizer(obs_dim, args.clip_norm)
-    goal_norm = Normalizer(goal_dim, args.clip_norm)
+    policy_optimizer = adam(policy_net.param_groups(policy_decay), lr=policy_lr)
+    policy_inputs = PolicyInputs(obs_dim, goal_dim, args.clip_obs, args.clip_norm, device)
 
     buffer = EpisodeBuffer(args.buffer_size, horizon, obs_dim, goal_dim, act_dim)
     start_epoch, grad_steps, env_steps = 0, 0, 0
-    if checkpoint:  # continue exactly after the checkpoint's epoch: networks, optimizers, normalisers, RNGs, buffer
-        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
-        qf.load_state_dict(checkpoint["qf"])
-        qf_target.load_state_dict(checkpoint["qf_target"])
-        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
-        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
-        obs_norm.load_state_dict(checkpoint["obs_norm"])
-        goal_norm.load_state_dict(checkpoint["goal_norm"])
-        start_epoch, grad_steps, env_steps = checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
-        states = checkpoint["rng"]
-        rng.bit_generator.state = states["numpy"]
-        torch.set_rng_state(states["torch"])
-        if device.type == "cuda" and states["cuda"] is not None:
-            torch.cuda.set_rng_state_all(states["cuda"])
-        random.setstate(states["python"])
-        np.random.set_state(states["numpy_global"])
-        if checkpoint["buffer"] is not None:
-            buffer.load_state_dict(checkpoint["buffer"])
-        print(f"resumed {args.resume} after epoch {start_epoch}, replay buffer of {buffer.num_episodes} episodes"
-              + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
-                 "and the run does not continue exactly"))
-        del checkpoint  # the GHN and optimizer copies are not needed any more
-
-    def save_checkpoint(epoch):
-        state = {
-            "algo": "ddpg_her", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "goal_dim": goal_dim,
-            "act_dim": act_dim, "epoch": epoch, "grad_steps": grad_steps, "env_steps": env_steps,
-            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
-            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
-            "qf": qf.state_dict(), "qf_target": qf_target.state_dict(),
-            "obs_norm": obs_norm.state_dict(), "goal_norm": goal_norm.state_dict(),
-            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
-            # for an exact --resume: every random generator and the replay buffer
-            "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-                    "python": random.getstate(), "numpy_global": np.random.get_state()},
-            "buffer": buffer.state_dict() if args.save_buffer else None,
-        }
-        path = os.path.join(run_dir, "checkpoint.pt")
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
-        if baseline_arch is None:  # small GHN + normalisers snapshot per save, for evaluate.py --checkpoints
-            keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
-            torch.save({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
-        size_mb = os.path.getsize(path) / 2**20
-        return f"{path} ({size_mb:.0f} MB, " + (f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)")
-
-    all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
-
-    def sample_meta_batch(n):
-        if baseline_arch is not None:
-            return [baseline_arch] * n
-        return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
-
-    def policy_inputs(obs, goals):
-        """Normalised (observation, desired goal) as the policy and critic see them."""
-        obs = obs_norm.normalize(np.clip(obs, -args.clip_obs, args.clip_obs))
-        goals = goal_norm.normalize(np.clip(goals, -args.clip_obs, args.clip_obs))
-        return torch.as_tensor(np.concatenate([obs, goals], -1), dtype=torch.float32, device=device)
-
-    def rollout(archs, explore, seed=None):
-        """One episode in every env, env i acting with archs[i]; returns the episode arrays and the
-        final success flags."""
-        n = args.meta_batch
-        obs_ep = np.zeros((n, horizon + 1, obs_dim), np.float32)
-        achieved_ep = np.zeros((n, horizon + 1, goal_dim), np.float32)
-        goals_ep = np.zeros((n, horizon, goal_dim), np.float32)
-        actions_ep = np.zeros((n, horizon, act_dim), np.float32)
-        observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
-        with torch.no_grad():
-            acting_policies = policy_net.policies(policy_net.arch_ids(archs))  # archs stay fixed for the whole rollout (Sec. III-C)
-        for t in range(horizon):
-            obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
-            goals_ep[:, t] = observation["desired_goal"]
-            with torch.no_grad():
-                actions = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
-            actions = actions.cpu().numpy() * max_action
-            if explore:  # Gaussian noise, plus a uniformly random action with probability random_eps
-                actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
-                                  -max_action, max_action)
-                random_actions = rng.uniform(-max_action, max_action, actions.shape)
-                actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
-            actions_ep[:, t] = actions
-            observation, _, _, _, infos = envs.step(actions)
-        obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
-        return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
-
+    critics = {"qf": qf, "qf_target": qf_target}
+    optimizers = {"policy_optimizer": policy_optimizer, "q_optimizer": q_optimizer}
+    if checkpoint:  # continue exactly after the checkpoint's epoch
+        progress = restore_checkpoint(args.resume, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer)
+        start_epoch, grad_steps, env_steps = progress["epoch"], progress["grad_steps"], progress["env_steps"]
+        del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
     print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
-                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
-                        f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
+                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
+                        f"over {len(space)} architectures, meta-batch {args.meta_batch}"))
 
     def update(b_inputs, b_next_inputs, b_actions, b_rewards, arch_ids):
         """One gradient step: critic, then actor (Eq. 4). A function of tensors, so that --compile
@@ -582,64 +659,41 @@ if __name__ == "__main__":
     for epoch in range(start_epoch + 1, args.epochs + 1):
         train_success = []
         for cycle in range(args.cycles_per_epoch):
-            # collect: a new meta-batch at the beginning of each rollout only (Sec. III-C)
-            archs = sample_meta_batch(args.meta_batch)
-            obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(archs, explore=True)
+            # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
+            archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
+            obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(envs, policy_net, archs, policy_inputs, horizon, rng,
+                                                                          args, explore=True)
             slots = buffer.add(obs_ep, achieved_ep, goals_ep, actions_ep)
             env_steps += args.meta_batch * horizon
             train_success.append(success.mean())
             # normalisers: updated with HER-relabelled transitions of the new episodes
-            new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward,
-                                episodes=np.repeat(slots, horizon))
-            obs_norm.update(np.clip(new["obs"], -args.clip_obs, args.clip_obs))
-            goal_norm.update(np.clip(new["goals"], -args.clip_obs, args.clip_obs))
+            new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward, episodes=np.repeat(slots, horizon))
+            policy_inputs.update(new["obs"], new["goals"])
 
-            # ALGO LOGIC: training, the minibatch split over this rollout's architectures
+            # learn: every gradient step of the cycle trains this rollout's archs; the HER minibatch is
+            # drawn from all stored episodes, and chunk i trains archs[i] (Eq. 4) whichever arch collected it
             for _ in range(args.updates_per_cycle):
                 data = buffer.sample(rng, args.batch_size, args.future_p, compute_reward)
                 b_inputs = policy_inputs(data["obs"], data["goals"])
                 b_next_inputs = policy_inputs(data["next_obs"], data["goals"])
                 b_actions = torch.as_tensor(data["actions"] / max_action, device=device)
                 b_rewards = torch.as_tensor(data["rewards"], device=device)
-                qf_loss, actor_loss = update(b_inputs, b_next_inputs, b_actions, b_rewards, policy_net.arch_ids(archs))
+                losses = update(b_inputs, b_next_inputs, b_actions, b_rewards, policy_net.arch_ids(archs))
                 grad_steps += 1
 
             with torch.no_grad():  # soft target update, once per cycle
                 for param, target_param in zip(qf.parameters(), qf_target.parameters()):
                     target_param.lerp_(param, args.tau)
 
-        # test rollouts with deterministic actions: the probe set and random archs (GHP), or the baseline
-        if baseline_arch is None:
-            # a generator of its own, so that --eval-archs does not change training
-            test_archs = PROBE_ARCHS + archspace.sample_archs(np.random.default_rng([args.seed, epoch]), args.eval_archs, all_archs)
-        else:
-            test_archs = [baseline_arch] * args.meta_batch
-        success = []
-        for start in range(0, len(test_archs), args.meta_batch):
-            batch = test_archs[start: start + args.meta_batch]
-            padded = batch + batch[-1:] * (args.meta_batch - len(batch))  # every env runs an episode
-            success.extend(rollout(padded, explore=False, seed=args.seed + 100_000 * epoch + start)[4][: len(batch)])
-        success = np.array(success)
-        if baseline_arch is None:
-            probe_success = dict(zip(map(arch_name, PROBE_ARCHS), success[: len(PROBE_ARCHS)]))
-            test_success = success[len(PROBE_ARCHS):].mean()
-        else:
-            probe_success, test_success = {}, success.mean()
+        # test: deterministic episodes of the probe archs and of random archs, drawn by a generator of
+        # their own so that --eval-archs does not change training
+        test_archs = probe_archs + sample_meta_batch(np.random.default_rng([args.seed, epoch]), test_count, space, "uniform")
+        success = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, seed=args.seed + 100_000 * epoch)
         sps = int((env_steps - start_env_steps) / (time.time() - start_time))
-        writer.add_scalar("charts/train_success_rate", np.mean(train_success), env_steps)
-        writer.add_scalar("charts/test_success_rate", test_success, env_steps)
-        for name, value in probe_success.items():
-            writer.add_scalar(f"eval/success_{name}", value, env_steps)
-        writer.add_scalar("losses/qf_loss", qf_loss.item(), env_steps)
-        writer.add_scalar("losses/actor_loss", actor_loss.item(), env_steps)
-        writer.add_scalar("charts/SPS", sps, env_steps)
-        print(f"epoch={epoch} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f} "
-              f"test_success({'random archs' if baseline_arch is None else 'baseline'})={test_success:.2f} "
-              + " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
-              + f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}", flush=True)
-
+        log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs, losses)
         if epoch % args.save_every == 0 or epoch == args.epochs:
-            print(f"saved {save_checkpoint(epoch)}", flush=True)
+            progress = dict(epoch=epoch, grad_steps=grad_steps, env_steps=env_steps)
+            print(save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer), flush=True)
 
     envs.close()
     writer.close()

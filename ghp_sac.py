@@ -18,6 +18,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
 import gymnasium as gym
 import mujoco
@@ -87,11 +88,11 @@ class Args:
     # Graph hyper policy arguments
     steps_per_arch: int = 50
     """gradient steps between two meta-batches of architectures (also resampled per env at episode end)"""
-    arch_sampling: str = "uniform"
+    arch_sampling: Literal["uniform", "depth"] = "uniform"
     """how architectures are sampled: uniform (the paper) or depth (uniform depth first, an ablation)"""
     baseline_arch: str = ""
     """if set (e.g. 256,256), train this one fixed MLP actor instead of the GHN, nothing else changed"""
-    ghn_decoder: str = "full"
+    ghn_decoder: Literal["full", "lowrank"] = "full"
     """GHN weight decoder: full (the paper's 128 -> 512x512 map) or lowrank (rank-r row x column factors)"""
     ghn_hidden: int = 16
     """GHN node embedding size (the authors use 16)"""
@@ -237,16 +238,22 @@ class SoftQNetwork(nn.Module):
 
 
 class BaselineActor(nn.Module):
-    """An ordinary MLP obs -> arch -> 2 x act_dim with the GHN's interface: params() as
-    [(W, b), ...] like a generated policy, and policies() that runs every chunk through this MLP."""
+    """An ordinary MLP obs -> arch -> 2 x act_dim with the GHN's interface, so that the training loop
+    treats both alike: baseline(archs) gives [(W, b), ...] per arch like ghn(archs) (the same MLP for
+    each), arch_ids() and policies() run every chunk of a minibatch through this one MLP, and
+    param_groups() feeds the optimizer."""
 
     def __init__(self, arch, obs_dim, act_dim):
         super().__init__()
+        self.arch = tuple(arch)
         sizes = [obs_dim, *arch, 2 * act_dim]
         self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
 
     def params(self):
         return [(layer.weight, layer.bias) for layer in self.layers]
+
+    def forward(self, archs):
+        return [self.params() for _ in archs]
 
     def arch_ids(self, archs):
         return torch.zeros(len(archs), dtype=torch.long, device=self.layers[0].weight.device)
@@ -254,6 +261,9 @@ class BaselineActor(nn.Module):
     def policies(self, arch_ids):
         params = self.params()
         return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+
+    def param_groups(self, weight_decay):
+        return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
 
 
 class CompilableAdam:
@@ -342,6 +352,71 @@ def arch_name(arch):
     return "-".join(str(width) for width in arch)
 
 
+def sample_meta_batch(rng, n, space, mode):
+    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
+    baseline's space is its one architecture: that draws no random numbers."""
+    if len(space) == 1:
+        return [space[0]] * n
+    return archspace.sample_archs(rng, n, space, mode=mode)
+
+
+@torch.no_grad()
+def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, action_bias, device):
+    """Deterministic return (tanh of the mean, as in training) of the policy generated for each arch:
+    {arch name: mean return over `episodes` episodes}."""
+    env = gym.make(env_id)
+    returns = {}
+    for arch, params in zip(archs, policy_net(archs)):
+        episode_returns = []
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            done, total = False, 0.0
+            while not done:
+                outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
+                action = deterministic_action(outputs, action_scale, action_bias)
+                obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
+                total += float(reward)
+                done = terminated or truncated
+            episode_returns.append(total)
+        returns[arch_name(arch)] = float(np.mean(episode_returns))
+    env.close()
+    return returns
+
+
+# ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
+
+def check_args(args):
+    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+    if args.buffer_size <= args.learning_starts:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+                         "updates start once the buffer holds more than learning_starts transitions")
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    return (baseline_arch, *check_env(args.env_id))
+
+
+def seed_and_device(args):
+    """Seeds python, numpy and torch; returns the torch device and the numpy generator that samples architectures."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
+    # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
+    torch.set_flush_denormal(True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
+    return device, np.random.default_rng(args.seed)
+
+
 def flags_on_command_line(argv):
     """Args field names given in argv (--env-id X, --env-id=X, --autotune, --no-autotune)."""
     names = set()
@@ -378,70 +453,136 @@ def load_resume_checkpoint(args):
     return checkpoint
 
 
+def save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb):
+    """Writes <run_dir>/checkpoint.pt, everything --resume needs to continue exactly: networks,
+    optimizers, alpha, `progress` (global_step, grad_steps, the archs driving the envs, their obs),
+    the envs mid-episode, every random generator and the replay buffer. A GHP run also writes
+    ghn_<step>.pt, the GHN alone, for evaluate.py. Returns a line for the log."""
+    ghp = isinstance(policy_net, GHN)
+    device = log_alpha.device
+    state = {
+        "algo": "sac", "args": asdict(args), "env_id": args.env_id,
+        "obs_dim": envs.single_observation_space.shape[0], "act_dim": envs.single_action_space.shape[0],
+        "ghn": policy_net.to_checkpoint() if ghp else None,
+        "baseline_arch": None if ghp else policy_net.arch, "baseline_state": None if ghp else policy_net.state_dict(),
+        **{name: net.state_dict() for name, net in critics.items()},
+        **{name: optimizer.state_dict() for name, optimizer in optimizers.items()},
+        "log_alpha": log_alpha.detach().cpu(), "alpha": alpha.item(),
+        **progress, "env_states": envs.get_attr("resume_state"),
+        "rng": {"numpy": rng.bit_generator.state, "action_space": envs.action_space.np_random.bit_generator.state,
+                "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                "python": random.getstate(), "numpy_global": np.random.get_state()},
+        "buffer": rb.state_dict() if args.save_buffer else None,
+    }
+    path = os.path.join(run_dir, "checkpoint.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+    if ghp:
+        torch.save({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
+                   os.path.join(run_dir, f"ghn_{progress['global_step']}.pt"))
+    size_mb = os.path.getsize(path) / 2**20
+    return f"saved {path} ({size_mb:.0f} MB, " + (f"replay buffer of {len(rb)} transitions)" if args.save_buffer else "no replay buffer)")
+
+
+def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb):
+    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
+    (global_step, grad_steps, archs, obs)."""
+    policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"])
+    for name, module in (*critics.items(), *optimizers.items()):
+        module.load_state_dict(checkpoint[name])
+    with torch.no_grad():
+        log_alpha.copy_(checkpoint["log_alpha"])
+    alpha.fill_(float(checkpoint["alpha"]))
+    envs.set_attr("resume_state", checkpoint["env_states"])  # mid-episode, as they were
+    states = checkpoint["rng"]
+    rng.bit_generator.state = states["numpy"]
+    envs.action_space.np_random.bit_generator.state = states["action_space"]
+    torch.set_rng_state(states["torch"])
+    if log_alpha.device.type == "cuda" and states["cuda"] is not None:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy_global"])
+    if checkpoint["buffer"] is not None:
+        rb.load_state_dict(checkpoint["buffer"])
+    print(f"resumed {path} at step {checkpoint['global_step']} ({checkpoint['grad_steps']} gradient steps), replay buffer of {len(rb)} transitions"
+          + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
+             "first and the run does not continue exactly"))
+    return {key: checkpoint[key] for key in ("global_step", "grad_steps", "archs", "obs")}
+
+
 def next_multiple(step, every):
     """The first multiple of `every` after `step` (never, for every <= 0): log, eval and save steps
     stay where they were on --resume."""
     return (step // every + 1) * every if every > 0 else float("inf")
 
 
-@torch.no_grad()
-def evaluate_probes(policies, env_id, episodes, seed, action_scale, action_bias, device):
-    """Deterministic return (tanh of the mean, as in training) of each {name: params} policy."""
-    env = gym.make(env_id)
-    returns = {}
-    for name, params in policies.items():
-        episode_returns = []
-        for episode in range(episodes):
-            obs, _ = env.reset(seed=seed + episode)
-            done, total = False, 0.0
-            while not done:
-                outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
-                action = deterministic_action(outputs, action_scale, action_bias)
-                obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
-                total += float(reward)
-                done = terminated or truncated
-            episode_returns.append(total)
-        returns[name] = float(np.mean(episode_returns))
-    env.close()
-    return returns
+class Logger:
+    """Terminal lines and tensorboard scalars: episode returns as they finish, and every log_every env
+    steps SPS, updates/s (over that window; the first, compiling call of --compile is reported, not
+    counted) and the last update's losses."""
+
+    def __init__(self, writer, args, global_step):
+        self.writer, self.log_every = writer, args.log_every
+        self.start_time, self.start_step = time.time(), global_step
+        self.next_log = next_multiple(global_step, args.log_every)
+        self.update_time, self.update_count, self.returns = 0.0, 0, []
+        self.compiling = args.compile
+
+    def episodes(self, infos, finished, global_step):
+        for i in finished:
+            episode_return, episode_length = infos["final_info"]["episode"]["r"][i], infos["final_info"]["episode"]["l"][i]
+            self.writer.add_scalar("charts/episodic_return", episode_return, global_step)
+            self.writer.add_scalar(f"charts/episodic_return_env{i}", episode_return, global_step)
+            self.writer.add_scalar("charts/episodic_length", episode_length, global_step)
+            self.writer.add_scalar(f"charts/episodic_length_env{i}", episode_length, global_step)
+            self.returns.append(float(episode_return))
+
+    def updates(self, count, seconds):
+        if self.compiling:
+            self.compiling = False
+            print(f"--compile: the first {count} updates took {seconds:.0f} s, compiling included", flush=True)
+        else:
+            self.update_time += seconds
+            self.update_count += count
+
+    def progress(self, global_step, losses, alpha):
+        if global_step < self.next_log:
+            return
+        self.next_log = next_multiple(global_step, self.log_every)
+        sps = int((global_step - self.start_step) / (time.time() - self.start_time))
+        self.writer.add_scalar("charts/SPS", sps, global_step)
+        line = f"step={global_step} SPS={sps}"
+        if self.update_count:
+            qf1_a_values, qf1_loss, qf2_loss, actor_loss = losses
+            updates_per_s = self.update_count / self.update_time
+            self.writer.add_scalar("charts/updates_per_s", updates_per_s, global_step)
+            self.writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), global_step)
+            self.writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
+            self.writer.add_scalar("losses/qf2_loss", qf2_loss.item(), global_step)
+            self.writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
+            self.writer.add_scalar("losses/alpha", alpha.item(), global_step)
+            line += f" updates/s={updates_per_s:.1f} qf_loss={(qf1_loss + qf2_loss).item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
+            self.update_time, self.update_count = 0.0, 0
+        if self.returns:
+            line += f" return(last {len(self.returns)} episodes)={np.mean(self.returns):.1f}"
+            self.returns = []
+        print(line, flush=True)
+
+    def evaluation(self, returns, global_step):
+        for name, value in returns.items():
+            self.writer.add_scalar(f"eval/return_{name}", value, global_step)
+        print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
 
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
     checkpoint = load_resume_checkpoint(args) if args.resume else None
-    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-                         "the minibatch is split into meta_batch equal chunks, one per architecture")
-    if args.buffer_size <= args.learning_starts:
-        raise SystemExit(f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
-                         "updates start once the buffer holds more than learning_starts transitions")
-    if args.arch_sampling not in ("uniform", "depth"):
-        raise SystemExit(f"bad --arch-sampling {args.arch_sampling!r}: allowed uniform, depth")
-    try:
-        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
-    except ValueError as error:
-        raise SystemExit(f"--baseline-arch: {error}")
-    obs_dim, act_dim = check_env(args.env_id)
-
+    baseline_arch, obs_dim, act_dim = check_args(args)
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
         args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
-
-    # seeding
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
-    # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
-    torch.set_flush_denormal(True)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
-    rng = np.random.default_rng(args.seed)  # replay sampling and architecture sampling
+    device, rng = seed_and_device(args)
 
     # env setup: gymnasium 1.x SAME_STEP autoreset returns the reset obs at once and keeps the true
     # last observation of a finished episode in infos["final_obs"]
@@ -452,15 +593,17 @@ if __name__ == "__main__":
     action_scale = torch.tensor((envs.single_action_space.high - envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
     action_bias = torch.tensor((envs.single_action_space.high + envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
 
-    # the policy network: one GHN for all architectures (Fig. 2), or one fixed baseline MLP
+    # the policy network: one GHN for all 4680 architectures of Eq. 2 (Fig. 2), or the baseline's one MLP
+    # with the same interface; the GHN and the baseline each get their authors' optimizer settings
     if baseline_arch is None:
         try:
-            ghn = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
+            policy_net = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
-        policy_net = ghn
+        space, probe_archs, policy_lr, policy_decay = archspace.all_archs(), PROBE_ARCHS, args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = BaselineActor(baseline_arch, obs_dim, act_dim).to(device)
+        space, probe_archs, policy_lr, policy_decay = [baseline_arch], [baseline_arch], args.baseline_lr, args.baseline_weight_decay
     qf1 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf2 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf1_target = SoftQNetwork(obs_dim, act_dim).to(device)
@@ -471,88 +614,27 @@ if __name__ == "__main__":
     # with --compile the same update written as tensor ops, traced into the compiled step
     adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)
     q_optimizer = adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr)
-    # the GHN and the baseline each get their authors' settings (--ghn-lr ..., --baseline-lr ...)
-    if baseline_arch is None:
-        policy_optimizer = adam(ghn.param_groups(args.ghn_weight_decay), lr=args.ghn_lr)
-    else:
-        policy_optimizer = adam(policy_net.parameters(), lr=args.baseline_lr, weight_decay=args.baseline_weight_decay)
-
+    policy_optimizer = adam(policy_net.param_groups(policy_decay), lr=policy_lr)
     # automatic entropy tuning
     target_entropy = -float(act_dim)
     log_alpha = torch.tensor([float(np.log(args.alpha))], requires_grad=True, device=device)
     alpha_optimizer = adam([log_alpha], lr=args.q_lr)
     alpha = torch.tensor(args.alpha, device=device)  # a tensor, updated in place, so that a compiled step can change it
 
-    all_archs = archspace.all_archs()  # the 4680 architectures of Eq. 2
-
-    def sample_meta_batch(n):
-        if baseline_arch is not None:
-            return [baseline_arch] * n
-        return archspace.sample_archs(rng, n, all_archs, mode=args.arch_sampling)
-
     rb = ReplayBuffer(args.buffer_size, obs_dim, act_dim, device)
-    archs = sample_meta_batch(args.meta_batch)  # env i is driven by archs[i] (Sec. III-C)
+    archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)  # env i is driven by archs[i] (Sec. III-C)
     obs, _ = envs.reset(seed=args.seed)
     global_step, grad_steps = 0, 0
-
-    if checkpoint:  # continue exactly where the checkpoint stopped: networks, optimizers, RNGs, envs, buffer
-        policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if baseline_arch is None else checkpoint["baseline_state"])
-        for net, key in ((qf1, "qf1"), (qf2, "qf2"), (qf1_target, "qf1_target"), (qf2_target, "qf2_target")):
-            net.load_state_dict(checkpoint[key])
-        q_optimizer.load_state_dict(checkpoint["q_optimizer"])
-        policy_optimizer.load_state_dict(checkpoint["policy_optimizer"])
-        with torch.no_grad():
-            log_alpha.copy_(checkpoint["log_alpha"])
-        alpha_optimizer.load_state_dict(checkpoint["alpha_optimizer"])
-        alpha.fill_(float(checkpoint["alpha"]))
-        global_step, grad_steps = checkpoint["global_step"], checkpoint["grad_steps"]
-        archs, obs = checkpoint["archs"], checkpoint["obs"]
-        envs.set_attr("resume_state", checkpoint["env_states"])  # mid-episode, as they were
-        states = checkpoint["rng"]
-        rng.bit_generator.state = states["numpy"]
-        envs.action_space.np_random.bit_generator.state = states["action_space"]
-        torch.set_rng_state(states["torch"])
-        if device.type == "cuda" and states["cuda"] is not None:
-            torch.cuda.set_rng_state_all(states["cuda"])
-        random.setstate(states["python"])
-        np.random.set_state(states["numpy_global"])
-        if checkpoint["buffer"] is not None:
-            rb.load_state_dict(checkpoint["buffer"])
-        print(f"resumed {args.resume} at step {global_step} ({grad_steps} gradient steps), replay buffer of {len(rb)} transitions"
-              + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
-                 "first and the run does not continue exactly"))
-        del checkpoint  # the GHN and optimizer copies are not needed any more
-
-    def save_checkpoint():
-        state = {
-            "algo": "sac", "args": asdict(args), "env_id": args.env_id, "obs_dim": obs_dim, "act_dim": act_dim,
-            "global_step": global_step, "grad_steps": grad_steps,
-            "ghn": ghn.to_checkpoint() if baseline_arch is None else None,
-            "baseline_arch": baseline_arch, "baseline_state": policy_net.state_dict() if baseline_arch else None,
-            "qf1": qf1.state_dict(), "qf2": qf2.state_dict(),
-            "qf1_target": qf1_target.state_dict(), "qf2_target": qf2_target.state_dict(),
-            "policy_optimizer": policy_optimizer.state_dict(), "q_optimizer": q_optimizer.state_dict(),
-            "log_alpha": log_alpha.detach().cpu(), "alpha_optimizer": alpha_optimizer.state_dict(), "alpha": alpha.item(),
-            # for an exact --resume: what the envs, the loop and every random generator were doing
-            "archs": list(archs), "obs": obs, "env_states": envs.get_attr("resume_state"),
-            "rng": {"numpy": rng.bit_generator.state, "action_space": envs.action_space.np_random.bit_generator.state,
-                    "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-                    "python": random.getstate(), "numpy_global": np.random.get_state()},
-            "buffer": rb.state_dict() if args.save_buffer else None,
-        }
-        path = os.path.join(run_dir, "checkpoint.pt")
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
-        if baseline_arch is None:  # small GHN-only snapshot per save, for evaluate.py --checkpoints
-            torch.save({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
-                       os.path.join(run_dir, f"ghn_{global_step}.pt"))
-        size_mb = os.path.getsize(path) / 2**20
-        return f"{path} ({size_mb:.0f} MB, " + (f"replay buffer of {len(rb)} transitions)" if args.save_buffer else "no replay buffer)")
-
+    critics = {"qf1": qf1, "qf2": qf2, "qf1_target": qf1_target, "qf2_target": qf2_target}
+    optimizers = {"policy_optimizer": policy_optimizer, "q_optimizer": q_optimizer, "alpha_optimizer": alpha_optimizer}
+    if checkpoint:  # continue exactly where it stopped
+        progress = restore_checkpoint(args.resume, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb)
+        global_step, grad_steps, archs, obs = progress["global_step"], progress["grad_steps"], progress["archs"], progress["obs"]
+        del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
     print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
-                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in ghn.parameters()):,} parameters) "
-                        f"over {len(all_archs)} architectures, meta-batch {args.meta_batch}"))
+                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
+                        f"over {len(space)} architectures, meta-batch {args.meta_batch}"))
 
     def update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, arch_ids):
         """One gradient step: critic, actor (Eq. 4), alpha, target networks. A function of tensors,
@@ -604,14 +686,10 @@ if __name__ == "__main__":
         torch._inductor.config.fallback_random = True  # the policy's noise from torch's generator, as in eager mode
         update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
 
-    start_time, start_step = time.time(), global_step
-    update_time, update_count = 0.0, 0  # over the current log window
-    compile_seconds = None
-    next_log, next_eval = next_multiple(global_step, args.log_every), next_multiple(global_step, args.eval_every)
-    next_save = next_multiple(global_step, args.save_every)
-    recent_returns = []
+    logger, losses = Logger(writer, args, global_step), None
+    next_eval, next_save = next_multiple(global_step, args.eval_every), next_multiple(global_step, args.save_every)
     while global_step < args.total_timesteps:
-        # ALGO LOGIC: act. Random actions first; then env i acts with the policy generated for archs[i].
+        # act: env i acts with the policy generated for archs[i] (uniformly random actions first)
         if global_step < args.learning_starts:
             actions = envs.action_space.sample()
         else:
@@ -619,78 +697,46 @@ if __name__ == "__main__":
                 acting_policies = policy_net.policies(policy_net.arch_ids(archs))
                 outputs = actor_forward(acting_policies, torch.as_tensor(obs, dtype=torch.float32, device=device), len(archs))
                 actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
-
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.meta_batch
 
-        # record finished episodes, and give each env whose episode ended a new architecture
+        # store: every env's transition goes to the one shared replay buffer, whichever arch acted;
+        # a finished episode's true last observation is in infos["final_obs"]
+        finished = np.flatnonzero(terminations | truncations)
         real_next_obs = next_obs.copy()
-        for i in np.flatnonzero(terminations | truncations):
+        for i in finished:
             real_next_obs[i] = infos["final_obs"][i]
-            episode_return, episode_length = infos["final_info"]["episode"]["r"][i], infos["final_info"]["episode"]["l"][i]
-            writer.add_scalar("charts/episodic_return", episode_return, global_step)
-            writer.add_scalar(f"charts/episodic_return_env{i}", episode_return, global_step)
-            writer.add_scalar("charts/episodic_length", episode_length, global_step)
-            writer.add_scalar(f"charts/episodic_length_env{i}", episode_length, global_step)
-            recent_returns.append(float(episode_return))
-            archs[i] = sample_meta_batch(1)[0]
         rb.add(obs, real_next_obs, actions, rewards, terminations)
         obs = next_obs
+        logger.episodes(infos, finished, global_step)
+        # Sec. III-C: an env whose episode ended continues with a newly sampled architecture
+        for i in finished:
+            archs[i] = sample_meta_batch(rng, 1, space, args.arch_sampling)[0]
 
-        # ALGO LOGIC: training, one gradient step per collected transition
+        # learn: one gradient step per collected transition, once the buffer holds learning_starts
         if len(rb) > args.learning_starts:
             update_start = time.time()
             for _ in range(args.meta_batch):
-                if baseline_arch is None and grad_steps % args.steps_per_arch == 0:
-                    archs = sample_meta_batch(args.meta_batch)  # Sec. III-C: a new meta-batch every few steps
+                # Sec. III-C: a new meta-batch every steps_per_arch gradient steps. It is also what
+                # the envs act with from here on, mid-episode (with the defaults about every 6 env steps).
+                if grad_steps % args.steps_per_arch == 0:
+                    archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
+                # a uniform minibatch from the shared buffer: chunk i trains archs[i] (Eq. 4), whichever
+                # arch collected those rows; the split is by row position, not by who collected the data
                 b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(args.batch_size)
-                qf1_a_values, qf1_loss, qf2_loss, actor_loss = update(b_obs, b_actions, b_next_obs, b_rewards, b_dones,
-                                                                      policy_net.arch_ids(archs))
+                losses = update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, policy_net.arch_ids(archs))
                 grad_steps += 1
-            if args.compile and compile_seconds is None:  # the first call compiles: report it, do not count it
-                compile_seconds = time.time() - update_start
-                print(f"--compile: the first {args.meta_batch} updates took {compile_seconds:.0f} s, compiling included", flush=True)
-            else:
-                update_time += time.time() - update_start
-                update_count += args.meta_batch
+            logger.updates(args.meta_batch, time.time() - update_start)
 
-        if global_step >= next_log:
-            next_log = next_multiple(global_step, args.log_every)
-            sps = int((global_step - start_step) / (time.time() - start_time))
-            writer.add_scalar("charts/SPS", sps, global_step)
-            line = f"step={global_step} SPS={sps}"
-            if update_count:
-                updates_per_s = update_count / update_time
-                writer.add_scalar("charts/updates_per_s", updates_per_s, global_step)
-                writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), global_step)
-                writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
-                writer.add_scalar("losses/qf2_loss", qf2_loss.item(), global_step)
-                writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
-                writer.add_scalar("losses/alpha", alpha.item(), global_step)
-                line += f" updates/s={updates_per_s:.1f} qf_loss={(qf1_loss + qf2_loss).item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
-                update_time, update_count = 0.0, 0
-            if recent_returns:
-                line += f" return(last {len(recent_returns)} episodes)={np.mean(recent_returns):.1f}"
-                recent_returns = []
-            print(line, flush=True)
-
+        logger.progress(global_step, losses, alpha)
         if global_step >= next_eval:
             next_eval = next_multiple(global_step, args.eval_every)
-            with torch.no_grad():
-                if baseline_arch is None:
-                    probe_policies = dict(zip(map(arch_name, PROBE_ARCHS), ghn(PROBE_ARCHS)))
-                else:
-                    probe_policies = {arch_name(baseline_arch): policy_net.params()}
-                returns = evaluate_probes(probe_policies, args.env_id, args.eval_episodes, args.seed + 10_000,
-                                          action_scale, action_bias, device)
-            for name, value in returns.items():
-                writer.add_scalar(f"eval/return_{name}", value, global_step)
-            print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
-
-        if global_step >= next_save:
+            logger.evaluation(evaluate_probes(policy_net, probe_archs, args.env_id, args.eval_episodes, args.seed + 10_000,
+                                              action_scale, action_bias, device), global_step)
+        if global_step >= next_save or global_step >= args.total_timesteps:  # and always at the end
             next_save = next_multiple(global_step, args.save_every)
-            print(f"saved {save_checkpoint()}", flush=True)
+            progress = dict(global_step=global_step, grad_steps=grad_steps, archs=list(archs), obs=obs)
+            print(save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb), flush=True)
 
-    print(f"saved {save_checkpoint()}")
     envs.close()
     writer.close()

@@ -1,30 +1,22 @@
 import copy
 import csv
+import functools
 import json
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 import archspace
+from conftest import run_script
+import evaluate
 from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 from ghn import GHN
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import evaluate  # noqa: E402
-
-
-def run_eval(*flags, check=True):
-    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), "--threads", "1", *flags]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
+run_eval = functools.partial(run_script, "evaluate.py", "--threads", "1")  # every run on the CPU with one torch thread
 
 
 def sac_checkpoint(path):

@@ -1,27 +1,18 @@
+import functools
 import glob
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from checkpoint_compare import assert_same, assert_same_first_gradients
+from conftest import run_script
 from ghn import GHN
+import ghp_ddpg_her
+from ghp_ddpg_her import EpisodeBuffer, Normalizer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import ghp_ddpg_her  # noqa: E402  (the training loop only runs under __main__)
-from ghp_ddpg_her import EpisodeBuffer, Normalizer  # noqa: E402
-
-
-def run_her(*flags, check=True):
-    cmd = [sys.executable, os.path.join(ROOT, "ghp_ddpg_her.py"), "--no-cuda", "--threads", "1", *flags]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
+run_her = functools.partial(run_script, "ghp_ddpg_her.py", "--no-cuda", "--threads", "1")  # every run on the CPU with one torch thread
 
 
 def sparse_reward(achieved, goal, info):

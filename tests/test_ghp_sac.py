@@ -1,8 +1,7 @@
+import functools
 import glob
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,19 +9,11 @@ import torch
 
 import archspace
 from checkpoint_compare import assert_same, assert_same_first_gradients
+from conftest import run_script
 from ghn import GHN
+import ghp_sac
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import ghp_sac  # noqa: E402  (the training loop only runs under __main__)
-
-
-def run_sac(*flags, check=True):
-    cmd = [sys.executable, os.path.join(ROOT, "ghp_sac.py"), "--no-cuda", "--threads", "1", *flags]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
+run_sac = functools.partial(run_script, "ghp_sac.py", "--no-cuda", "--threads", "1")  # every run on the CPU with one torch thread
 
 
 def only_run_dir(runs_dir):
@@ -214,8 +205,7 @@ def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
      (["--env-id", "FetchReach-v4"], "use ghp_ddpg_her.py"),
      (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
      (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
-     (["--arch-sampling", "random"], "bad --arch-sampling 'random'"),
-     (["--ghn-decoder", "tiny"], "bad GHN decoder 'tiny'"),
+     (["--ghn-decoder", "lowrank", "--ghn-rank", "0"], "bad GHN rank 0: allowed 1..max_width=512"),
      (["--buffer-size", "1000", "--learning-starts", "1000"], "--buffer-size 1000 must be larger than --learning-starts 1000"),
      (["--resume", "/nonexistent/checkpoint.pt"], "no such checkpoint file")],
 )
@@ -226,12 +216,21 @@ def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     assert message in last_line and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("script", ["ghp_sac.py", "ghp_ddpg_her.py"])
+def test_choice_flags_list_their_choices_and_refuse_others(script, tmp_path):
+    help_text = run_script(script, "--help").stdout
+    assert "{uniform,depth}" in help_text and "{full,lowrank}" in help_text
+    for flag, value in (("--arch-sampling", "random"), ("--ghn-decoder", "tiny")):
+        result = run_script(script, flag, value, "--runs-dir", str(tmp_path), check=False)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert f"invalid choice '{value}' for argument '{flag}'" in " ".join(result.stderr.split()), result.stderr
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
-    cmd = [sys.executable, os.path.join(ROOT, "ghp_sac.py"), "--cuda", "--threads", "1", "--env-id", "Pendulum-v1",
-           "--meta-batch", "2", "--total-timesteps", "4", "--learning-starts", "2", "--buffer-size", "10",
-           "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", str(tmp_path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600, check=True)
+    result = run_script("ghp_sac.py", "--cuda", "--threads", "1", "--env-id", "Pendulum-v1", "--meta-batch", "2",
+                        "--total-timesteps", "4", "--learning-starts", "2", "--buffer-size", "10", "--ghn-decoder", "lowrank",
+                        "--eval-every", "0", "--runs-dir", str(tmp_path))
     assert "--cuda: no CUDA device is available, running on the CPU" in result.stdout and "on cpu" in result.stdout
 
 

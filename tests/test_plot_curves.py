@@ -1,10 +1,6 @@
-import os
-import subprocess
-import sys
-
 from torch.utils.tensorboard import SummaryWriter
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import run_script
 
 
 def write_run(folder, values):
@@ -19,10 +15,8 @@ def test_curves_are_grouped_by_experiment_and_seed(tmp_path):
     write_run(tmp_path / "Hopper-v4__ghp__1__100", [(5000, 10.0), (10000, 30.0)])
     write_run(tmp_path / "Hopper-v4__ghp__2__100", [(5000, 20.0), (10000, 50.0)])
     out = tmp_path / "plots" / "curves.png"
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "plot_curves.py"), "--runs",
-                             str(tmp_path / "Hopper-v4__ghp__1__100"), str(tmp_path / "Hopper-v4__ghp__2__100"),
-                             "--tags", "eval/", "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "Hopper-v4__ghp__1__100"),
+                        str(tmp_path / "Hopper-v4__ghp__2__100"), "--tags", "eval/", "--out", str(out))
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ghp |")]
     assert rows == ["| ghp | eval/return_4-4 | 1 | 5k: 10.00, 10k: 30.00 |",
                     "| ghp | eval/return_4-4 | 2 | 5k: 20.00, 10k: 50.00 |"]  # losses/ not selected
@@ -31,8 +25,7 @@ def test_curves_are_grouped_by_experiment_and_seed(tmp_path):
 
 def test_bad_run_folder_is_a_one_line_error(tmp_path):
     (tmp_path / "not_a_run").mkdir()
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "plot_curves.py"), "--runs",
-                             str(tmp_path / "not_a_run")], capture_output=True, text=True, timeout=120)
+    result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "not_a_run"), check=False)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [f"bad run folder {str(tmp_path / 'not_a_run')!r}: "
                                                   "expected a name <env>__<exp-name>__<seed>__<time>"]
