@@ -365,8 +365,14 @@ class CompilableAdam:
 def actor_forward(policies, inputs, meta_batch):
     """Eq. 4's split of the minibatch by architecture: the rows of `inputs` are cut into meta_batch
     equal chunks, and chunk i goes through the policy of arch i (`policies` maps (meta_batch, n, dim)
-    to (meta_batch, n, act_dim)); deterministic tanh actions in [-1, 1]."""
-    return torch.tanh(policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1))
+    to (meta_batch, n, act_dim)); returns the outputs in the rows' order."""
+    return policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1)
+
+
+def deterministic_action(outputs, max_action=1.0):
+    """The policy's action: tanh of the generated network's outputs, times the action bound (1 for the
+    critic's units in [-1, 1]; the env's bound in rollouts, evaluate.py and the exported C code)."""
+    return torch.tanh(outputs) * max_action
 
 
 def arch_name(arch):
@@ -398,8 +404,8 @@ def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore,
         obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
         goals_ep[:, t] = observation["desired_goal"]
         with torch.no_grad():
-            actions = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
-        actions = actions.cpu().numpy() * max_action
+            outputs = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
+        actions = deterministic_action(outputs, max_action).cpu().numpy()
         if explore:
             actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
                               -max_action, max_action)
@@ -631,7 +637,7 @@ if __name__ == "__main__":
             # Target policy = the current GHN's policies for the same archs, as the authors do
             # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
             # its current actor the same way, so that only the policy network differs.
-            next_actions = actor_forward(policies, b_next_inputs, args.meta_batch)
+            next_actions = deterministic_action(actor_forward(policies, b_next_inputs, args.meta_batch))
             target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
             target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
         q_values = qf(b_inputs, b_actions).view(-1)
@@ -641,7 +647,7 @@ if __name__ == "__main__":
         q_optimizer.step()
 
         # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-        pi = actor_forward(policies, b_inputs, args.meta_batch)
+        pi = deterministic_action(actor_forward(policies, b_inputs, args.meta_batch))
         actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
         policy_optimizer.zero_grad()
         actor_loss.backward()

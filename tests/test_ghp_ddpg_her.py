@@ -8,7 +8,7 @@ import torch
 
 from checkpoint_compare import assert_same, assert_same_first_gradients
 from conftest import run_script
-from ghn import GHN
+from ghn import GHN, mlp_forward
 import ghp_ddpg_her
 from ghp_ddpg_her import EpisodeBuffer, Normalizer
 
@@ -76,11 +76,16 @@ def test_normalizer_matches_numpy_and_clips():
     assert constant.std[0] == pytest.approx(1e-2)  # eps floor, no division by zero
 
 
-def test_actor_forward_is_tanh_bounded_and_split():
+def test_actions_are_split_by_arch_and_bounded_by_max_action():
     torch.manual_seed(0)
-    ghn = GHN(13, 4, max_width=64, decoder="lowrank", rank=4)
-    actions = ghp_ddpg_her.actor_forward(ghn.policies(ghn.arch_ids([(4, 8), (64, 64)])), 100 * torch.randn(10, 13), 2)
-    assert actions.shape == (10, 4) and actions.abs().max() <= 1
+    ghn = GHN(13, 4, max_width=64, decoder="lowrank", rank=4).double()  # float64: the two paths agree to ~1e-15
+    archs, inputs = [(4, 8), (64, 64)], 100 * torch.randn(10, 13, dtype=torch.float64)
+    with torch.no_grad():
+        outputs = ghp_ddpg_her.actor_forward(ghn.policies(ghn.arch_ids(archs)), inputs, 2)
+        per_arch = [mlp_forward(params, chunk) for params, chunk in zip(ghn(archs), inputs.split(5))]
+    torch.testing.assert_close(outputs, torch.cat(per_arch), rtol=0, atol=1e-9 * outputs.abs().max().item())
+    actions = ghp_ddpg_her.deterministic_action(outputs, max_action=2.0)
+    assert actions.shape == (10, 4) and actions.abs().max() <= 2 and actions.abs().max() > 1.9  # saturated inputs
 
 
 def test_smoke_run_writes_checkpoint(tmp_path):
