@@ -1,21 +1,24 @@
-"""Evaluate the policies a trained GHN generates, pick small ones, plot, and export (Sec. III-D, IV).
+"""Evaluate the policies a trained GHN generates, pick small ones, plot, export, record (Sec. III-D, IV).
 
-    python evaluate.py --checkpoint runs/RUN/checkpoint.pt                    # all 4680 archs, 5 episodes each
-    python evaluate.py --checkpoint CKPT --archs random:200 --episodes 3      # a seeded random sample
-    python evaluate.py --checkpoint CKPT --archs "16,8,32,8;64,64"            # chosen archs
-    python evaluate.py --checkpoint CKPT --shard 0/4                          # every 4th arch from offset 0
-    python evaluate.py --merge a.csv b.csv c.csv d.csv --out-dir DIR          # join shards, then report
-    python evaluate.py --checkpoint CKPT --budget 2000                        # Eq. 5 pick under 2000 params
-    python evaluate.py --checkpoint CKPT --export 16,16 --out-dir deploy/     # standalone policy + C header
-    python evaluate.py --checkpoints ghn_100000.pt ghn_200000.pt --archs random:100   # Fig. 3 over training
+    python evaluate.py run --checkpoint runs/RUN/checkpoint.pt                # all 4680 archs, 5 episodes each
+    python evaluate.py run --checkpoint CKPT --archs random:200 --episodes 3  # a seeded random sample
+    python evaluate.py run --checkpoint CKPT --archs "16,8,32,8;64,64"        # chosen archs
+    python evaluate.py run --checkpoint CKPT --shard 0/4                      # every 4th arch from offset 0
+    python evaluate.py merge --csvs a.csv b.csv c.csv d.csv --out-dir DIR     # join shards, then report
+    python evaluate.py budget --checkpoint CKPT --params 2000                 # Eq. 5 pick under 2000 params
+    python evaluate.py export --checkpoint CKPT --arch 16,16 --out-dir deploy # standalone policy + C header
+    python evaluate.py curves --checkpoints runs/RUN/ghn_*.pt --archs random:100   # Fig. 3 over training
+    MUJOCO_GL=osmesa python evaluate.py video --checkpoint CKPT --arch 16,16  # an MP4 of one arch's episode
+    python evaluate.py run --help                                             # every flag of a command
 
-Policies act deterministically with the training action transform (SAC: tanh of the mean, scaled to
-the action bounds; DDPG: tanh of the output; Fetch inputs normalised with the checkpoint's
-normalisers). Every architecture plays the same episode seeds (seed + episode index). Results are
-appended to results.csv as each architecture finishes, and a rerun skips what is done. Beside each
-results CSV, a .meta.json names what produced it: a fingerprint of the checkpoint's policy weights
-(GHN and normalisers), env, seed and episodes. A rerun or --merge that does not match it stops with
-an error instead of mixing results of different checkpoints (--fresh starts the file over).
+Policies act deterministically with the training scripts' own transforms (ghp_sac.deterministic_action:
+tanh of the mean, scaled to the action bounds; ghp_ddpg_her.PolicyInputs and deterministic_action:
+normalised observation and goal in, tanh of the output out). Every architecture plays the same episode
+seeds (seed + episode index). Results are appended to results.csv as each architecture finishes, and a
+rerun skips what is done. Beside each results CSV, a .meta.json names what produced it: a fingerprint
+of the checkpoint's policy weights (GHN and normalisers), env, seed and episodes. A rerun or merge that
+does not match it stops with an error instead of mixing results of different checkpoints (--fresh
+starts the file over).
 """
 
 import csv
@@ -33,15 +36,23 @@ import torch
 import tyro
 
 import archspace
+import ghp_ddpg_her  # the training scripts' own input and action transforms (PolicyIO)
+import ghp_sac
 from ghn import GHN, mlp_forward
 
 CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode"]
 
 
 @dataclass
-class Args:
-    checkpoint: str = ""
-    """checkpoint.pt (or a ghn_*.pt snapshot) written by ghp_sac.py or ghp_ddpg_her.py"""
+class Device:
+    cuda: bool = False
+    """generate weights and run policies on the GPU"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+
+
+@dataclass
+class Evaluation(Device):
     archs: str = "all"
     """which architectures: all | random:N (seeded) | a ;-separated list such as "16,8,32,8;64,64" """
     episodes: int = 5
@@ -50,28 +61,100 @@ class Args:
     """env copies stepped together; each runs one (architecture, episode) at a time"""
     seed: int = 0
     """seed of the episode starts (episode e of every arch uses seed + e) and of random:N / Table II cutoffs"""
-    out_dir: str = ""
-    """output folder (default: <checkpoint folder>/eval_<checkpoint name>/)"""
-    shard: str = ""
-    """i/n: evaluate every n-th architecture from offset i (join the shards' CSVs with --merge)"""
-    merge: tuple[str, ...] = ()
-    """CSV files of shards to join into <out-dir>/results.csv, then report (they must come from one checkpoint, seed and episode count)"""
     fresh: bool = False
     """discard results already in the output CSV instead of resuming (needed when they came from another checkpoint or settings)"""
-    checkpoints: tuple[str, ...] = ()
-    """several checkpoints of one run: evaluate each on --archs and plot max/90%/80% over training (Fig. 3)"""
-    budget: int = 0
-    """print the architecture Eq. 5 recommends under this many parameters (and its measured score if evaluated)"""
-    export: str = ""
-    """export this architecture's generated policy (state_dict, C99 header, JSON) to --out-dir, no evaluation"""
     gen_batch: int = 64
     """architectures whose weights are generated per GHN call"""
     cutoffs: int = 5000
     """random parameter cutoffs in [1000, 1e6] for the Table II analysis"""
-    cuda: bool = False
-    """generate weights and run policies on the GPU"""
-    threads: int = 0
-    """torch CPU threads; 0 keeps torch's default"""
+
+
+@dataclass
+class Run(Evaluation):
+    """Evaluate architectures of one checkpoint: results.csv (resumable), report.md/json (max/90%/80%
+    archs, Table II) and the Fig. 4 plots."""
+
+    checkpoint: str = ""
+    """checkpoint.pt (or a ghn_*.pt snapshot) written by ghp_sac.py or ghp_ddpg_her.py"""
+    out_dir: str = ""
+    """output folder (default: <checkpoint folder>/eval_<checkpoint name>/)"""
+    shard: str = ""
+    """i/n: evaluate every n-th architecture from offset i (join the shards' CSVs with the merge command)"""
+
+
+@dataclass
+class Curves(Evaluation):
+    """Evaluate several checkpoints of one run on the same architectures and plot max/90%/80% over
+    training (Fig. 3); each checkpoint also gets its own results and report."""
+
+    checkpoints: tuple[str, ...] = ()
+    """the checkpoints, e.g. runs/RUN/ghn_*.pt"""
+    out_dir: str = ""
+    """output folder (default: the folder of the last checkpoint; one subfolder per checkpoint)"""
+
+
+@dataclass
+class Merge:
+    """Join the CSVs of shards of one checkpoint into <out-dir>/results.csv, then report."""
+
+    csvs: tuple[str, ...] = ()
+    """CSV files of the shards (they must come from one checkpoint, seed and episode count)"""
+    out_dir: str = ""
+    """output folder of the joined results.csv and report"""
+    seed: int = 0
+    """seed of the Table II cutoffs"""
+    cutoffs: int = 5000
+    """random parameter cutoffs in [1000, 1e6] for the Table II analysis"""
+
+
+@dataclass
+class Budget:
+    """Print the architecture Eq. 5 picks under a parameter budget (and its measured score, and the best
+    evaluated one under the budget, if the checkpoint was evaluated)."""
+
+    checkpoint: str = ""
+    """checkpoint.pt or ghn_*.pt"""
+    params: int = 0
+    """the budget: most parameters the policy may have"""
+    out_dir: str = ""
+    """where the checkpoint's results.csv is (default: <checkpoint folder>/eval_<checkpoint name>/)"""
+
+
+@dataclass
+class Export:
+    """Export one architecture's generated policy: policy.pt (plain nn.Sequential), policy.json, and
+    policy.h (dependency-free C99 inference), no evaluation."""
+
+    checkpoint: str = ""
+    """checkpoint.pt or ghn_*.pt"""
+    arch: str = ""
+    """the architecture, e.g. 16,16"""
+    out_dir: str = ""
+    """output folder (default: <checkpoint folder>/export_<arch>/)"""
+
+
+@dataclass
+class Video:
+    """Record deterministic episodes of one architecture's generated policy as an MP4 (MuJoCo's
+    offscreen renderer: MUJOCO_GL=egl or osmesa on a headless machine)."""
+
+    checkpoint: str = ""
+    """checkpoint.pt or ghn_*.pt"""
+    arch: str = ""
+    """the architecture, e.g. 16,16"""
+    episodes: int = 1
+    """episodes in the video, one after the other"""
+    seed: int = 0
+    """episode e starts from seed + e, as in the run command"""
+    out: str = ""
+    """the MP4 file (default: <checkpoint folder>/video_<arch>.mp4)"""
+    size: int = 480
+    """width and height of the frames in pixels"""
+    fps: int = 30
+    """frames per second of the video"""
+
+
+COMMANDS = {"run": Run, "merge": Merge, "budget": Budget, "export": Export, "curves": Curves, "video": Video}
 
 
 def fail(message):
@@ -142,53 +225,52 @@ def meta_mismatch(meta, expected):
     return ", ".join(differ)
 
 
-def make_env(env_id):
-    if env_id.startswith("Fetch"):
-        import gymnasium_robotics
-
-        gym.register_envs(gymnasium_robotics)
-    return gym.make(env_id)
+def make_env(env_id, render_mode=None):
+    return gym.make(env_id, render_mode=render_mode)  # Fetch ids are registered by importing ghp_ddpg_her
 
 
 class PolicyIO:
-    """What happens around a generated MLP: input preparation and the deterministic action transform,
-    exactly as in the training script that wrote the checkpoint."""
+    """What happens around a generated MLP: the training script's own input preparation and
+    deterministic action transform (ghp_sac.deterministic_action; ghp_ddpg_her.PolicyInputs and
+    ghp_ddpg_her.deterministic_action), loaded with the checkpoint's normalisers and clip settings,
+    plus the same constants in float32 for the exported C code."""
 
     def __init__(self, checkpoint, action_space):
         self.goal_env = checkpoint["algo"] == "ddpg_her"
         self.score_name = "success rate" if self.goal_env else "return"  # what an episode's score is
         self.act_dim = checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
-        if self.goal_env:  # ghp_ddpg_her.py: tanh(output) * max_action
+        if self.goal_env:  # ghp_ddpg_her.py: normalised (observation, goal) in, tanh(output) * max_action out
             self.in_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
+            self.max_action = float(action_space.high[0])
             self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
-            from ghp_ddpg_her import Normalizer  # the training script's own normaliser
-
             saved = checkpoint["args"]
             self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
-            norms = []
-            for key in ("obs_norm", "goal_norm"):
-                norms.append(Normalizer(len(checkpoint[key]["sum"]), self.clip_norm))
-                norms[-1].load_state_dict(checkpoint[key])
-            # float32, so that the exported C code computes the very same normalised inputs
-            self.input_mean = np.concatenate([n.mean for n in norms]).astype(np.float32)
+            self.policy_inputs = ghp_ddpg_her.PolicyInputs(checkpoint["obs_dim"], checkpoint["goal_dim"], self.clip_obs,
+                                                           self.clip_norm, torch.device("cpu"))
+            self.policy_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
+            self.policy_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
+            norms = (self.policy_inputs.obs_norm, self.policy_inputs.goal_norm)
+            self.input_mean = np.concatenate([n.mean for n in norms]).astype(np.float32)  # for the C export
             self.input_std = np.concatenate([n.std for n in norms]).astype(np.float32)
-        else:  # ghp_sac.py: tanh(mean) scaled to the action bounds
+        else:  # ghp_sac.py: raw observations in, tanh(mean) scaled to the action bounds out
             self.in_dim = checkpoint["obs_dim"]
             self.action_scale, self.action_bias = (high - low) / 2.0, (high + low) / 2.0
             self.input_mean = self.input_std = None
 
     def inputs(self, observations):
-        """Stacked observations (array, or list of Fetch dicts) -> float32 policy inputs."""
+        """Observations (an array, or a list of Fetch dicts) -> float32 policy inputs (CPU tensor)."""
         if not self.goal_env:
-            return np.asarray(observations, np.float32)
-        raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float32)
-        raw = np.clip(raw, np.float32(-self.clip_obs), np.float32(self.clip_obs))
-        return np.clip((raw - self.input_mean) / self.input_std, -self.clip_norm, self.clip_norm).astype(np.float32)
+            return torch.as_tensor(np.asarray(observations, np.float32))
+        return self.policy_inputs(np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations]))
 
     def actions(self, outputs):
-        """Generated network outputs -> env actions (the mean head only for SAC)."""
-        return np.tanh(outputs[:, : self.act_dim]) * self.action_scale + self.action_bias
+        """Generated network outputs (a tensor) -> env actions (float32 numpy), as in training."""
+        outputs = outputs.cpu()
+        if self.goal_env:
+            return ghp_ddpg_her.deterministic_action(outputs, self.max_action).numpy()
+        scale, bias = torch.tensor(self.action_scale, dtype=torch.float32), torch.tensor(self.action_bias, dtype=torch.float32)
+        return ghp_sac.deterministic_action(outputs[:, : 2 * self.act_dim], scale, bias).numpy()
 
 
 def default_out_dir(path):
@@ -269,9 +351,8 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
             by_arch.setdefault(slot_job[s][0], []).append(s)
         actions = {}
         for arch_index, slots in by_arch.items():
-            inputs = torch.as_tensor(io.inputs([slot_obs[s] for s in slots]), device=device)
-            outputs = mlp_forward(params[arch_index], inputs).double().cpu().numpy()
-            for s, action in zip(slots, io.actions(outputs)):
+            inputs = io.inputs([slot_obs[s] for s in slots]).to(device)
+            for s, action in zip(slots, io.actions(mlp_forward(params[arch_index], inputs))):
                 actions[s] = action
         for s in active:
             slot_obs[s], reward, terminated, truncated, info = envs[s].step(actions[s])
@@ -481,15 +562,15 @@ def plot_fig3(per_checkpoint, out_dir, score_name):
     plt.close(fig)
 
 
-def run_checkpoint(args, path, archs, out_dir, device):
+def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     """Evaluate `archs` of one checkpoint into out_dir/results*.csv (resuming), return (results, checkpoint)."""
     checkpoint, ghn, io = load_policy(path)
     ghn = ghn.to(device).eval()
     env_id = checkpoint["env_id"]
     os.makedirs(out_dir, exist_ok=True)
     name = "results.csv"
-    if args.shard:
-        index, count = parse_shard(args.shard)
+    if shard:
+        index, count = parse_shard(shard)
         archs = archs[index::count]
         name = f"results-shard{index}of{count}.csv"
     csv_path = os.path.join(out_dir, name)
@@ -543,105 +624,172 @@ def parse_shard(text):
     return index, count
 
 
-if __name__ == "__main__":
-    args = tyro.cli(Args)
+def set_up_device(args):
+    """Threads and device of a command that runs policies."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1:
-        fail("--episodes, --num-envs and --gen-batch must be at least 1")
     device = torch.device("cuda" if args.cuda and torch.cuda.is_available() else "cpu")
     if args.cuda and device.type == "cpu":
         print("--cuda: no CUDA device is available, running on the CPU", file=sys.stderr)
-    all_archs = archspace.all_archs()
+    return device
 
-    if args.merge:
-        if not args.out_dir:
-            fail("--merge needs --out-dir for the joined results.csv and report")
-        merged, meta = {}, None
-        for path in args.merge:
-            if not os.path.isfile(path):
-                fail(f"no CSV file {path!r}")
-            shard_meta = read_meta(path)
-            if shard_meta is None:
-                fail(f"{path} has no {os.path.basename(meta_path(path))}: cannot check that the shards come from one checkpoint")
-            mismatch = meta_mismatch(shard_meta, meta) if meta is not None else ""
-            if mismatch:
-                fail(f"{path} does not match {args.merge[0]}: {mismatch}")
-            meta = meta or shard_meta
-            merged.update(read_results(path))
-        os.makedirs(args.out_dir, exist_ok=True)
-        with open(os.path.join(args.out_dir, "results.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            for arch in sorted(merged, key=lambda a: (len(a), a)):
-                row = dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch))
-                writer.writerow(row)
-        with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
-            json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.merge]), f, indent=2)
-        report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.merge))
-        print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
-        sys.exit(0)
 
-    paths = list(args.checkpoints) or ([args.checkpoint] if args.checkpoint else [])
-    if not paths:
-        fail("give --checkpoint PATH (or --checkpoints A B ..., or --merge CSV ...)")
-    archs = select_archs(args.archs, args.seed, all_archs)
+def check_evaluation(args):
+    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1:
+        fail("--episodes, --num-envs and --gen-batch must be at least 1")
 
-    if args.budget:  # Eq. 5 from the checkpoint's dims; measured scores from an earlier evaluation, if any
-        checkpoint, ghn, io = load_policy(paths[0])
-        try:
-            pick = archspace.select_under_budget(all_archs, args.budget, io.in_dim, io.act_dim)
-        except ValueError as error:
-            fail(f"--budget {args.budget}: {error}")
-        csv_path = os.path.join(args.out_dir or default_out_dir(paths[0]), "results.csv")
-        results, saved = read_results(csv_path), read_meta(csv_path)
-        print(f"budget {args.budget}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
-              f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
-        if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
-            print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
-            results = {}
-        if pick in results:
-            print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
-        fitting = [r for r in results.values() if r["params"] <= args.budget]
-        if fitting:
-            best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
-            print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
-                  f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}")
-        elif not results:
-            print(f"  (no evaluation in {csv_path} to compare with)")
-        sys.exit(0)
 
-    if args.export:
-        checkpoint, ghn, io = load_policy(paths[0])
-        arch = select_archs(args.export, args.seed, all_archs)
-        if len(arch) != 1:
-            fail(f"--export takes one architecture, got {args.export!r}")
-        out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(paths[0])), f"export_{'-'.join(map(str, arch[0]))}")
-        size = export_policy(ghn, io, arch[0], out_dir)
-        print(f"exported {list(arch[0])} to {out_dir}/policy.pt, policy.h, policy.json: "
-              f"{archspace.num_params(arch[0], io.in_dim, io.act_dim)} parameters, {size} bytes as float32")
-        sys.exit(0)
+def print_report(report, out_dir, score_name):
+    for level, row in report["levels"].items():
+        print(f"{level:>4s} arch: " + ("undefined (best score <= 0)" if row is None else
+                                       f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {score_name}={row['score']:.2f}"))
+    t2 = report["table2"]
+    if t2["cutoffs_used"]:
+        print(f"Table II over {t2['cutoffs_used']} cutoffs: max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}")
+    print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
 
+
+def command_run(args):
+    check_evaluation(args)
+    if not args.checkpoint:
+        fail("run needs --checkpoint PATH")
+    device = set_up_device(args)
+    archs = select_archs(args.archs, args.seed, archspace.all_archs())
+    out_dir = args.out_dir or default_out_dir(args.checkpoint)
+    results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
+    if args.shard:
+        print(f"shard written; join the shards with: python evaluate.py merge --csvs {out_dir}/results-shard*.csv --out-dir {out_dir}")
+        return
+    print_report(make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint),
+                 out_dir, io.score_name)
+
+
+def command_curves(args):
+    check_evaluation(args)
+    if len(args.checkpoints) < 2:
+        fail("curves needs --checkpoints with at least two checkpoints of one run")
+    device = set_up_device(args)
+    archs = select_archs(args.archs, args.seed, archspace.all_archs())
     per_checkpoint = []
-    for path in paths:
-        out_dir = args.out_dir or default_out_dir(path)
-        if len(paths) > 1 and args.out_dir:
-            out_dir = os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0])
+    for path in args.checkpoints:
+        out_dir = os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0]) if args.out_dir else default_out_dir(path)
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
-        if args.shard:
-            print(f"shard written; join the shards with: python evaluate.py --merge {out_dir}/results-shard*.csv --out-dir {out_dir}")
-            continue
         report = make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path)
-        for level, row in report["levels"].items():
-            print(f"{level:>4s} arch: " + ("undefined (best score <= 0)" if row is None else
-                                           f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {io.score_name}={row['score']:.2f}"))
-        t2 = report["table2"]
-        if t2["cutoffs_used"]:
-            print(f"Table II over {t2['cutoffs_used']} cutoffs: max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}")
-        print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
+        print_report(report, out_dir, io.score_name)
         per_checkpoint.append({"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]})
+    fig_dir = args.out_dir or os.path.dirname(os.path.abspath(args.checkpoints[-1]))
+    plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, io.score_name)
+    print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")
 
-    if len(per_checkpoint) > 1:
-        fig_dir = args.out_dir or os.path.dirname(os.path.abspath(paths[-1]))
-        plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, io.score_name)
-        print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")
+
+def command_merge(args):
+    if not args.csvs or not args.out_dir:
+        fail("merge needs --csvs A.csv B.csv ... and --out-dir for the joined results.csv and report")
+    merged, meta = {}, None
+    for path in args.csvs:
+        if not os.path.isfile(path):
+            fail(f"no CSV file {path!r}")
+        shard_meta = read_meta(path)
+        if shard_meta is None:
+            fail(f"{path} has no {os.path.basename(meta_path(path))}: cannot check that the shards come from one checkpoint")
+        mismatch = meta_mismatch(shard_meta, meta) if meta is not None else ""
+        if mismatch:
+            fail(f"{path} does not match {args.csvs[0]}: {mismatch}")
+        meta = meta or shard_meta
+        merged.update(read_results(path))
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "results.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for arch in sorted(merged, key=lambda a: (len(a), a)):
+            writer.writerow(dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch)))
+    with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
+        json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.csvs]), f, indent=2)
+    report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.csvs))
+    print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
+    print_report(report, args.out_dir, meta["score"])
+
+
+def command_budget(args):
+    """Eq. 5 from the checkpoint's dims; measured scores from an earlier evaluation, if any."""
+    checkpoint, ghn, io = load_policy(args.checkpoint)
+    all_archs = archspace.all_archs()
+    try:
+        pick = archspace.select_under_budget(all_archs, args.params, io.in_dim, io.act_dim)
+    except ValueError as error:
+        fail(f"--params {args.params}: {error}")
+    csv_path = os.path.join(args.out_dir or default_out_dir(args.checkpoint), "results.csv")
+    results, saved = read_results(csv_path), read_meta(csv_path)
+    print(f"budget {args.params}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
+          f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
+    if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
+        print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
+        results = {}
+    if pick in results:
+        print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
+    fitting = [r for r in results.values() if r["params"] <= args.params]
+    if fitting:
+        best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
+        print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
+              f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}")
+    elif not results:
+        print(f"  (no evaluation in {csv_path} to compare with)")
+
+
+def one_arch(spec):
+    archs = select_archs(spec, 0, archspace.all_archs())
+    if len(archs) != 1:
+        fail(f"--arch takes one architecture, got {spec!r}")
+    return archs[0]
+
+
+def command_export(args):
+    checkpoint, ghn, io = load_policy(args.checkpoint)
+    arch = one_arch(args.arch)
+    out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}")
+    size = export_policy(ghn, io, arch, out_dir)
+    print(f"exported {list(arch)} to {out_dir}/policy.pt, policy.h, policy.json: "
+          f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, {size} bytes as float32")
+
+
+@torch.no_grad()
+def command_video(args):
+    checkpoint, ghn, io = load_policy(args.checkpoint)
+    arch = one_arch(args.arch)
+    if args.episodes < 1 or args.size < 16 or args.fps < 1:
+        fail("--episodes and --fps must be at least 1, --size at least 16")
+    try:
+        import imageio.v2 as imageio
+    except ImportError:
+        fail("writing MP4 needs imageio and imageio-ffmpeg: pip install -r requirements.txt")
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"video_{'-'.join(map(str, arch))}.mp4")
+    env = gym.make(checkpoint["env_id"], render_mode="rgb_array", width=args.size, height=args.size)
+    params, frames, scores = ghn([arch])[0], [], []
+    for episode in range(args.episodes):
+        observation, _ = env.reset(seed=args.seed + episode)
+        try:
+            frames.append(env.render())
+        except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
+            gl = os.environ.get("MUJOCO_GL", "")
+            fail(f"cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} ({type(error).__name__}): on a headless "
+                 "machine install OSMesa (Debian/Ubuntu: apt-get install libosmesa6) and run with MUJOCO_GL=osmesa, "
+                 "or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+        total, done = 0.0, False
+        while not done:
+            action = io.actions(mlp_forward(params, io.inputs([observation] if io.goal_env else observation[None])))[0]
+            observation, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+            frames.append(env.render())
+        scores.append(float(info["is_success"]) if io.goal_env else total)
+    env.close()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    imageio.mimwrite(out, frames, fps=args.fps, macro_block_size=1)
+    print(f"wrote {out}: {len(frames)} frames of {list(arch)}, {io.score_name} per episode "
+          + ", ".join(f"{score:.2f}" for score in scores))
+
+
+if __name__ == "__main__":
+    args = tyro.extras.subcommand_cli_from_dict(COMMANDS, description=__doc__.split("\n\n")[0])
+    {Run: command_run, Merge: command_merge, Budget: command_budget, Export: command_export, Curves: command_curves,
+     Video: command_video}[type(args)](args)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import gymnasium as gym
+import imageio.v2 as imageio
 import mujoco
 import numpy as np
 import torch
@@ -106,6 +107,8 @@ class Args:
     """env steps between deterministic evaluations of the probe architectures; 0 disables"""
     eval_episodes: int = 1
     """episodes per probe architecture at each evaluation"""
+    capture_video: bool = False
+    """at each evaluation, save the first episode of every probe architecture as <run dir>/videos/<step>_<arch>.mp4 (headless: MUJOCO_GL=osmesa or egl)"""
     save_every: int = 100_000
     """env steps between checkpoints (one is always written at the end); 0 saves only at the end"""
     save_buffer: bool = True
@@ -115,8 +118,8 @@ class Args:
 
 # Flags that --resume may change: run length, logging, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "save_every", "save_buffer",
-                     "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
+RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "capture_video", "save_every",
+                     "save_buffer", "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
 
 
 PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
@@ -361,15 +364,17 @@ def sample_meta_batch(rng, n, space, mode):
 
 
 @torch.no_grad()
-def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, action_bias, device):
+def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, action_bias, device, video_prefix=None):
     """Deterministic return (tanh of the mean, as in training) of the policy generated for each arch:
-    {arch name: mean return over `episodes` episodes}."""
-    env = gym.make(env_id)
+    {arch name: mean return over `episodes` episodes}. With video_prefix, the first episode of each
+    arch is also saved as <video_prefix>_<arch>.mp4."""
+    env = gym.make(env_id, render_mode="rgb_array" if video_prefix else None)
     returns = {}
     for arch, params in zip(archs, policy_net(archs)):
         episode_returns = []
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
+            frames = [env.render()] if video_prefix and episode == 0 else None
             done, total = False, 0.0
             while not done:
                 outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
@@ -377,6 +382,10 @@ def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, act
                 obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
                 total += float(reward)
                 done = terminated or truncated
+                if frames is not None:
+                    frames.append(env.render())
+            if frames is not None:
+                imageio.mimwrite(f"{video_prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1)
             episode_returns.append(total)
         returns[arch_name(arch)] = float(np.mean(episode_returns))
     env.close()
@@ -398,6 +407,21 @@ def check_args(args):
     except ValueError as error:
         raise SystemExit(f"--baseline-arch: {error}")
     return (baseline_arch, *check_env(args.env_id))
+
+
+def check_rendering(env_id):
+    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
+        gl = os.environ.get("MUJOCO_GL", "")
+        raise SystemExit(f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+                         f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+                         "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+    finally:
+        env.close()
 
 
 def seed_and_device(args):
@@ -583,6 +607,9 @@ if __name__ == "__main__":
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
+    if args.capture_video:  # fail now, not at the first evaluation
+        check_rendering(args.env_id)
+        os.makedirs(os.path.join(run_dir, "videos"), exist_ok=True)
 
     # env setup: gymnasium 1.x SAME_STEP autoreset returns the reset obs at once and keeps the true
     # last observation of a finished episode in infos["final_obs"]
@@ -731,8 +758,9 @@ if __name__ == "__main__":
         logger.progress(global_step, losses, alpha)
         if global_step >= next_eval:
             next_eval = next_multiple(global_step, args.eval_every)
+            video_prefix = os.path.join(run_dir, "videos", str(global_step)) if args.capture_video else None
             logger.evaluation(evaluate_probes(policy_net, probe_archs, args.env_id, args.eval_episodes, args.seed + 10_000,
-                                              action_scale, action_bias, device), global_step)
+                                              action_scale, action_bias, device, video_prefix), global_step)
         if global_step >= next_save or global_step >= args.total_timesteps:  # and always at the end
             next_save = next_multiple(global_step, args.save_every)
             progress = dict(global_step=global_step, grad_steps=grad_steps, archs=list(archs), obs=obs)

@@ -11,17 +11,18 @@ def gamma(k):
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
 
 
-def mlp_float32_error_bound(layers, inputs):
+def mlp_float32_error_bound(layers, inputs, input_error=0.0):
     """Exact outputs of the MLP `layers` = [(W, b), ...] (ReLU between layers, linear output) on
     `inputs`, and a bound on how far ANY float32 evaluation of it can be from them, per output.
 
     Whatever the summation order (a BLAS kernel, a C loop, with or without FMA), fl(W x + b) lies
     within gamma_(n+1) * (|W| |x| + |b|) of W x + b for fan-in n (Higham, Accuracy and Stability of
     Numerical Algorithms, Sec. 3.1); an error e already in x adds |W| e; ReLU does not grow errors.
-    Two float32 evaluations therefore differ by at most twice the bound. Arrays in float64, whose own
+    Two float32 evaluations therefore differ by at most twice the bound. `input_error` bounds how far
+    the inputs an evaluation starts from may already be from `inputs`. Arrays in float64, whose own
     rounding is 2^29 times smaller and is left out."""
     x = np.asarray(inputs, np.float64)
-    error = np.zeros_like(x)
+    error = np.broadcast_to(np.asarray(input_error, np.float64), x.shape).copy()
     for i, (weight, bias) in enumerate(layers):
         weight, bias = np.asarray(weight, np.float64), np.asarray(bias, np.float64)
         abs_weight = np.abs(weight)

@@ -14,7 +14,7 @@ def test_space_has_4680_archs_in_depth_then_lexicographic_order():
     assert archs[8:72] == sorted(archs[8:72])
 
 
-def test_small_space():
+def test_smaller_space_lists_depth_then_widths():
     assert all_archs(widths=(8, 4), max_depth=2) == [(4,), (8,), (4, 4), (4, 8), (8, 4), (8, 8)]
 
 
@@ -27,7 +27,7 @@ def test_num_params_matches_paper(arch, in_dim, out_dim, expected):
     assert num_params(arch, in_dim, out_dim) == expected
 
 
-def test_d_lm_by_hand():
+def test_d_lm_follows_algorithm_1_by_hand():
     # Algorithm 1: (in + 2) * l1 + sum_{j>=2} min(l1..lj) + min(l1..lk, out)
     assert d_lm((256, 256), 11, 3) == 13 * 256 + 256 + 3  # 3587
     assert d_lm((8, 4, 4, 4), 11, 3) == 13 * 8 + 4 + 4 + 4 + 3  # 119
@@ -36,7 +36,7 @@ def test_d_lm_by_hand():
 
 
 @pytest.mark.parametrize("text", ["16,8,32,8", "[16, 8, 32, 8]", "16-8-32-8", " 16, 8,32 ,8 ", "(16,8,32,8)"])
-def test_parse_arch_forms(text):
+def test_parse_arch_reads_every_written_form(text):
     assert parse_arch(text) == (16, 8, 32, 8)
 
 
@@ -53,7 +53,7 @@ def test_arch_graph_is_eq3():
     assert archspace.graph_roles((16, 8)) == [archspace.INPUT, archspace.WEIGHT, archspace.BIAS, archspace.WEIGHT, archspace.BIAS, archspace.OUTPUT]
 
 
-def test_layer_shapes():
+def test_layer_shapes_are_fan_out_by_fan_in():
     assert archspace.layer_shapes((16, 8), 11, 6) == [(16, 11), (8, 16), (6, 8)]
 
 

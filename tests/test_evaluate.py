@@ -1,22 +1,30 @@
 import copy
 import csv
-import functools
+import glob
 import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 import archspace
-from conftest import run_script
+from conftest import osmesa_renders, run_script
 import evaluate
+import ghp_ddpg_her
+import ghp_sac
 from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 from ghn import GHN
 
-run_eval = functools.partial(run_script, "evaluate.py", "--threads", "1")  # every run on the CPU with one torch thread
+
+
+def run_eval(command, *flags, check=True, env=None):
+    """python evaluate.py <command> <flags>, with one torch thread where the command runs policies."""
+    threads = ["--threads", "1"] if command in ("run", "curves") else []
+    return run_script("evaluate.py", command, *threads, *flags, check=check, env=env)
 
 
 def sac_checkpoint(path):
@@ -49,7 +57,7 @@ def rows(path):
 def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
-    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", out)
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", out)
     table = rows(os.path.join(out, "results.csv"))
     assert sorted(r["arch"] for r in table) == ["16,16", "4", "8,4,4,4"]
     for r in table:
@@ -62,7 +70,7 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
         assert os.path.isfile(os.path.join(out, name)), name
 
     # a rerun with one more arch evaluates only that one, and the old rows stay untouched
-    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4;64,64", "--episodes", "2", "--out-dir", out)
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4;64,64", "--episodes", "2", "--out-dir", out)
     assert "3 already in" in result.stdout and "1 to evaluate" in result.stdout
     again = rows(os.path.join(out, "results.csv"))
     assert again[:3] == table and again[3]["arch"] == "64,64"
@@ -71,7 +79,7 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
     # bit for bit (the same archs on the same env copies batch their forwards the same way; other
     # batching may sum in another order and move a chaotic return by more than float32 rounding)
     fresh = str(tmp_path / "fresh")
-    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", fresh)
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", fresh)
     assert rows(os.path.join(fresh, "results.csv")) == table
 
 
@@ -80,12 +88,12 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     out = str(tmp_path / "eval")
     archs = "4;8;16;4,4;8,8"
     for shard in ("0/2", "1/2"):
-        run_eval("--checkpoint", checkpoint, "--archs", archs, "--episodes", "1", "--shard", shard, "--out-dir", out)
+        run_eval("run", "--checkpoint", checkpoint, "--archs", archs, "--episodes", "1", "--shard", shard, "--out-dir", out)
     first = [r["arch"] for r in rows(os.path.join(out, "results-shard0of2.csv"))]
     second = [r["arch"] for r in rows(os.path.join(out, "results-shard1of2.csv"))]
     assert sorted(first) == ["16", "4", "8,8"] and sorted(second) == ["4,4", "8"]
     merged = str(tmp_path / "merged")
-    run_eval("--merge", os.path.join(out, "results-shard0of2.csv"), os.path.join(out, "results-shard1of2.csv"),
+    run_eval("merge", "--csvs", os.path.join(out, "results-shard0of2.csv"), os.path.join(out, "results-shard1of2.csv"),
              "--out-dir", merged)
     assert sorted(r["arch"] for r in rows(os.path.join(merged, "results.csv"))) == sorted(first + second)
     shard_rows = rows(os.path.join(out, "results-shard0of2.csv")) + rows(os.path.join(out, "results-shard1of2.csv"))
@@ -97,7 +105,7 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
 def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "checkpoint.pt")
     out = str(tmp_path / "eval")
-    run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
     first = rows(os.path.join(out, "results.csv"))
 
     # training overwrites checkpoint.pt: the same path now holds other weights
@@ -105,16 +113,16 @@ def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     torch.manual_seed(7)
     state["ghn"] = GHN(3, 2, decoder="lowrank").to_checkpoint()
     torch.save(state, checkpoint)
-    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, check=False)
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert "holds results of other settings (fingerprint" in last_line and "--fresh" in last_line
     assert rows(os.path.join(out, "results.csv")) == first  # nothing was touched
 
-    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
     assert "episodes 1 vs 2" in result.stderr.strip().splitlines()[-1]
 
-    result = run_eval("--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, "--fresh")
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, "--fresh")
     assert "0 already in" in result.stdout
     again = rows(os.path.join(out, "results.csv"))
     assert [r["arch"] for r in again] == [r["arch"] for r in first] and again != first  # new weights, new scores
@@ -130,9 +138,9 @@ def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
     state["ghn"] = GHN(3, 2, decoder="lowrank").to_checkpoint()
     torch.save(state, second)
     out = str(tmp_path / "eval")
-    run_eval("--checkpoint", first, "--archs", "4;8", "--episodes", "1", "--shard", "0/2", "--out-dir", out)
-    run_eval("--checkpoint", second, "--archs", "4;8", "--episodes", "1", "--shard", "1/2", "--out-dir", str(tmp_path / "other"))
-    result = run_eval("--merge", os.path.join(out, "results-shard0of2.csv"),
+    run_eval("run", "--checkpoint", first, "--archs", "4;8", "--episodes", "1", "--shard", "0/2", "--out-dir", out)
+    run_eval("run", "--checkpoint", second, "--archs", "4;8", "--episodes", "1", "--shard", "1/2", "--out-dir", str(tmp_path / "other"))
+    result = run_eval("merge", "--csvs", os.path.join(out, "results-shard0of2.csv"),
                       os.path.join(tmp_path, "other", "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "does not match" in result.stderr.strip().splitlines()[-1] and "fingerprint" in result.stderr
@@ -141,21 +149,21 @@ def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
 def test_merge_of_no_results_is_a_one_line_error(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
-    run_eval("--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--shard", "1/2", "--out-dir", out)
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--shard", "1/2", "--out-dir", out)
     assert rows(os.path.join(out, "results-shard1of2.csv")) == []  # one arch, and shard 1 of 2 gets none
-    result = run_eval("--merge", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
+    result = run_eval("merge", "--csvs", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
 
 
-def test_checkpoints_over_training_plot_fig3(tmp_path):
+def test_curves_over_training_plot_fig3(tmp_path):
     first = sac_checkpoint(tmp_path / "ghn_1000.pt")
     second = str(tmp_path / "ghn_2000.pt")
     state = torch.load(first, weights_only=False)
     state["global_step"] = 2000
     torch.save(state, second)
     out = str(tmp_path / "fig3")
-    result = run_eval("--checkpoints", first, second, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
+    result = run_eval("curves", "--checkpoints", first, second, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out)
     assert "Fig. 3 over 2 checkpoints" in result.stdout
     assert os.path.isfile(os.path.join(out, "fig3.png"))
     for stem in ("ghn_1000", "ghn_2000"):
@@ -167,7 +175,7 @@ def hand_results(entries):
             for arch, params, dlm, score in entries}
 
 
-def test_max_90_80_selection():
+def test_levels_pick_the_smallest_arch_reaching_each_fraction():
     results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 95.0), ((8,), 100, 30, 85.0), ((4,), 10, 40, 50.0)])
     assert evaluate.smallest_reaching(results, 1.0)["arch"] == (512,)
     assert evaluate.smallest_reaching(results, 0.9)["arch"] == (64,)
@@ -204,7 +212,7 @@ def test_picks_do_not_depend_on_row_order():
     assert expected[0]["max_size_ratio"] == pytest.approx(share * 300 / 900 + (1 - share) * 1.0)
 
 
-def test_report_fields(tmp_path):
+def test_report_names_the_level_archs_with_their_numbers(tmp_path):
     results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 95.0), ((8,), 100, 30, 85.0)])
     report = evaluate.make_report(results, str(tmp_path), "Hopper-v4", "return", 100, 0, "hand")
     assert report["levels"]["90%"] == {"arch": [64], "params": 300, "d_lm": 20, "score": 95.0, "std": 0.0}
@@ -224,7 +232,7 @@ def exported(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if request.param == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
     out = tmp_path / "export"
-    result = run_eval("--checkpoint", checkpoint, "--export", ",".join(map(str, EXPORT_ARCH)), "--out-dir", str(out))
+    result = run_eval("export", "--checkpoint", checkpoint, "--arch", ",".join(map(str, EXPORT_ARCH)), "--out-dir", str(out))
     _, ghn, io = evaluate.load_policy(checkpoint)
     assert f"{4 * archspace.num_params(EXPORT_ARCH, io.in_dim, io.act_dim)} bytes" in result.stdout
     with torch.no_grad():
@@ -243,7 +251,17 @@ def exported(request, tmp_path_factory):
     stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
     printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
     c_actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
-    return io, mlp, observations, io.inputs(observations), c_actions
+    return io, mlp, observations, c_inputs(io, observations), c_actions
+
+
+def c_inputs(io, observations):
+    """The exported C code's input preparation replayed in numpy float32, in its order: Fetch inputs
+    clipped to +-clip_obs, minus the float32 mean, over the float32 std, clipped to +-clip_norm."""
+    if not io.goal_env:
+        return np.asarray(observations, np.float32)
+    raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float32)
+    raw = np.clip(raw, np.float32(-io.clip_obs), np.float32(io.clip_obs))
+    return np.clip((raw - io.input_mean) / io.input_std, np.float32(-io.clip_norm), np.float32(io.clip_norm))
 
 
 def c_pre_tanh_outputs(mlp, inputs):
@@ -298,7 +316,7 @@ def test_export_check_fails_for_a_wrong_export(exported, defect):
         if not io.goal_env:
             pytest.skip("SAC policies take raw observations")
         io.input_mean[0] += 1e-3 * io.input_std[0]  # a normalised input off by 0.001
-        inputs = io.inputs(observations)
+        inputs = c_inputs(io, observations)
     wrong = c_actions_from(io, c_pre_tanh_outputs(mlp, inputs))
     if defect == "no tanh":
         wrong = c_pre_tanh_outputs(mlp, inputs) * io.action_scale + io.action_bias
@@ -306,30 +324,125 @@ def test_export_check_fails_for_a_wrong_export(exported, defect):
 
 
 def test_evaluation_and_export_agree_within_float32_rounding(exported):
-    """evaluate.py's torch pipeline (inputs, float32 MLP by BLAS, action transform) against the C
-    program. The summation orders differ, so the pre-tanh outputs may differ by twice the float32
-    error bound of any evaluation order (tests/float32_bound.py); tanh is 1-Lipschitz."""
+    """evaluate.py's pipeline (the training script's input and action transforms, float32 MLP by BLAS)
+    against the C program. Both approximate the exact MLP on the exact normalised inputs x:
+    - inputs: evaluation normalises in float64 and rounds once (u |x|); C computes x - mean and / std
+      in float32 from float32 mean and std: u |mean| / std for the rounded mean, then three relative
+      roundings (subtraction, std, division): 3.01 u |x|. Clipping is 1-Lipschitz.
+    - MLP: any float32 evaluation order stays within tests/float32_bound.py's bound, input errors
+      included; the two pipelines differ by at most twice it.
+    - actions: torch's and C's float32 tanh each within 2 ulp (tanh_tolerance), tanh is 1-Lipschitz."""
     io, mlp, observations, inputs, c_actions = exported
-    np.testing.assert_array_equal(io.inputs(observations), inputs)
-    with torch.no_grad():
-        torch_outputs = mlp(torch.as_tensor(io.inputs(observations))).double().numpy()
+    evaluation_inputs = io.inputs(observations)
+    if io.goal_env:
+        norms = (io.policy_inputs.obs_norm, io.policy_inputs.goal_norm)
+        mean, std = np.concatenate([n.mean for n in norms]), np.concatenate([n.std for n in norms])
+        raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float64)
+        unclipped = (np.clip(raw, -io.clip_obs, io.clip_obs) - mean) / std
+        exact = np.clip(unclipped, -io.clip_norm, io.clip_norm)
+        input_error = UNIT_ROUNDOFF * (1.01 * np.abs(mean) / std + 3.01 * np.abs(unclipped))
+    else:
+        exact, input_error = np.asarray(observations, np.float64), 0.0
+    assert np.all(np.abs(evaluation_inputs.double().numpy() - exact) <= UNIT_ROUNDOFF * np.abs(exact))
+    assert np.all(np.abs(inputs - exact) <= input_error)
     layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)]
-    _, bound = mlp_float32_error_bound(layers, inputs)
-    assert np.all(np.abs(torch_outputs - c_pre_tanh_outputs(mlp, inputs)) <= 2 * bound)
-    tolerance = np.abs(io.action_scale) * 2 * bound + tanh_tolerance(io)
-    assert np.all(np.abs(io.actions(torch_outputs) - c_actions) <= tolerance)
+    _, bound = mlp_float32_error_bound(layers, exact, input_error)
+    with torch.no_grad():
+        outputs = mlp(evaluation_inputs)
+    assert np.all(np.abs(outputs.double().numpy() - c_pre_tanh_outputs(mlp, inputs)) <= 2 * bound)
+    tolerance = np.abs(io.action_scale) * 2 * bound + 2 * tanh_tolerance(io)
+    if not io.goal_env:  # the export keeps SAC's mean head; evaluation reads it from the 2a outputs (mean, log_std)
+        outputs = torch.cat([outputs, torch.zeros_like(outputs)], 1)
+    actions = io.actions(outputs)
+    assert np.all(np.abs(actions - c_actions) <= tolerance)
+
+
+def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
+    """evaluate.py and ghp_sac.py's probe evaluation (the training script's own code) give the same
+    returns on the same seeds: same generated weights, input and action transform, episodes."""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    _, ghn, io = evaluate.load_policy(checkpoint)
+    archs, episodes, seed = [(4,), (16, 16), (8, 4, 4, 4)], 2, 7
+    scores = {}
+    evaluate.evaluate_archs(ghn, io, "Pendulum-v1", archs, episodes, 1, seed, len(archs), torch.device("cpu"),
+                            on_result=lambda arch, per_episode: scores.update({ghp_sac.arch_name(arch): np.mean(per_episode)}))
+    space = evaluate.make_env("Pendulum-v1").action_space  # the action scale as ghp_sac.py derives it
+    scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
+    bias = torch.tensor((space.high + space.low) / 2.0, dtype=torch.float32)
+    training = ghp_sac.evaluate_probes(ghn, archs, "Pendulum-v1", episodes, seed, scale, bias, torch.device("cpu"))
+    assert scores == training
+
+
+def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path):
+    """On a checkpoint of a real ghp_ddpg_her.py run (normalisers of observations and goals that
+    differ), evaluate.py's inputs and actions equal those of the training script's PolicyInputs and
+    deterministic_action, loaded as --resume loads them."""
+    runs = str(tmp_path / "runs")
+    run_script("ghp_ddpg_her.py", "--no-cuda", "--threads", "1", "--epochs", "1", "--cycles-per-epoch", "2",
+               "--updates-per-cycle", "2", "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1",
+               "--ghn-decoder", "lowrank", "--clip-obs", "1.5", "--runs-dir", runs)
+    (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
+    checkpoint, ghn, io = evaluate.load_policy(path)
+    training_inputs = ghp_ddpg_her.PolicyInputs(10, 3, 1.5, 5.0, torch.device("cpu"))
+    training_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
+    training_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
+    env = evaluate.make_env("FetchReach-v4")
+    observations = [env.reset(seed=i)[0] for i in range(5)]
+    expected = training_inputs(np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations]))
+    assert torch.equal(io.inputs(observations), expected)
+    outputs = 3 * torch.randn(5, 4)
+    np.testing.assert_array_equal(io.actions(outputs), ghp_ddpg_her.deterministic_action(outputs, float(env.action_space.high[0])).numpy())
+
+
+def hopper_checkpoint(path):
+    """A just-initialised GHN in ghp_sac.py's checkpoint format for Hopper-v4 (11 obs, 3 actions)."""
+    torch.manual_seed(0)
+    torch.save({"algo": "sac", "env_id": "Hopper-v4", "obs_dim": 11, "act_dim": 3, "global_step": 0, "args": {},
+                "ghn": GHN(11, 6, decoder="lowrank").to_checkpoint()}, path)
+    return str(path)
+
+
+def test_video_records_every_step_of_the_episodes(tmp_path):
+    if not osmesa_renders():
+        pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
+    import imageio.v2 as imageio
+
+    checkpoint, out = hopper_checkpoint(tmp_path / "ckpt.pt"), str(tmp_path / "hopper.mp4")
+    result = run_eval("video", "--checkpoint", checkpoint, "--arch", "16,16", "--episodes", "2", "--size", "64", "--out", out,
+                      env={"MUJOCO_GL": "osmesa"})
+    scores = []  # the same episodes played by evaluate.py's run engine
+    _, ghn, io = evaluate.load_policy(checkpoint)
+    evaluate.evaluate_archs(ghn, io, "Hopper-v4", [(16, 16)], 2, 1, 0, 1, torch.device("cpu"),
+                            on_result=lambda arch, per_episode: scores.extend(per_episode))
+    assert f"return per episode {scores[0]:.2f}, {scores[1]:.2f}" in result.stdout
+    frames = imageio.mimread(out, memtest=False)
+    steps = int(result.stdout.split("wrote ")[1].split(": ")[1].split(" frames")[0])
+    assert len(frames) == steps and frames[0].shape == (64, 64, 3)
+    assert np.std(frames[0]) > 0 and not np.array_equal(frames[0], frames[-1])  # a picture, and it moves
+
+
+def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
+    checkpoint = hopper_checkpoint(tmp_path / "ckpt.pt")
+    result = run_eval("video", "--checkpoint", checkpoint, "--arch", "16,16", "--out", str(tmp_path / "x.mp4"), check=False,
+                      env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot render with MUJOCO_GL=glfw" in result.stderr.strip().splitlines()[-1]
+    assert "MUJOCO_GL=osmesa" in result.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--checkpoint", "/nonexistent.pt"], "no checkpoint file '/nonexistent.pt'"),
-     (["--checkpoint", "CORRUPT"], "cannot read checkpoint"),
-     (["--checkpoint", "CKPT", "--archs", "16,1024"], "outside the space"),
-     (["--checkpoint", "CKPT", "--archs", "16,x"], "bad architecture '16,x'"),
-     (["--checkpoint", "CKPT", "--archs", "random:0"], "bad --archs 'random:0'"),
-     (["--checkpoint", "CKPT", "--budget", "10"], "no architecture fits a budget of 10 parameters: the smallest has 21"),
-     (["--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
-     (["--merge", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file")],
+    [(["run", "--checkpoint", "/nonexistent.pt"], "no checkpoint file '/nonexistent.pt'"),
+     (["run", "--checkpoint", "CORRUPT"], "cannot read checkpoint"),
+     (["run", "--checkpoint", "CKPT", "--archs", "16,1024"], "outside the space"),
+     (["run", "--checkpoint", "CKPT", "--archs", "16,x"], "bad architecture '16,x'"),
+     (["run", "--checkpoint", "CKPT", "--archs", "random:0"], "bad --archs 'random:0'"),
+     (["run"], "run needs --checkpoint PATH"),
+     (["budget", "--checkpoint", "CKPT", "--params", "10"], "no architecture fits a budget of 10 parameters: the smallest has 21"),
+     (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
+     (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
+     (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
+     (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints")],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")

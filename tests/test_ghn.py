@@ -102,7 +102,7 @@ def test_bad_arch_is_a_clear_error(hopper_ghn, arch, message):
         hopper_ghn([arch])
 
 
-def test_bad_constructor_arguments():
+def test_bad_constructor_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="bad in_dim 600"):
         GHN(in_dim=600, out_dim=4)
     with pytest.raises(ValueError, match="bad GHN decoder 'tiny'"):

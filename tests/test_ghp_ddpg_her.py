@@ -88,7 +88,7 @@ def test_actions_are_split_by_arch_and_bounded_by_max_action():
     assert actions.shape == (10, 4) and actions.abs().max() <= 2 and actions.abs().max() > 1.9  # saturated inputs
 
 
-def test_smoke_run_writes_checkpoint(tmp_path):
+def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her("--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "4",
                      "--batch-size", "64", "--eval-archs", "2", "--runs-dir", runs)
@@ -141,7 +141,7 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
         assert (value - compiled["qf"][name]).abs().max() < 2 * 1e-3, name  # --q-lr
 
 
-def test_baseline_mode(tmp_path):
+def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her("--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2",
                      "--baseline-arch", "32,32", "--runs-dir", runs)

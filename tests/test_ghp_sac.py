@@ -9,7 +9,7 @@ import torch
 
 import archspace
 from checkpoint_compare import assert_same, assert_same_first_gradients
-from conftest import run_script
+from conftest import osmesa_renders, run_script
 from ghn import GHN
 import ghp_sac
 
@@ -74,7 +74,7 @@ def test_replay_buffer_wraps_around_and_samples_only_filled_rows():
     assert buffer.dones.tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 1, 1]
 
 
-def test_smoke_run_writes_checkpoint_and_events(tmp_path):
+def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac("--env-id", "Hopper-v4", "--meta-batch", "4", "--total-timesteps", "1000",
                      "--learning-starts", "800", "--log-every", "200", "--eval-every", "1000",
@@ -100,6 +100,23 @@ def comparable(state):
                                    [np.copy(getattr(pickle.loads(value), field)) for field in ("qpos", "qvel", "act", "qacc_warmstart", "time")])
                              for key, value in layer.items()} for layer in env] for env in state["env_states"]]
     return state
+
+
+def test_capture_video_saves_each_probe_episode(tmp_path):
+    if not osmesa_renders():
+        pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Hopper-v4", "--meta-batch", "2", "--total-timesteps", "200", "--learning-starts", "100",
+            "--eval-every", "200", "--ghn-decoder", "lowrank", "--capture-video", "--runs-dir", runs, env={"MUJOCO_GL": "osmesa"})
+    videos = sorted(os.path.basename(path) for path in glob.glob(os.path.join(only_run_dir(runs), "videos", "*.mp4")))
+    assert videos == sorted(f"200_{ghp_sac.arch_name(arch)}.mp4" for arch in ghp_sac.PROBE_ARCHS)
+
+
+def test_capture_video_without_a_renderer_is_a_one_line_error(tmp_path):
+    result = run_sac("--env-id", "Hopper-v4", "--capture-video", "--runs-dir", str(tmp_path), check=False,
+                     env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--capture-video: cannot render with MUJOCO_GL=glfw" in result.stderr.strip().splitlines()[-1]
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -187,15 +204,23 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     assert group["lr"] == 3e-4 and group["weight_decay"] == 0.0
 
 
-def test_async_envs_autotune_and_depth_sampling_run(tmp_path):
+def test_async_envs_with_depth_sampling_train_one_step_per_transition(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "600", "--learning-starts", "400",
-                     "--log-every", "600", "--eval-every", "0", "--ghn-decoder", "lowrank", "--async-envs", "--autotune",
+                     "--log-every", "600", "--eval-every", "0", "--ghn-decoder", "lowrank", "--async-envs",
                      "--arch-sampling", "depth", "--runs-dir", runs)
     assert "updates/s=" in result.stdout
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     assert checkpoint["grad_steps"] == 200  # (600 - 400) env steps after the buffer holds more than 400
-    assert checkpoint["log_alpha"].item() != pytest.approx(np.log(0.2))  # alpha was tuned
+
+
+def test_autotune_learns_alpha(tmp_path):
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500", "--learning-starts", "400",
+            "--eval-every", "0", "--ghn-decoder", "lowrank", "--autotune", "--runs-dir", runs)
+    checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
+    assert checkpoint["log_alpha"].item() != pytest.approx(np.log(0.2))
+    assert checkpoint["alpha"] == pytest.approx(np.exp(checkpoint["log_alpha"].item()))  # the alpha the losses use follows it
 
 
 @pytest.mark.parametrize(

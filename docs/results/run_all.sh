@@ -7,7 +7,10 @@
 # scratch" rows (every --baseline-arch run) at 5a0bfbc, with the authors' baseline optimizer that is
 # the default since issue 11 (the first baseline rows used --baseline-lr 1e-3 --baseline-weight-decay 1e-5,
 # the GHN's settings). Since 1f48e6e the GHN's weight decay on its decoder heads is 64x weaker, so the
-# GHP commands below now give other numbers than the page shows.
+# GHP commands below now give other numbers than the page shows. Since issue 12 the SAC replay buffer
+# samples with torch (other minibatches for the same seed), and since issue 13 evaluate.py takes
+# subcommands: the evaluations ran as `evaluate.py --checkpoint ...` and `evaluate.py --merge A B`, written
+# here as `evaluate.py run --checkpoint ...` and `evaluate.py merge --csvs A B`.
 set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
@@ -39,26 +42,26 @@ python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 30000 --eval-eve
 # Evaluations. random:4680 is all 4680 archs (random:N picks a seeded N of them, in the space's order);
 # 5 episodes (seeds 0..4) per arch
 for shard in 0 1; do
-  python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
     --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval --shard $shard/2 > $RESULTS/logs/hopper_eval_$shard.log 2>&1 &
 done
 wait
-python evaluate.py --merge $RESULTS/hopper_eval/results-shard0of2.csv $RESULTS/hopper_eval/results-shard1of2.csv \
+python evaluate.py merge --csvs $RESULTS/hopper_eval/results-shard0of2.csv $RESULTS/hopper_eval/results-shard1of2.csv \
   --out-dir $RESULTS/hopper_eval
-python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
+python evaluate.py run --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
   --episodes 5 --threads 1 --out-dir $RESULTS/reach_eval > $RESULTS/logs/reach_eval.log 2>&1 &
 # the depth-sampling checkpoint: a random 1000, and every arch with 1-3 hidden layers
 SHALLOW=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
-(python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
+(python evaluate.py run --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
    --archs random:1000 --episodes 5 --threads 1 --out-dir $RESULTS/reach_depth_eval > $RESULTS/logs/reach_depth_eval.log 2>&1
- python evaluate.py --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
+ python evaluate.py run --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank_depth__1)/checkpoint.pt \
    --archs "$SHALLOW" --episodes 5 --threads 1 --out-dir $RESULTS/reach_depth_shallow > $RESULTS/logs/reach_depth_shallow_eval.log 2>&1) &
 wait
 # Hopper: seed 1's picks (and the paper's Hopper archs) on 20 fresh episodes; seed 2 on a random 1000
-python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt \
+python evaluate.py run --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt \
   --archs "256,256,8,256;512,16,4,32;4,8,8,32;256,256;8,4,4,4;32,512,4,32" --episodes 20 --seed 1000 --threads 1 \
   --out-dir $RESULTS/hopper_eval_picks > $RESULTS/logs/hopper_eval_picks.log 2>&1 &
-python evaluate.py --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__2)/checkpoint.pt --archs random:1000 \
+python evaluate.py run --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__2)/checkpoint.pt --archs random:1000 \
   --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval_s2 > $RESULTS/logs/hopper_eval_s2.log 2>&1 &
 wait
 # Table I's "off-policy RL" column: seed 1's 90% and 80% archs trained from scratch as fixed SAC actors
