@@ -61,6 +61,10 @@ class Args:
     """cycles per epoch; a cycle = one episode from every env, then the gradient steps"""
     updates_per_cycle: int = 40
     """gradient steps per cycle"""
+    rollouts_per_cycle: int = 1
+    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (1: the classic HER schedule; the authors' main_ddpg.py collects several)"""
+    steps_per_arch: int = 0
+    """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc); 0 trains the last rollout's archs for the whole cycle"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
     async_envs: bool = False
@@ -436,9 +440,11 @@ def check_args(args):
     if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
         raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
                          "the minibatch is split into meta_batch equal chunks, one per architecture")
-    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "eval_archs", "save_every"):
+    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "rollouts_per_cycle", "eval_archs", "save_every"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if args.steps_per_arch < 0:
+        raise SystemExit(f"bad --steps-per-arch {args.steps_per_arch}: must be at least 0 (0: one meta-batch per cycle)")
     if not 0.0 <= args.future_p <= 1.0:
         raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
     try:
@@ -446,9 +452,10 @@ def check_args(args):
     except ValueError as error:
         raise SystemExit(f"--baseline-arch: {error}")
     obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
-    if args.buffer_size < args.meta_batch * horizon:
-        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: "
-                         f"{args.meta_batch * horizon} transitions (--meta-batch {args.meta_batch} x {horizon} steps)")
+    cycle = args.rollouts_per_cycle * args.meta_batch * horizon
+    if args.buffer_size < cycle:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
+                         f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)")
     return baseline_arch, obs_dim, goal_dim, act_dim, horizon
 
 
@@ -665,20 +672,24 @@ if __name__ == "__main__":
     for epoch in range(start_epoch + 1, args.epochs + 1):
         train_success = []
         for cycle in range(args.cycles_per_epoch):
-            # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
-            archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
-            obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(envs, policy_net, archs, policy_inputs, horizon, rng,
-                                                                          args, explore=True)
-            slots = buffer.add(obs_ep, achieved_ep, goals_ep, actions_ep)
-            env_steps += args.meta_batch * horizon
-            train_success.append(success.mean())
-            # normalisers: updated with HER-relabelled transitions of the new episodes
-            new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward, episodes=np.repeat(slots, horizon))
-            policy_inputs.update(new["obs"], new["goals"])
+            for _ in range(args.rollouts_per_cycle):
+                # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
+                archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
+                obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(envs, policy_net, archs, policy_inputs, horizon,
+                                                                              rng, args, explore=True)
+                slots = buffer.add(obs_ep, achieved_ep, goals_ep, actions_ep)
+                env_steps += args.meta_batch * horizon
+                train_success.append(success.mean())
+                # normalisers: updated with HER-relabelled transitions of the new episodes
+                new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward, episodes=np.repeat(slots, horizon))
+                policy_inputs.update(new["obs"], new["goals"])
 
-            # learn: every gradient step of the cycle trains this rollout's archs; the HER minibatch is
-            # drawn from all stored episodes, and chunk i trains archs[i] (Eq. 4) whichever arch collected it
-            for _ in range(args.updates_per_cycle):
+            # learn: the gradient steps train the last rollout's archs, or with --steps-per-arch a new
+            # meta-batch every steps_per_arch steps; the HER minibatch is drawn from all stored episodes,
+            # and chunk i trains archs[i] (Eq. 4) whichever arch collected it
+            for step in range(args.updates_per_cycle):
+                if args.steps_per_arch and step > 0 and step % args.steps_per_arch == 0:
+                    archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
                 data = buffer.sample(rng, args.batch_size, args.future_p, compute_reward)
                 b_inputs = policy_inputs(data["obs"], data["goals"])
                 b_next_inputs = policy_inputs(data["next_obs"], data["goals"])

@@ -106,6 +106,24 @@ def test_short_run_logs_and_saves_its_state(tmp_path):
     assert os.path.isfile(os.path.join(run_dir, "ghn_epoch1.pt"))
 
 
+def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the_training_archs(tmp_path):
+    flags = ["--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
+             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    checkpoints = {}
+    for name, extra in (("default", []), ("rollouts", ["--rollouts-per-cycle", "3"]), ("redraw", ["--steps-per-arch", "1"])):
+        run_her(*flags, *extra, "--runs-dir", str(tmp_path / name))
+        (path,) = glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))
+        checkpoints[name] = torch.load(path, weights_only=False)
+    default, rollouts, redraw = checkpoints["default"], checkpoints["rollouts"], checkpoints["redraw"]
+    assert default["env_steps"] == 2 * 2 * 50 and rollouts["env_steps"] == 3 * 2 * 2 * 50  # cycles x envs x T, x rollouts
+    assert rollouts["buffer"]["num_episodes"] == 3 * default["buffer"]["num_episodes"] == 3 * 4
+    assert rollouts["obs_norm"]["count"] == 3 * default["obs_norm"]["count"]
+    assert rollouts["grad_steps"] == redraw["grad_steps"] == default["grad_steps"] == 6
+    # the same data is collected in the first cycle, then the redrawn archs train differently
+    assert np.array_equal(redraw["buffer"]["obs"][:2], default["buffer"]["obs"][:2])
+    assert not torch.equal(redraw["ghn"]["state_dict"]["row_head.weight"], default["ghn"]["state_dict"]["row_head.weight"])
+
+
 def test_resume_continues_exactly(tmp_path):
     """Stopped after epoch 1 and resumed (with another --eval-archs, which must not change training),
     the run ends bit-identical to the same run done in one go."""
@@ -162,7 +180,9 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
      (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
      (["--future-p", "1.5"], "bad --future-p 1.5"),
      (["--epochs", "0"], "bad --epochs 0"),
-     (["--buffer-size", "300"], "--buffer-size 300 must hold at least one cycle's episodes: 400 transitions")],
+     (["--buffer-size", "300"], "--buffer-size 300 must hold at least one cycle's episodes: 400 transitions"),
+     (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: must be at least 1"),
+     (["--steps-per-arch", "-1"], "bad --steps-per-arch -1")],
 )
 def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     result = run_her(*flags, "--runs-dir", str(tmp_path), check=False)
