@@ -90,3 +90,17 @@ python docs/plot_curves.py --runs $RESULTS/hopper/Hopper-v4__baseline__* --tags 
 python docs/plot_curves.py --runs $RESULTS/hopper_small/Hopper-v4__* $(ckpt $RESULTS/hopper/Hopper-v4__baseline__1) \
   --tags eval/return_ --out $D/hopper_scratch.png --title "Hopper-v4, seed 1: small archs trained from scratch" \
   > $D/hopper_scratch.md
+
+# ---- Issue 14, item 4: the HER schedule on FetchReach-v4 (lowrank decoder, seed 1, 5 epochs = 100k env
+# steps, commit b8c5b1e and later). classic: one meta-batch per cycle, trained for all 40 updates;
+# steps_per_arch4: a new training meta-batch every 4 updates (the authors' FetchReach steps_per_arc).
+reach_schedule() {  # reach_schedule NAME FLAGS...
+  name=$1; shift
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
+    --no-cuda --runs-dir $RESULTS/reach_schedule --exp-name $name "$@" > $RESULTS/logs/reach_schedule_$name.log 2>&1
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/reach_schedule/FetchReach-v4__${name}__1)/checkpoint.pt --episodes 5 \
+    --threads 1 --out-dir $RESULTS/reach_schedule_eval_$name > $RESULTS/logs/reach_schedule_eval_$name.log 2>&1
+}
+reach_schedule classic &
+reach_schedule steps_per_arch4 --steps-per-arch 4 &
+wait
