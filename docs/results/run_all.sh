@@ -92,7 +92,7 @@ python docs/plot_curves.py --runs $RESULTS/hopper_small/Hopper-v4__* $(ckpt $RES
   > $D/hopper_scratch.md
 
 # ---- Issue 14, item 4: the HER schedule on FetchReach-v4 (lowrank decoder, seed 1, 5 epochs = 100k env
-# steps, commit b8c5b1e and later). classic: one meta-batch per cycle, trained for all 40 updates;
+# steps, commit 97d6ea8). classic: one meta-batch per cycle, trained for all 40 updates;
 # steps_per_arch4: a new training meta-batch every 4 updates (the authors' FetchReach steps_per_arc).
 reach_schedule() {  # reach_schedule NAME FLAGS...
   name=$1; shift
