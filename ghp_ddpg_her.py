@@ -21,6 +21,7 @@ from typing import Literal
 
 import gymnasium as gym
 import gymnasium_robotics
+import imageio.v2 as imageio
 import numpy as np
 import torch
 import torch.nn as nn
@@ -115,6 +116,8 @@ class Args:
     # Evaluation and checkpoints
     eval_archs: int = 16
     """random architectures tested after each epoch (besides the probe set), one episode each"""
+    capture_video: bool = False
+    """after each epoch, save one deterministic episode of every probe architecture (of the baseline's) as <run dir>/videos/epoch<k>_<arch>.mp4 (headless: MUJOCO_GL=osmesa or egl)"""
     save_every: int = 1
     """epochs between checkpoints (one is always written at the end)"""
     save_buffer: bool = True
@@ -124,7 +127,7 @@ class Args:
 
 # Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
+RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
                      "async_envs", "torch_deterministic", "compile")
 
 
@@ -432,6 +435,24 @@ def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, 
     return np.array(success)
 
 
+@torch.no_grad()
+def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
+    """One deterministic episode (reset with `seed`) of the policy generated for each arch, saved as
+    <prefix>_<arch>.mp4; draws no random numbers and changes no normaliser."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    max_action = float(env.action_space.high[0])
+    for arch, params in zip(archs, policy_net(archs)):
+        observation, _ = env.reset(seed=seed)
+        frames, done = [env.render()], False
+        while not done:
+            outputs = mlp_forward(params, policy_inputs(observation["observation"][None], observation["desired_goal"][None]))
+            observation, _, terminated, truncated, _ = env.step(deterministic_action(outputs, max_action)[0].cpu().numpy())
+            frames.append(env.render())
+            done = terminated or truncated
+        imageio.mimwrite(f"{prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 25), macro_block_size=1)
+    env.close()
+
+
 # ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
 
 def check_args(args):
@@ -457,6 +478,21 @@ def check_args(args):
         raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
                          f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)")
     return baseline_arch, obs_dim, goal_dim, act_dim, horizon
+
+
+def check_rendering(env_id):
+    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
+        gl = os.environ.get("MUJOCO_GL", "")
+        raise SystemExit(f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+                         f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+                         "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+    finally:
+        env.close()
 
 
 def seed_and_device(args):
@@ -592,6 +628,9 @@ if __name__ == "__main__":
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
+    if args.capture_video:  # fail now, not after the first epoch
+        check_rendering(args.env_id)
+        os.makedirs(os.path.join(run_dir, "videos"), exist_ok=True)
 
     # env setup: every rollout starts with an explicit reset and lasts exactly `horizon` steps
     vector_env = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
@@ -708,6 +747,9 @@ if __name__ == "__main__":
         success = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, seed=args.seed + 100_000 * epoch)
         sps = int((env_steps - start_env_steps) / (time.time() - start_time))
         log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs, losses)
+        if args.capture_video:
+            record_videos(policy_net, probe_archs or [baseline_arch], args.env_id, policy_inputs, args.seed + 100_000 * epoch,
+                          os.path.join(run_dir, "videos", f"epoch{epoch}"))
         if epoch % args.save_every == 0 or epoch == args.epochs:
             progress = dict(epoch=epoch, grad_steps=grad_steps, env_steps=env_steps)
             print(save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer), flush=True)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from checkpoint_compare import assert_same, assert_same_first_gradients
-from conftest import run_script
+from conftest import osmesa_renders, run_script
 from ghn import GHN, mlp_forward
 import ghp_ddpg_her
 from ghp_ddpg_her import EpisodeBuffer, Normalizer
@@ -122,6 +122,21 @@ def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the
     # the same data is collected in the first cycle, then the redrawn archs train differently
     assert np.array_equal(redraw["buffer"]["obs"][:2], default["buffer"]["obs"][:2])
     assert not torch.equal(redraw["ghn"]["state_dict"]["row_head.weight"], default["ghn"]["state_dict"]["row_head.weight"])
+
+
+def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_path):
+    if not osmesa_renders():
+        pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
+    flags = ["--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2", "--batch-size", "32",
+             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    run_her(*flags, "--runs-dir", str(tmp_path / "plain"))
+    run_her(*flags, "--capture-video", "--runs-dir", str(tmp_path / "video"), env={"MUJOCO_GL": "osmesa"})
+    (run_dir,) = glob.glob(os.path.join(tmp_path, "video", "*"))
+    videos = sorted(os.path.basename(path) for path in glob.glob(os.path.join(run_dir, "videos", "*.mp4")))
+    assert videos == sorted(f"epoch1_{ghp_ddpg_her.arch_name(arch)}.mp4" for arch in ghp_ddpg_her.PROBE_ARCHS)
+    plain, video = (torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
+                    for name in ("plain", "video"))
+    assert_same({k: v for k, v in plain.items() if k != "args"}, {k: v for k, v in video.items() if k != "args"})
 
 
 def test_resume_continues_exactly(tmp_path):
