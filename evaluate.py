@@ -171,13 +171,23 @@ def load_checkpoint(path):
         fail(f"cannot read checkpoint {path!r} ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") not in ("sac", "ddpg_her"):
         fail(f"{path!r} is not a checkpoint of ghp_sac.py or ghp_ddpg_her.py")
-    if checkpoint.get("ghn") is None:
-        fail(f"{path!r} holds a --baseline-arch run, not a GHN: there is nothing to generate")
-    return checkpoint, GHN.from_checkpoint(checkpoint["ghn"])
+    if checkpoint.get("ghn") is not None:
+        return checkpoint, GHN.from_checkpoint(checkpoint["ghn"])
+    # a fixed MLP (--baseline-arch run, bc_distill.py): the training script's actor, one architecture
+    if checkpoint.get("baseline_arch") is None or checkpoint.get("baseline_state") is None:
+        fail(f"{path!r} holds neither a GHN nor a fixed MLP's weights")
+    if checkpoint["algo"] == "sac":
+        actor = ghp_sac.BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"], checkpoint["act_dim"])
+    else:
+        actor = ghp_ddpg_her.BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
+    actor.load_state_dict(checkpoint["baseline_state"])
+    return checkpoint, actor
 
 
 def load_policy(path):
-    """(checkpoint, GHN, PolicyIO) of a checkpoint file."""
+    """(checkpoint, policy network, PolicyIO) of a checkpoint file. The policy network is a GHN, or for
+    a fixed-MLP checkpoint the training script's BaselineActor, which has the GHN's interface for its
+    one architecture."""
     checkpoint, ghn = load_checkpoint(path)
     env = make_env(checkpoint["env_id"])
     io = PolicyIO(checkpoint, env.action_space)
@@ -191,8 +201,12 @@ def policy_fingerprint(checkpoint):
     digest = hashlib.sha256()
     for key in ("algo", "env_id", "obs_dim", "goal_dim", "act_dim"):
         digest.update(f"{key}={checkpoint.get(key)};".encode())
-    digest.update(json.dumps(checkpoint["ghn"]["config"], sort_keys=True).encode())
-    for name, tensor in sorted(checkpoint["ghn"]["state_dict"].items()):
+    if checkpoint.get("ghn") is not None:
+        config, state = checkpoint["ghn"]["config"], checkpoint["ghn"]["state_dict"]
+    else:
+        config, state = {"baseline_arch": list(checkpoint["baseline_arch"])}, checkpoint["baseline_state"]
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    for name, tensor in sorted(state.items()):
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     for key in ("obs_norm", "goal_norm"):
@@ -655,6 +669,11 @@ def command_run(args):
         fail("run needs --checkpoint PATH")
     device = set_up_device(args)
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
+    _, policy_net = load_checkpoint(args.checkpoint)
+    if not isinstance(policy_net, GHN):  # a fixed MLP (baseline, bc_distill.py): its one architecture
+        if args.archs not in ("all", ",".join(map(str, policy_net.arch))):
+            fail(f"{args.checkpoint} holds one fixed MLP, {list(policy_net.arch)}: --archs can only be that one")
+        archs = [policy_net.arch]
     out_dir = args.out_dir or default_out_dir(args.checkpoint)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
@@ -745,6 +764,8 @@ def one_arch(spec):
 
 def command_export(args):
     checkpoint, ghn, io = load_policy(args.checkpoint)
+    if not isinstance(ghn, GHN):
+        fail(f"export needs a GHN checkpoint; {args.checkpoint} holds a fixed MLP (its baseline_state is that policy)")
     arch = one_arch(args.arch)
     out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}")
     size = export_policy(ghn, io, arch, out_dir)

@@ -298,6 +298,8 @@ class BaselineActor(nn.Module):
         return [(layer.weight, layer.bias) for layer in self.layers]
 
     def forward(self, archs):
+        if any(tuple(arch) != self.arch for arch in archs):
+            raise ValueError(f"this baseline MLP is {list(self.arch)}: it has no weights for {[list(a) for a in archs if tuple(a) != self.arch]}")
         return [self.params() for _ in archs]
 
     def arch_ids(self, archs):

@@ -104,3 +104,18 @@ reach_schedule() {  # reach_schedule NAME FLAGS...
 reach_schedule classic &
 reach_schedule steps_per_arch4 --steps-per-arch 4 &
 wait
+
+# ---- Issue 14, item 1: locomotion at 300k env steps, GHP (lowrank decoder: the paper's decoder runs at
+# 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
+# budget. Too long for one 3-hour session: each run checkpoints every 10k steps with its replay buffer and
+# is continued exactly with --resume (the second form below) until it reaches 300k.
+locomotion() {  # locomotion ENV SEED ghp|baseline
+  if [ "$3" = ghp ]; then policy="--ghn-decoder lowrank --exp-name ghp_lowrank"; else policy="--baseline-arch 256,256 --exp-name baseline"; fi
+  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy >> $RESULTS/logs/${1}_$3_s$2.log 2>&1
+}
+locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: continue a stopped run exactly
+  python ghp_sac.py --resume $(ckpt $RESULTS/locomotion/$1__$3__$2)/checkpoint.pt --threads 1 --no-cuda \
+    >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
+}
+# locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & ... (then locomotion_resume ... after a stop)

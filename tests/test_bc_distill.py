@@ -1,0 +1,44 @@
+import functools
+import glob
+import os
+import re
+
+import torch
+
+from conftest import run_script
+
+run_bc = functools.partial(run_script, "bc_distill.py", "--threads", "1")
+
+
+def pendulum_teacher(tmp_path):
+    """A [64, 64] ghp_sac.py baseline, briefly trained on Pendulum-v1: a teacher whose outputs depend on the state."""
+    runs = str(tmp_path / "teacher")
+    run_script("ghp_sac.py", "--no-cuda", "--threads", "1", "--env-id", "Pendulum-v1", "--meta-batch", "2",
+               "--total-timesteps", "600", "--learning-starts", "400", "--eval-every", "0", "--baseline-arch", "64,64",
+               "--runs-dir", runs)
+    (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
+    return path
+
+
+def test_student_learns_the_teacher_outputs_and_evaluate_reads_it(tmp_path):
+    teacher = pendulum_teacher(tmp_path)
+    result = run_bc("--teacher", teacher, "--arch", "16,16", "--data-steps", "2000", "--epochs", "30", "--eval-episodes", "2",
+                    "--runs-dir", str(tmp_path / "bc"))
+    mse = [float(value) for value in re.findall(r"mse=([\d.]+)", result.stdout)]
+    assert len(mse) == 4 and mse[-1] < 0.1 * mse[0]  # epochs 1, 10, 20, 30: the error fell 10x at least
+    (path,) = glob.glob(os.path.join(tmp_path, "bc", "*", "checkpoint.pt"))
+    checkpoint = torch.load(path, weights_only=False)
+    assert checkpoint["baseline_arch"] == (16, 16) and checkpoint["ghn"] is None
+    shapes = [tuple(v.shape) for k, v in checkpoint["baseline_state"].items() if k.endswith("weight")]
+    assert shapes == [(16, 3), (16, 16), (2, 16)]
+    out = str(tmp_path / "eval")
+    evaluation = run_script("evaluate.py", "run", "--threads", "1", "--checkpoint", path, "--episodes", "2", "--out-dir", out)
+    assert "1 architectures" in evaluation.stdout and os.path.isfile(os.path.join(out, "results.csv"))
+    refused = run_script("evaluate.py", "run", "--checkpoint", path, "--archs", "4", "--out-dir", out, check=False)
+    assert "holds one fixed MLP, [16, 16]: --archs can only be that one" in refused.stderr.strip().splitlines()[-1]
+
+
+def test_a_ghn_checkpoint_is_not_a_teacher(tmp_path):
+    torch.save({"algo": "sac", "baseline_arch": None, "ghn": {}}, tmp_path / "ghn.pt")
+    result = run_bc("--teacher", str(tmp_path / "ghn.pt"), "--arch", "8", check=False)
+    assert result.returncode != 0 and "not a checkpoint of a ghp_sac.py --baseline-arch run" in result.stderr.strip().splitlines()[-1]
