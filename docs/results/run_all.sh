@@ -104,6 +104,9 @@ reach_schedule() {  # reach_schedule NAME FLAGS...
 reach_schedule classic &
 reach_schedule steps_per_arch4 --steps-per-arch 4 &
 wait
+python docs/plot_curves.py --runs $RESULTS/reach_schedule/FetchReach-v4__* --tags charts/test_success_rate eval/success_ \
+  --ylabel "success rate" --out docs/results/reach_schedule_curves.png \
+  --title "FetchReach-v4, GHP lowrank, seed 1: classic schedule vs --steps-per-arch 4" > docs/results/reach_schedule_curves.md
 
 # ---- Issue 14, item 1: locomotion at 300k env steps, GHP (lowrank decoder: the paper's decoder runs at
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
@@ -119,3 +122,18 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
     >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
 }
 # locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & ... (then locomotion_resume ... after a stop)
+
+# ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
+# 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
+push() {  # push NAME FLAGS...
+  name=$1; shift
+  python ghp_ddpg_her.py --env-id FetchPush-v4 --seed 1 --epochs 10 --eval-archs 20 --threads 1 --no-cuda \
+    --runs-dir $RESULTS/push --exp-name $name "$@" > $RESULTS/logs/push_$name.log 2>&1
+}
+push ghp_lowrank_spa4 --ghn-decoder lowrank --steps-per-arch 4 &
+push baseline --baseline-arch 256,256 &
+wait
+python evaluate.py run --checkpoint $(ckpt $RESULTS/push/FetchPush-v4__ghp_lowrank_spa4__1)/checkpoint.pt --archs random:500 \
+  --episodes 5 --threads 2 --out-dir $RESULTS/push_eval > $RESULTS/logs/push_eval.log 2>&1
+python evaluate.py run --checkpoint $(ckpt $RESULTS/push/FetchPush-v4__baseline__1)/checkpoint.pt --episodes 20 --threads 2 \
+  --out-dir $RESULTS/push_eval_baseline > $RESULTS/logs/push_eval_baseline.log 2>&1
