@@ -137,3 +137,6 @@ python evaluate.py run --checkpoint $(ckpt $RESULTS/push/FetchPush-v4__ghp_lowra
   --episodes 5 --threads 2 --out-dir $RESULTS/push_eval > $RESULTS/logs/push_eval.log 2>&1
 python evaluate.py run --checkpoint $(ckpt $RESULTS/push/FetchPush-v4__baseline__1)/checkpoint.pt --episodes 20 --threads 2 \
   --out-dir $RESULTS/push_eval_baseline > $RESULTS/logs/push_eval_baseline.log 2>&1
+python docs/plot_curves.py --runs $RESULTS/push/FetchPush-v4__* --tags charts/test_success_rate charts/train_success_rate \
+  --ylabel "success rate" --out docs/results/push_curves.png \
+  --title "FetchPush-v4, seed 1, 200k env steps: GHP (lowrank, --steps-per-arch 4) vs baseline" > docs/results/push_curves.md
