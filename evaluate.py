@@ -577,8 +577,13 @@ def plot_fig3(per_checkpoint, out_dir, score_name):
 
 
 def run_checkpoint(args, path, archs, out_dir, device, shard=""):
-    """Evaluate `archs` of one checkpoint into out_dir/results*.csv (resuming), return (results, checkpoint)."""
+    """Evaluate `archs` of one checkpoint (a fixed-MLP checkpoint: its one arch) into out_dir/results*.csv (resuming);
+    returns (results, checkpoint, policy network, PolicyIO)."""
     checkpoint, ghn, io = load_policy(path)
+    if not isinstance(ghn, GHN):  # a fixed MLP (baseline, bc_distill.py): its one architecture
+        if args.archs not in ("all", ",".join(map(str, ghn.arch))):
+            fail(f"{path} holds one fixed MLP, {list(ghn.arch)}: --archs can only be that one")
+        archs = [ghn.arch]
     ghn = ghn.to(device).eval()
     env_id = checkpoint["env_id"]
     os.makedirs(out_dir, exist_ok=True)
@@ -669,11 +674,6 @@ def command_run(args):
         fail("run needs --checkpoint PATH")
     device = set_up_device(args)
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
-    _, policy_net = load_checkpoint(args.checkpoint)
-    if not isinstance(policy_net, GHN):  # a fixed MLP (baseline, bc_distill.py): its one architecture
-        if args.archs not in ("all", ",".join(map(str, policy_net.arch))):
-            fail(f"{args.checkpoint} holds one fixed MLP, {list(policy_net.arch)}: --archs can only be that one")
-        archs = [policy_net.arch]
     out_dir = args.out_dir or default_out_dir(args.checkpoint)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
