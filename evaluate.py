@@ -239,8 +239,8 @@ def meta_mismatch(meta, expected):
     return ", ".join(differ)
 
 
-def make_env(env_id, render_mode=None):
-    return gym.make(env_id, render_mode=render_mode)  # Fetch ids are registered by importing ghp_ddpg_her
+def make_env(env_id, **kwargs):
+    return gym.make(env_id, **kwargs)  # Fetch ids are registered by importing ghp_ddpg_her
 
 
 class PolicyIO:
@@ -784,7 +784,7 @@ def command_video(args):
     except ImportError:
         fail("writing MP4 needs imageio and imageio-ffmpeg: pip install -r requirements.txt")
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"video_{'-'.join(map(str, arch))}.mp4")
-    env = gym.make(checkpoint["env_id"], render_mode="rgb_array", width=args.size, height=args.size)
+    env = make_env(checkpoint["env_id"], render_mode="rgb_array", width=args.size, height=args.size)
     params, frames, scores = ghn([arch])[0], [], []
     for episode in range(args.episodes):
         observation, _ = env.reset(seed=args.seed + episode)
