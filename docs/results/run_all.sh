@@ -122,6 +122,47 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
     >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
 }
 # locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & ... (then locomotion_resume ... after a stop)
+locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
+locomotion Walker2d-v4 1 baseline
+# The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
+# run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
+full_decoder() {  # full_decoder ENV SEED STEPS
+  MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000 \
+  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps $3 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --ghn-decoder full --exp-name ghp_full >> $RESULTS/logs/${1}_ghp_full_s$2.log 2>&1
+}
+full_decoder Hopper-v4 1 100000
+
+# ---- Issue 14, items 2 and 3 for one finished pair of runs (ENV SEED): the GHN's final checkpoint on all 4680
+# archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
+# then Table I's behaviour-cloning (the final baseline distilled into the 90% arch) and off-policy RL (the 90%
+# arch trained alone with the baseline's flags) columns.
+evaluate_locomotion() {  # evaluate_locomotion ENV SEED
+  run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2
+  for shard in 0 1; do
+    python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out \
+      --shard $shard/2 > $RESULTS/logs/eval300k_$1_s$2_$shard.log 2>&1 &
+  done
+  wait
+  python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
+}
+evaluate_picks() {  # evaluate_picks ENV SEED "ARCH;ARCH;...": the picks of report.md, and the baseline, on 20 fresh episodes
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2)/checkpoint.pt --archs "$3" \
+    --episodes 20 --seed 1000 --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_picks > $RESULTS/logs/eval300k_$1_s$2_picks.log 2>&1
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt --episodes 20 --seed 1000 \
+    --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_baseline > $RESULTS/logs/eval300k_$1_s$2_baseline.log 2>&1
+}
+behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH: the final [256,256] baseline distilled into ARCH
+  python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt --arch $3 --seed $2 \
+    --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc > $RESULTS/logs/bc_$1_s$2_${3//,/-}.log 2>&1
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/bc/$1__bc_${3//,/-}__$2)/checkpoint.pt --episodes 20 --seed 1000 \
+    --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_bc_${3//,/-} > $RESULTS/logs/eval300k_$1_s$2_bc_${3//,/-}.log 2>&1
+}
+off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget
+  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --baseline-arch $3 --exp-name scratch_${3//,/-} \
+    >> $RESULTS/logs/${1}_scratch_${3//,/-}_s$2.log 2>&1
+}
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
