@@ -121,9 +121,11 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
   python ghp_sac.py --resume $(ckpt $RESULTS/locomotion/$1__$3__$2)/checkpoint.pt --threads 1 --no-cuda \
     >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
 }
-# locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & ... (then locomotion_resume ... after a stop)
+# (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
 locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
 locomotion Walker2d-v4 1 baseline
+python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1)/checkpoint.pt --episodes 20 --seed 1000 \
+  --threads 1 --out-dir $RESULTS/eval300k/Walker2d-v4_s1_baseline > $RESULTS/logs/eval300k_Walker2d-v4_s1_baseline.log 2>&1
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
 # run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
 full_decoder() {  # full_decoder ENV SEED STEPS
@@ -152,17 +154,32 @@ evaluate_picks() {  # evaluate_picks ENV SEED "ARCH;ARCH;...": the picks of repo
   python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt --episodes 20 --seed 1000 \
     --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_baseline > $RESULTS/logs/eval300k_$1_s$2_baseline.log 2>&1
 }
-behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH: the final [256,256] baseline distilled into ARCH
-  python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt --arch $3 --seed $2 \
-    --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc > $RESULTS/logs/bc_$1_s$2_${3//,/-}.log 2>&1
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/bc/$1__bc_${3//,/-}__$2)/checkpoint.pt --episodes 20 --seed 1000 \
-    --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_bc_${3//,/-} > $RESULTS/logs/eval300k_$1_s$2_bc_${3//,/-}.log 2>&1
+behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH [NAME FLAGS...]: the final [256,256] baseline distilled into ARCH
+  env=$1 seed=$2 arch=$3 name=${4:-bc}; shift 4 2>/dev/null || shift 3
+  python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/${env}__baseline__$seed)/checkpoint.pt --arch $arch --seed $seed \
+    --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc --exp-name $name "$@" \
+    > $RESULTS/logs/${name}_${env}_s${seed}_${arch//,/-}.log 2>&1
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed)/checkpoint.pt --episodes 20 \
+    --seed 1000 --threads 1 --out-dir $RESULTS/eval300k/${env}_s${seed}_${name}_${arch//,/-} \
+    > $RESULTS/logs/eval300k_${env}_s${seed}_${name}_${arch//,/-}.log 2>&1
 }
 off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
     --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --baseline-arch $3 --exp-name scratch_${3//,/-} \
     >> $RESULTS/logs/${1}_scratch_${3//,/-}_s$2.log 2>&1
 }
+# Hopper seed 1 (after its two runs reached 300k): every arch, the picks (max, 90% = 80%, the generated [256,256],
+# the paper's Hopper 90% and max archs), then the two Table I columns for the 90% arch [4,4] (BC also for the
+# paper's [8,4,4,4], and once with 3x the data and 4x the epochs)
+evaluate_locomotion Hopper-v4 1
+evaluate_picks Hopper-v4 1 "128;4,4;256,256;8,4,4,4;32,512,4,32"
+behaviour_cloning Hopper-v4 1 8,4,4,4
+behaviour_cloning Hopper-v4 1 4,4
+behaviour_cloning Hopper-v4 1 4,4 bc_large --data-steps 300000 --epochs 200
+off_policy_rl Hopper-v4 1 4,4
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
+  --tags eval/return_ --out docs/results/hopper300k_curves.png \
+  --title "Hopper-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/hopper300k_curves.md
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
