@@ -123,7 +123,7 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
 }
 # (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
 locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
-locomotion Walker2d-v4 1 baseline
+locomotion Walker2d-v4 1 baseline; locomotion Walker2d-v4 1 ghp
 python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1)/checkpoint.pt --episodes 20 --seed 1000 \
   --threads 1 --out-dir $RESULTS/eval300k/Walker2d-v4_s1_baseline > $RESULTS/logs/eval300k_Walker2d-v4_s1_baseline.log 2>&1
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
@@ -180,6 +180,12 @@ off_policy_rl Hopper-v4 1 4,4
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
   --tags eval/return_ --out docs/results/hopper300k_curves.png \
   --title "Hopper-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/hopper300k_curves.md
+python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1)/checkpoint.pt --episodes 20 --seed 1000 \
+  --threads 1 --out-dir $RESULTS/eval300k/Hopper-v4_s1_scratch_4-4 > $RESULTS/logs/eval300k_Hopper-v4_s1_scratch_4-4.log 2>&1
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
+  $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) --tags eval/return_256-256 eval/return_4-4 eval/return_16-16 eval/return_64-64 \
+  --out docs/results/hopper300k_scratch.png \
+  --title "Hopper-v4, seed 1, 300k env steps: [4,4] trained alone vs the baseline and GHP probes" > docs/results/hopper300k_scratch.md
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
