@@ -124,8 +124,6 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
 # (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
 locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
 locomotion Walker2d-v4 1 baseline; locomotion Walker2d-v4 1 ghp
-python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1)/checkpoint.pt --episodes 20 --seed 1000 \
-  --threads 1 --out-dir $RESULTS/eval300k/Walker2d-v4_s1_baseline > $RESULTS/logs/eval300k_Walker2d-v4_s1_baseline.log 2>&1
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
 # run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
 full_decoder() {  # full_decoder ENV SEED STEPS
@@ -139,6 +137,11 @@ full_decoder Hopper-v4 1 100000
 # archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
 # then Table I's behaviour-cloning (the final baseline distilled into the 90% arch) and off-policy RL (the 90%
 # arch trained alone with the baseline's flags) columns.
+evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: a checkpoint on 20 fresh episodes into $RESULTS/eval300k/NAME
+  run=$1 name=$2; shift 2
+  python evaluate.py run --checkpoint $run/checkpoint.pt --episodes 20 --seed 1000 --threads 1 "$@" \
+    --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
+}
 evaluate_locomotion() {  # evaluate_locomotion ENV SEED
   run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2
   for shard in 0 1; do
@@ -149,19 +152,15 @@ evaluate_locomotion() {  # evaluate_locomotion ENV SEED
   python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
 }
 evaluate_picks() {  # evaluate_picks ENV SEED "ARCH;ARCH;...": the picks of report.md, and the baseline, on 20 fresh episodes
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2)/checkpoint.pt --archs "$3" \
-    --episodes 20 --seed 1000 --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_picks > $RESULTS/logs/eval300k_$1_s$2_picks.log 2>&1
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt --episodes 20 --seed 1000 \
-    --threads 1 --out-dir $RESULTS/eval300k/$1_s$2_baseline > $RESULTS/logs/eval300k_$1_s$2_baseline.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2) $1_s$2_picks --archs "$3"
+  evaluate_fresh $(ckpt $RESULTS/locomotion/$1__baseline__$2) $1_s$2_baseline
 }
 behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH [NAME FLAGS...]: the final [256,256] baseline distilled into ARCH
   env=$1 seed=$2 arch=$3 name=${4:-bc}; shift 4 2>/dev/null || shift 3
   python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/${env}__baseline__$seed)/checkpoint.pt --arch $arch --seed $seed \
     --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc --exp-name $name "$@" \
     > $RESULTS/logs/${name}_${env}_s${seed}_${arch//,/-}.log 2>&1
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed)/checkpoint.pt --episodes 20 \
-    --seed 1000 --threads 1 --out-dir $RESULTS/eval300k/${env}_s${seed}_${name}_${arch//,/-} \
-    > $RESULTS/logs/eval300k_${env}_s${seed}_${name}_${arch//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed) ${env}_s${seed}_${name}_${arch//,/-}
 }
 off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
@@ -171,6 +170,7 @@ off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed 
 # Hopper seed 1 (after its two runs reached 300k): every arch, the picks (max, 90% = 80%, the generated [256,256],
 # the paper's Hopper 90% and max archs), then the two Table I columns for the 90% arch [4,4] (BC also for the
 # paper's [8,4,4,4], and once with 3x the data and 4x the epochs)
+evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) Walker2d-v4_s1_baseline
 evaluate_locomotion Hopper-v4 1
 evaluate_picks Hopper-v4 1 "128;4,4;256,256;8,4,4,4;32,512,4,32"
 behaviour_cloning Hopper-v4 1 8,4,4,4
@@ -180,8 +180,7 @@ off_policy_rl Hopper-v4 1 4,4
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
   --tags eval/return_ --out docs/results/hopper300k_curves.png \
   --title "Hopper-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/hopper300k_curves.md
-python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1)/checkpoint.pt --episodes 20 --seed 1000 \
-  --threads 1 --out-dir $RESULTS/eval300k/Hopper-v4_s1_scratch_4-4 > $RESULTS/logs/eval300k_Hopper-v4_s1_scratch_4-4.log 2>&1
+evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) Hopper-v4_s1_scratch_4-4
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
   $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) --tags eval/return_256-256 eval/return_4-4 eval/return_16-16 eval/return_64-64 \
   --out docs/results/hopper300k_scratch.png \
