@@ -428,6 +428,24 @@ def table2(results, num_cutoffs, seed):
             "max_size_ratio": float(np.mean(ratios["size"])) if used else None}
 
 
+def landscape(results):
+    """How the scores spread over the evaluated archs (Sec. IV-A, Fig. 4), by number of hidden layers and
+    in all: archs, mean, median, min, max, and how many reach 90% / 80% of the best score."""
+    best = max(r["score"] for r in results.values())
+    groups = {}
+    for row in results.values():
+        groups.setdefault(len(row["arch"]), []).append(row["score"])
+    groups = {**{str(depth): groups[depth] for depth in sorted(groups)}, "all": [r["score"] for r in results.values()]}
+    summary = {}
+    for name, scores in groups.items():
+        scores = np.array(scores)
+        reaching = {f"reach_{int(fraction * 100)}": int(np.sum(scores >= fraction * best)) if best > 0 else None
+                    for fraction in (0.9, 0.8)}
+        summary[name] = {"archs": len(scores), "mean": float(scores.mean()), "median": float(np.median(scores)),
+                         "min": float(scores.min()), "max": float(scores.max()), **reaching}
+    return summary
+
+
 def ratio_text(ratio):
     return "None" if ratio is None else f"{ratio:.3f}"
 
@@ -442,9 +460,10 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
         levels[name] = None if row is None else {"arch": list(row["arch"]), "params": row["params"], "d_lm": row["d_lm"],
                                                  "score": row["score"], "std": row["std"]}
     analysis = table2(results, num_cutoffs, seed)
+    spread = landscape(results)
     best = max(results.values(), key=lambda r: r["score"])
     report = {"env_id": env_id, "source": source, "score": score_name, "archs_evaluated": len(results),
-              "best_score": best["score"], "levels": levels, "table2": analysis}
+              "best_score": best["score"], "levels": levels, "table2": analysis, "landscape": spread}
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
     lines = [f"# GHP evaluation: {env_id}", "", f"{len(results)} architectures from `{source}`; score = {score_name}.", "",
@@ -458,7 +477,13 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
               "| pick under the cutoff | score / best score under the cutoff |", "|---|---|",
               f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
               f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
-              "", "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
+              "", "Scores over the evaluated architectures, by number of hidden layers:", "",
+              "| hidden layers | archs | mean | median | min | max | reach 90% of the best | reach 80% |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, row in spread.items():
+        lines.append(f"| {name} | {row['archs']} | {row['mean']:.2f} | {row['median']:.2f} | {row['min']:.2f} | "
+                     f"{row['max']:.2f} | {row['reach_90']} | {row['reach_80']} |")
+    lines += ["", "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
               "tie goes to fewer parameters; every remaining tie goes to the earlier architecture in the space's "
               "order (fewer hidden layers first, then widths in lexicographic order), so no pick depends on row order.",
               "", "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)", ""]

@@ -220,6 +220,20 @@ def test_report_names_the_level_archs_with_their_numbers(tmp_path):
     assert "| 80% | [8] | 100 | 30 | 85.00" in open(tmp_path / "report.md").read()
 
 
+def test_landscape_counts_archs_per_depth_against_the_best_score(tmp_path):
+    # best 100: 90% of it is 90, 80% is 80
+    results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 70.0), ((8, 8), 200, 30, 89.0),
+                            ((4, 4), 100, 40, 90.0), ((16, 16), 400, 50, 81.0)])
+    spread = evaluate.landscape(results)
+    assert list(spread) == ["1", "2", "all"]
+    assert spread["1"] == {"archs": 2, "mean": 85.0, "median": 85.0, "min": 70.0, "max": 100.0, "reach_90": 1, "reach_80": 1}
+    assert spread["2"] == {"archs": 3, "mean": 260 / 3, "median": 89.0, "min": 81.0, "max": 90.0, "reach_90": 1, "reach_80": 3}
+    assert spread["all"]["archs"] == 5 and spread["all"]["median"] == 89.0
+    assert (spread["all"]["reach_90"], spread["all"]["reach_80"]) == (2, 4)
+    evaluate.make_report(results, str(tmp_path), "Hopper-v4", "return", 100, 0, "hand")
+    assert "| 2 | 3 | 86.67 | 89.00 | 81.00 | 90.00 | 1 | 3 |" in open(tmp_path / "report.md").read()
+
+
 EXPORT_ARCH = (16, 8, 32, 8)
 
 

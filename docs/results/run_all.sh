@@ -107,6 +107,21 @@ wait
 python docs/plot_curves.py --runs $RESULTS/reach_schedule/FetchReach-v4__* --tags charts/test_success_rate eval/success_ \
   --ylabel "success rate" --out docs/results/reach_schedule_curves.png \
   --title "FetchReach-v4, GHP lowrank, seed 1: classic schedule vs --steps-per-arch 4" > docs/results/reach_schedule_curves.md
+# Seed 2 of both schedules (code as of the 300k runs), evaluated where seed 1's schedules differed: all 584 archs
+# with 1-3 hidden layers, and a seeded 500 of the 4680 for the rest (all 4680 would take ~25 min per checkpoint)
+reach_schedule_seed() {  # reach_schedule_seed SEED NAME FLAGS...
+  seed=$1 name=$2; shift 2
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed $seed --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
+    --no-cuda --runs-dir $RESULTS/reach_schedule --exp-name $name "$@" > $RESULTS/logs/reach_schedule_${name}_s$seed.log 2>&1
+  run=$(ckpt $RESULTS/reach_schedule/FetchReach-v4__${name}__$seed)
+  shallow=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
+  python evaluate.py run --checkpoint $run/checkpoint.pt --archs "$shallow" --episodes 5 --threads 1 \
+    --out-dir $RESULTS/reach_schedule_eval_${name}_s${seed}_shallow > $RESULTS/logs/reach_schedule_eval_${name}_s${seed}_shallow.log 2>&1
+  python evaluate.py run --checkpoint $run/checkpoint.pt --archs random:500 --episodes 5 --threads 1 \
+    --out-dir $RESULTS/reach_schedule_eval_${name}_s${seed}_random500 > $RESULTS/logs/reach_schedule_eval_${name}_s${seed}_random500.log 2>&1
+}
+reach_schedule_seed 2 classic
+reach_schedule_seed 2 steps_per_arch4 --steps-per-arch 4
 
 # ---- Issue 14, item 1: locomotion at 300k env steps, GHP (lowrank decoder: the paper's decoder runs at
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
