@@ -200,6 +200,15 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowr
   $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) --tags eval/return_256-256 eval/return_4-4 eval/return_16-16 eval/return_64-64 \
   --out docs/results/hopper300k_scratch.png \
   --title "Hopper-v4, seed 1, 300k env steps: [4,4] trained alone vs the baseline and GHP probes" > docs/results/hopper300k_scratch.md
+# Fig. 4(b)'s cut-off in numbers: the archs above and below a D_LM value, and how many of those above score under a level
+dlm_cutoff() {  # dlm_cutoff RESULTS_CSV D_LM SCORE
+  python -c "import csv, sys, numpy as np
+rows = list(csv.DictReader(open(sys.argv[1]))); cut, level = float(sys.argv[2]), float(sys.argv[3])
+for name, part in (('D_LM > cut', [r for r in rows if int(r['d_lm']) > cut]), ('D_LM <= cut', [r for r in rows if int(r['d_lm']) <= cut])):
+    s = np.array([float(r['score']) for r in part])
+    print(f'{name}: {len(s)} archs, min {s.min():.0f}, median {np.median(s):.0f}, max {s.max():.0f}, {np.sum(s < level)} under {level:g}')" "$@"
+}
+dlm_cutoff docs/results/eval300k/Hopper-v4_s1/results.csv 250 3000
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
