@@ -122,6 +122,21 @@ reach_schedule_seed() {  # reach_schedule_seed SEED NAME FLAGS...
 }
 reach_schedule_seed 2 classic
 reach_schedule_seed 2 steps_per_arch4 --steps-per-arch 4
+# FetchReach's Table I (seed 1, 100k env steps): the baseline above (fetchreach baseline) and the --steps-per-arch 4
+# GHN's picks on 20 fresh episodes, the baseline distilled into the 90% arch (bc_distill_her.py), and the 90% arch
+# trained alone with the baseline's flags (off-policy RL)
+reach_table1() {  # reach_table1 ARCH (the 90% arch of the steps_per_arch4 report)
+  teacher=$(ckpt $RESULTS/fetchreach/FetchReach-v4__baseline__1)
+  evaluate_fresh $teacher FetchReach-v4_s1_baseline
+  evaluate_fresh $(ckpt $RESULTS/reach_schedule/FetchReach-v4__steps_per_arch4__1) FetchReach-v4_s1_picks --archs "$1;4,8;256,256"
+  python bc_distill_her.py --teacher $teacher/checkpoint.pt --arch $1 --seed 1 --data-steps 100000 --epochs 50 --threads 1 \
+    --runs-dir $RESULTS/bc --exp-name bc > $RESULTS/logs/bc_FetchReach-v4_s1_${1//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/FetchReach-v4__bc_${1//,/-}__1) FetchReach-v4_s1_bc_${1//,/-}
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --threads 1 --no-cuda --runs-dir $RESULTS/fetchreach \
+    --baseline-arch $1 --exp-name scratch_${1//,/-} > $RESULTS/logs/fetch_scratch_${1//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/fetchreach/FetchReach-v4__scratch_${1//,/-}__1) FetchReach-v4_s1_scratch_${1//,/-}
+}
+reach_table1 4
 
 # ---- Issue 14, item 1: locomotion at 300k env steps, GHP (lowrank decoder: the paper's decoder runs at
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
