@@ -154,6 +154,7 @@ locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: contin
 # (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
 locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
 locomotion Walker2d-v4 1 baseline; locomotion Walker2d-v4 1 ghp
+locomotion HalfCheetah-v4 1 baseline; locomotion HalfCheetah-v4 1 ghp
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
 # run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
 full_decoder() {  # full_decoder ENV SEED STEPS
@@ -201,6 +202,7 @@ off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed 
 # the paper's Hopper 90% and max archs), then the two Table I columns for the 90% arch [4,4] (BC also for the
 # paper's [8,4,4,4], and once with 3x the data and 4x the epochs)
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) Walker2d-v4_s1_baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) HalfCheetah-v4_s1_baseline
 evaluate_locomotion Hopper-v4 1
 evaluate_picks Hopper-v4 1 "128;4,4;256,256;8,4,4,4;32,512,4,32"
 behaviour_cloning Hopper-v4 1 8,4,4,4
