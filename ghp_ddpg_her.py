@@ -4,9 +4,10 @@
     python ghp_ddpg_her.py --env-id FetchReach-v4 --baseline-arch 256,256 # the paper's baseline
     python ghp_ddpg_her.py --help
 
-The classic HER schedule (Andrychowicz et al. 2017): epochs of cycles; a cycle collects one episode
-from each of the meta_batch envs, env i driven by architecture i of a meta-batch sampled at the
-start of that rollout, then runs a few gradient steps and a soft target update. The desired goal is
+HER's schedule (Andrychowicz et al. 2017): epochs of cycles; a cycle collects one episode from each of
+the meta_batch envs, env i driven by architecture i of a meta-batch sampled at the start of that
+rollout, then runs gradient steps, drawing a new meta-batch every --steps-per-arch steps as the
+authors do, and a soft target update. The desired goal is
 appended to the observation given to the policy and the critic. Structure after CleanRL's
 ddpg_continuous_action.py.
 """
@@ -64,8 +65,8 @@ class Args:
     """gradient steps per cycle"""
     rollouts_per_cycle: int = 1
     """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (1: the classic HER schedule; the authors' main_ddpg.py collects several)"""
-    steps_per_arch: int = 0
-    """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc); 0 trains the last rollout's archs for the whole cycle"""
+    steps_per_arch: int = 4
+    """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc, 4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
     async_envs: bool = False
@@ -129,6 +130,9 @@ class Args:
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
                      "async_envs", "torch_deterministic", "compile")
+# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
+# then with the value that reproduces what the run did (before --steps-per-arch, every cycle was classic).
+FORMER_DEFAULTS = {"steps_per_arch": 0}
 
 
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
@@ -539,8 +543,12 @@ def load_resume_checkpoint(args):
         raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_ddpg_her.py without RNG states; it cannot be continued exactly")
     given = flags_on_command_line(sys.argv[1:])
     for field in fields(Args):
-        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given) or field.name not in saved:
-            continue  # (a flag newer than the checkpoint keeps its default)
+        if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
+            if field.name not in given and field.name in FORMER_DEFAULTS:
+                setattr(args, field.name, FORMER_DEFAULTS[field.name])
+            continue
+        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
+            continue
         if field.name in given and getattr(args, field.name) != saved[field.name]:
             flag = "--" + field.name.replace("_", "-")
             raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
