@@ -11,6 +11,8 @@
 # samples with torch (other minibatches for the same seed), and since issue 13 evaluate.py takes
 # subcommands: the evaluations ran as `evaluate.py --checkpoint ...` and `evaluate.py --merge A B`, written
 # here as `evaluate.py run --checkpoint ...` and `evaluate.py merge --csvs A B`.
+# Since issue 14 ghp_ddpg_her.py draws a new meta-batch every 4 updates by default; the runs made with the
+# classic schedule (the default before) say --steps-per-arch 0 here.
 set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
@@ -25,7 +27,7 @@ hopper() {  # hopper SEED ghp|baseline
 # FetchReach-v4, DDPG + HER, 5 epochs = 100k env steps, seed 1
 fetchreach() {  # fetchreach NAME FLAGS...
   name=$1; shift
-  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --threads 1 --no-cuda \
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --threads 1 --no-cuda --steps-per-arch 0 \
     --runs-dir $RESULTS/fetchreach --exp-name $name "$@" > $RESULTS/logs/fetch_$name.log 2>&1
 }
 (hopper 1 ghp; hopper 1 baseline) &
@@ -101,7 +103,7 @@ reach_schedule() {  # reach_schedule NAME FLAGS...
   python evaluate.py run --checkpoint $(ckpt $RESULTS/reach_schedule/FetchReach-v4__${name}__1)/checkpoint.pt --episodes 5 \
     --threads 1 --out-dir $RESULTS/reach_schedule_eval_$name > $RESULTS/logs/reach_schedule_eval_$name.log 2>&1
 }
-reach_schedule classic &
+reach_schedule classic --steps-per-arch 0 &  # (0 was the default then; 4 since issue 14)
 reach_schedule steps_per_arch4 --steps-per-arch 4 &
 wait
 python docs/plot_curves.py --runs $RESULTS/reach_schedule/FetchReach-v4__* --tags charts/test_success_rate eval/success_ \
@@ -120,7 +122,7 @@ reach_schedule_seed() {  # reach_schedule_seed SEED NAME FLAGS...
   python evaluate.py run --checkpoint $run/checkpoint.pt --archs random:500 --episodes 5 --threads 1 \
     --out-dir $RESULTS/reach_schedule_eval_${name}_s${seed}_random500 > $RESULTS/logs/reach_schedule_eval_${name}_s${seed}_random500.log 2>&1
 }
-reach_schedule_seed 2 classic
+reach_schedule_seed 2 classic --steps-per-arch 0
 reach_schedule_seed 2 steps_per_arch4 --steps-per-arch 4
 # FetchReach's Table I (seed 1, 100k env steps): the baseline above (fetchreach baseline) and the --steps-per-arch 4
 # GHN's picks on 20 fresh episodes, the baseline distilled into the 90% arch (bc_distill_her.py), and the 90% arch
