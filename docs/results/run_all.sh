@@ -228,6 +228,16 @@ for name, part in (('D_LM > cut', [r for r in rows if int(r['d_lm']) > cut]), ('
     print(f'{name}: {len(s)} archs, min {s.min():.0f}, median {np.median(s):.0f}, max {s.max():.0f}, {np.sum(s < level)} under {level:g}')" "$@"
 }
 dlm_cutoff docs/results/eval300k/Hopper-v4_s1/results.csv 250 3000
+# Walker2d seed 1 (after its two runs reached 300k): the same steps, its 90% arch read from the report
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
+  --tags eval/return_ --out docs/results/walker300k_curves.png \
+  --title "Walker2d-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/walker300k_curves.md
+evaluate_locomotion Walker2d-v4 1
+evaluate_picks Walker2d-v4 1 "128,16,64,128;32,4,4,32;256,256;32,256,4,64;16,16,4"  # max, 90% = 80%, and the paper's
+behaviour_cloning Walker2d-v4 1 32,4,4,32
+behaviour_cloning Walker2d-v4 1 16,16,4
+off_policy_rl Walker2d-v4 1 32,4,4,32
+evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
