@@ -64,7 +64,7 @@ class Args:
     updates_per_cycle: int = 40
     """gradient steps per cycle"""
     rollouts_per_cycle: int = 1
-    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (1: the classic HER schedule; the authors' main_ddpg.py collects several)"""
+    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (1: the classic HER schedule, and the authors' main_ddpg.py as read, with 8 in a comment there)"""
     steps_per_arch: int = 4
     """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc, 4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
     meta_batch: int = 8
