@@ -238,6 +238,10 @@ behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
+# HalfCheetah's GHP run was stopped at 95k (every arch the same constant policy): the GHN's live weight codes over training
+python docs/ghn_codes_alive.py $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
+  $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt \
+  $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
