@@ -31,7 +31,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 import archspace
 from ghn import mlp_forward
-from ghp_ddpg_her import BaselineActor, PolicyInputs, check_env, deterministic_action, deterministic_success, make_env, rollout
+from ghp_ddpg_her import (BaselineActor, PolicyInputs, arch_name, check_env, deterministic_action, deterministic_success, make_env,
+                          rollout)
 
 NUM_ENVS = 8
 
@@ -99,7 +100,7 @@ if __name__ == "__main__":
     env_id, act_dim = checkpoint["env_id"], checkpoint["act_dim"]
     input_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
     _, _, _, horizon = check_env(env_id)
-    run_dir = os.path.join(args.runs_dir, f"{env_id}__{args.exp_name}_{'-'.join(map(str, student_arch))}__{args.seed}__{int(time.time())}")
+    run_dir = os.path.join(args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}")
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     envs = gym.vector.SyncVectorEnv([make_env(env_id, args.seed + i) for i in range(NUM_ENVS)])

@@ -7,9 +7,8 @@
 HER's schedule (Andrychowicz et al. 2017): epochs of cycles; a cycle collects one episode from each of
 the meta_batch envs, env i driven by architecture i of a meta-batch sampled at the start of that
 rollout, then runs gradient steps, drawing a new meta-batch every --steps-per-arch steps as the
-authors do, and a soft target update. The desired goal is
-appended to the observation given to the policy and the critic. Structure after CleanRL's
-ddpg_continuous_action.py.
+authors do, and a soft target update. The desired goal is appended to the observation given to the
+policy and the critic. Structure after CleanRL's ddpg_continuous_action.py.
 """
 
 import functools

@@ -112,19 +112,19 @@ def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the
     flags = ["--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
              "--eval-archs", "1", "--ghn-decoder", "lowrank"]
     checkpoints = {}
-    for name, extra in (("default", ["--steps-per-arch", "0"]), ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
+    for name, extra in (("classic", ["--steps-per-arch", "0"]), ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
                         ("redraw", ["--steps-per-arch", "1"])):
         run_her(*flags, *extra, "--runs-dir", str(tmp_path / name))
         (path,) = glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))
         checkpoints[name] = torch.load(path, weights_only=False)
-    default, rollouts, redraw = checkpoints["default"], checkpoints["rollouts"], checkpoints["redraw"]
-    assert default["env_steps"] == 2 * 2 * 50 and rollouts["env_steps"] == 3 * 2 * 2 * 50  # cycles x envs x T, x rollouts
-    assert rollouts["buffer"]["num_episodes"] == 3 * default["buffer"]["num_episodes"] == 3 * 4
-    assert rollouts["obs_norm"]["count"] == 3 * default["obs_norm"]["count"]
-    assert rollouts["grad_steps"] == redraw["grad_steps"] == default["grad_steps"] == 6
+    classic, rollouts, redraw = checkpoints["classic"], checkpoints["rollouts"], checkpoints["redraw"]
+    assert classic["env_steps"] == 2 * 2 * 50 and rollouts["env_steps"] == 3 * 2 * 2 * 50  # cycles x envs x T, x rollouts
+    assert rollouts["buffer"]["num_episodes"] == 3 * classic["buffer"]["num_episodes"] == 3 * 4
+    assert rollouts["obs_norm"]["count"] == 3 * classic["obs_norm"]["count"]
+    assert rollouts["grad_steps"] == redraw["grad_steps"] == classic["grad_steps"] == 6
     # the same data is collected in the first cycle, then the redrawn archs train differently
-    assert np.array_equal(redraw["buffer"]["obs"][:2], default["buffer"]["obs"][:2])
-    assert not torch.equal(redraw["ghn"]["state_dict"]["row_head.weight"], default["ghn"]["state_dict"]["row_head.weight"])
+    assert np.array_equal(redraw["buffer"]["obs"][:2], classic["buffer"]["obs"][:2])
+    assert not torch.equal(redraw["ghn"]["state_dict"]["row_head.weight"], classic["ghn"]["state_dict"]["row_head.weight"])
 
 
 def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_path):
