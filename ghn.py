@@ -110,6 +110,10 @@ class GHN(nn.Module):
             ~34M parameters at 512); "lowrank" decodes a row factor and a column factor of rank
             `rank` and multiplies them (W = U V^T / sqrt(rank)), ~2M parameters at 512.
         rank: rank of the "lowrank" decoder.
+        code_slope: negative slope of the leaky ReLU that ends the weight trunk (the codes the
+            heads decode). With 0, a plain ReLU, the code units can all die: on HalfCheetah every
+            unit was dead by 90k env steps, every generated matrix ~0 and every arch one constant
+            policy (docs/results.md). Checkpoints from before this argument used 0.
         max_depth: most hidden layers an architecture may have.
         output_scale: extra factor on the generated output layer, so that fresh policies output
             small values (the usual small final-layer init of RL actors). With 1.0, fresh policies'
@@ -118,20 +122,23 @@ class GHN(nn.Module):
     """
 
     def __init__(self, in_dim, out_dim, hidden=16, max_width=512, decoder="full", rank=16,
-                 max_depth=archspace.MAX_DEPTH, output_scale=0.1):
+                 max_depth=archspace.MAX_DEPTH, output_scale=0.1, code_slope=0.1):
         super().__init__()
         if decoder not in DECODERS:
             raise ValueError(f"bad GHN decoder {decoder!r}: allowed {', '.join(DECODERS)}")
         if decoder == "lowrank" and not 1 <= rank <= max_width:
             raise ValueError(f"bad GHN rank {rank}: allowed 1..max_width={max_width}")
+        if not 0.0 <= code_slope < 1.0:
+            raise ValueError(f"bad GHN code slope {code_slope}: allowed 0 <= slope < 1")
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
             if not 1 <= value <= max_width:
                 raise ValueError(f"bad {name} {value}: the GHN generates layers of 1..max_width={max_width} inputs/outputs")
         self.config = dict(in_dim=in_dim, out_dim=out_dim, hidden=hidden, max_width=max_width,
-                           decoder=decoder, rank=rank, max_depth=max_depth, output_scale=output_scale)
+                           decoder=decoder, rank=rank, max_depth=max_depth, output_scale=output_scale,
+                           code_slope=code_slope)
         self.in_dim, self.out_dim, self.max_width, self.max_depth = in_dim, out_dim, max_width, max_depth
         self.output_scale = output_scale
-        self.decoder, self.rank = decoder, rank
+        self.decoder, self.rank, self.code_slope = decoder, rank, code_slope
         code_dim = 128
 
         # Node encoder (Sec. II-A: "a simple linear encoder"). Features: width / max_width,
@@ -144,7 +151,9 @@ class GHN(nn.Module):
         self.gru = nn.GRUCell(hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
         # Weight decoder: node embedding -> 64 -> 128 (the authors' 1x1 convs are these linears) -> matrix.
-        self.weight_trunk = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, code_dim), nn.ReLU())
+        # The codes end in a leaky ReLU: a code unit that a plain ReLU switches off for every node gets
+        # no gradient and stays off, and once all are off every generated matrix is the heads' bias.
+        self.weight_trunk = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, code_dim), nn.LeakyReLU(code_slope))
         if decoder == "full":
             self.weight_head = nn.Linear(code_dim, max_width * max_width)
         else:
@@ -159,8 +168,9 @@ class GHN(nn.Module):
     def _init_heads(self):
         # Decoded entries start with unit variance, so that the fan-in scale applied in forward()
         # gives He-initialised policies with stable activations at every depth and width.
-        # The trunk ends in a ReLU of roughly unit-variance pre-activations: E[code^2] ~ 1/2, so
-        # head weights of variance 1 with codes scaled by sqrt(2 / code_dim) give unit variance.
+        # The trunk ends in a (leaky, slope a) ReLU of roughly unit-variance pre-activations:
+        # E[code^2] ~ (1 + a^2) / 2, which is 1/2 within 1% for a <= 0.1, so head weights of
+        # variance 1 with codes scaled by sqrt(2 / code_dim) give unit variance.
         # The scale sits on the codes, not in the init ("equalised learning rate", Karras et al.
         # 2018): with the usual small init, every Adam step moves all 128 weights feeding a decoded
         # entry by ~lr each, so generated weights moved ~64x faster than an ordinary MLP's, and
@@ -200,7 +210,7 @@ class GHN(nn.Module):
         """Rebuild a GHN from `to_checkpoint()` output (or a path to a torch.save of it)."""
         if isinstance(checkpoint, str):
             checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-        ghn = cls(**checkpoint["config"])
+        ghn = cls(**{"code_slope": 0.0, **checkpoint["config"]})  # older GHNs ended their codes in a plain ReLU
         ghn.load_state_dict(checkpoint["state_dict"])
         return ghn
 

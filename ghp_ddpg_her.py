@@ -112,6 +112,8 @@ class Args:
     """GHN node embedding size (the authors use 16)"""
     ghn_rank: int = 16
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
+    ghn_code_slope: float = 0.1
+    """negative slope of the leaky ReLU ending the GHN's weight trunk; 0 (a plain ReLU, runs before this flag) let every code unit die on HalfCheetah"""
 
     # Evaluation and checkpoints
     eval_archs: int = 16
@@ -130,8 +132,9 @@ class Args:
 RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
                      "async_envs", "torch_deterministic", "compile")
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
-# then with the value that reproduces what the run did (before --steps-per-arch, every cycle was classic).
-FORMER_DEFAULTS = {"steps_per_arch": 0}
+# then with the value that reproduces what the run did (before --steps-per-arch, every cycle was classic;
+# before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
+FORMER_DEFAULTS = {"steps_per_arch": 0, "ghn_code_slope": 0.0}
 
 
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
@@ -652,7 +655,8 @@ if __name__ == "__main__":
     # Each epoch tests the probe archs and eval_archs random ones (GHP), or the baseline in every env.
     if baseline_arch is None:
         try:
-            policy_net = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
+            policy_net = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank,
+                             code_slope=args.ghn_code_slope).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs, test_count = archspace.all_archs(), PROBE_ARCHS, args.eval_archs

@@ -99,6 +99,8 @@ class Args:
     """GHN node embedding size (the authors use 16)"""
     ghn_rank: int = 16
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
+    ghn_code_slope: float = 0.1
+    """negative slope of the leaky ReLU ending the GHN's weight trunk; 0 (a plain ReLU, runs before this flag) let every code unit die on HalfCheetah"""
 
     # Logging, evaluation and checkpoints
     log_every: int = 1000
@@ -120,6 +122,9 @@ class Args:
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "capture_video", "save_every",
                      "save_buffer", "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
+# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
+# then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
+FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
 
 
 PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
@@ -469,8 +474,12 @@ def load_resume_checkpoint(args):
         raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly")
     given = flags_on_command_line(sys.argv[1:])
     for field in fields(Args):
-        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given) or field.name not in saved:
-            continue  # (a flag newer than the checkpoint keeps its default)
+        if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
+            if field.name not in given and field.name in FORMER_DEFAULTS:
+                setattr(args, field.name, FORMER_DEFAULTS[field.name])
+            continue
+        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
+            continue
         if field.name in given and getattr(args, field.name) != saved[field.name]:
             flag = "--" + field.name.replace("_", "-")
             raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
@@ -626,7 +635,8 @@ if __name__ == "__main__":
     # with the same interface; the GHN and the baseline each get their authors' optimizer settings
     if baseline_arch is None:
         try:
-            policy_net = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank).to(device)
+            policy_net = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank,
+                             code_slope=args.ghn_code_slope).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs, policy_lr, policy_decay = archspace.all_archs(), PROBE_ARCHS, args.ghn_lr, args.ghn_weight_decay

@@ -26,7 +26,7 @@ if __name__ == "__main__":
             raise SystemExit(f"{path!r}: not a checkpoint with a GHN")
         ghn = GHN.from_checkpoint(checkpoint["ghn"])
         with torch.no_grad():
-            pre_activations = ghn.weight_trunk[:-1](ghn.embed(PROBE_ARCHS))  # the trunk without its last ReLU
+            pre_activations = ghn.weight_trunk[:-1](ghn.embed(PROBE_ARCHS))  # the trunk without its last activation
         entries = (pre_activations > 0).float().mean().item()
         units = (pre_activations > 0).flatten(0, 1).any(0).float().mean().item()
         name = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))

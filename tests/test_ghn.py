@@ -107,6 +107,8 @@ def test_bad_constructor_arguments_are_clear_errors():
         GHN(in_dim=600, out_dim=4)
     with pytest.raises(ValueError, match="bad GHN decoder 'tiny'"):
         GHN(in_dim=4, out_dim=4, decoder="tiny")
+    with pytest.raises(ValueError, match="bad GHN code slope 1.5"):
+        GHN(in_dim=4, out_dim=4, code_slope=1.5)
     with pytest.raises(ValueError, match="bad out_rows 9"):
         GHN(in_dim=4, out_dim=4, max_width=16).to_mlp((8,), out_rows=9)
 
@@ -120,6 +122,46 @@ def test_checkpoint_round_trip(tmp_path):
     x = torch.randn(3, 7)
     with torch.no_grad():
         torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), mlp_forward(ghn([(32, 8)])[0], x))
+
+
+def test_a_checkpoint_from_before_code_slope_loads_with_a_plain_relu():
+    """GHNs saved before `code_slope` existed ended their codes in a ReLU; they must load as they ran."""
+    torch.manual_seed(5)
+    relu_ghn = GHN(in_dim=7, out_dim=4, hidden=8, max_width=32, decoder="lowrank", rank=4, code_slope=0.0)
+    checkpoint = relu_ghn.to_checkpoint()
+    del checkpoint["config"]["code_slope"]
+    loaded = GHN.from_checkpoint(checkpoint)
+    assert loaded.code_slope == 0.0 and GHN(in_dim=7, out_dim=4).code_slope == 0.1
+    x = torch.randn(3, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), mlp_forward(relu_ghn([(32, 8)])[0], x))
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_code_units_that_are_off_for_every_node_still_learn_with_the_leaky_trunk(decoder):
+    """The HalfCheetah collapse (docs/results.md): once every code unit's pre-activation is negative,
+    a plain ReLU gives all-zero codes, so every generated matrix is the heads' bias (zero at init),
+    the same for every arch, and no gradient reaches the trunk to switch a unit back on. With the
+    leaky ReLU the codes are slope x pre-activation and the trunk keeps its gradient."""
+    archs = [(4,), (16, 8)]
+    for slope in (0.0, 0.1):
+        torch.manual_seed(6)
+        ghn = GHN(in_dim=5, out_dim=3, hidden=8, max_width=32, decoder=decoder, rank=4, code_slope=slope)
+        with torch.no_grad():
+            ghn.weight_trunk[2].bias.fill_(-100.0)  # every code unit off for every node
+        embeddings = ghn.embed(archs)
+        pre_activations = ghn.weight_trunk[:-1](embeddings)
+        assert (pre_activations < 0).all()
+        torch.testing.assert_close(ghn.weight_trunk(embeddings), slope * pre_activations, rtol=0, atol=0)
+        first_layers = [params[0][0] for params in ghn(archs)]
+        sum(weight.square().sum() for weight in first_layers).backward()
+        trunk_grad = ghn.weight_trunk[2].weight.grad
+        if slope == 0.0:
+            assert all((weight == 0).all() for weight in first_layers)
+            assert trunk_grad is None or (trunk_grad == 0).all()
+        else:
+            assert all(weight.abs().max() > 0 for weight in first_layers)
+            assert trunk_grad.abs().max() > 0
 
 
 def test_ghn_learns_regression_for_four_archs_at_once():

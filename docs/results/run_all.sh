@@ -12,7 +12,9 @@
 # subcommands: the evaluations ran as `evaluate.py --checkpoint ...` and `evaluate.py --merge A B`, written
 # here as `evaluate.py run --checkpoint ...` and `evaluate.py merge --csvs A B`.
 # Since issue 14 ghp_ddpg_her.py draws a new meta-batch every 4 updates by default; the runs made with the
-# classic schedule (the default before) say --steps-per-arch 0 here.
+# classic schedule (the default before) say --steps-per-arch 0 here. Since issue 14 the GHN's codes end in a
+# leaky ReLU (--ghn-code-slope 0.1, after the HalfCheetah collapse); the GHP runs made before with a plain
+# ReLU say --ghn-code-slope 0 here (the 100k runs above predate the flag too).
 set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
@@ -144,27 +146,33 @@ reach_table1 4
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
 # budget. Too long for one 3-hour session: each run checkpoints every 10k steps with its replay buffer and
 # is continued exactly with --resume (the second form below) until it reaches 300k.
-locomotion() {  # locomotion ENV SEED ghp|baseline
+locomotion() {  # locomotion ENV SEED ghp|baseline [FLAGS...]
   if [ "$3" = ghp ]; then policy="--ghn-decoder lowrank --exp-name ghp_lowrank"; else policy="--baseline-arch 256,256 --exp-name baseline"; fi
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
-    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy >> $RESULTS/logs/${1}_$3_s$2.log 2>&1
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy "${@:4}" >> $RESULTS/logs/${1}_$3_s$2.log 2>&1
 }
 locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: continue a stopped run exactly
   python ghp_sac.py --resume $(ckpt $RESULTS/locomotion/$1__$3__$2)/checkpoint.pt --threads 1 --no-cuda \
     >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
 }
 # (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
-locomotion Hopper-v4 1 ghp & locomotion Hopper-v4 1 baseline & wait
-locomotion Walker2d-v4 1 baseline; locomotion Walker2d-v4 1 ghp
-locomotion HalfCheetah-v4 1 baseline; locomotion HalfCheetah-v4 1 ghp
+locomotion Hopper-v4 1 ghp --ghn-code-slope 0 & locomotion Hopper-v4 1 baseline & wait
+locomotion Walker2d-v4 1 baseline; locomotion Walker2d-v4 1 ghp --ghn-code-slope 0
+locomotion HalfCheetah-v4 1 baseline
+# HalfCheetah with the plain ReLU collapsed (docs/results.md) and was stopped by hand at 95k; its folder and log were
+# set aside, and the run repeated with the leaky ReLU
+locomotion HalfCheetah-v4 1 ghp --ghn-code-slope 0
+mkdir -p $RESULTS/collapsed && mv $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $RESULTS/collapsed/
+mv $RESULTS/logs/HalfCheetah-v4_ghp_s1.log $RESULTS/collapsed/HalfCheetah-v4_ghp_s1_relu.log
+locomotion HalfCheetah-v4 1 ghp
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
 # run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
-full_decoder() {  # full_decoder ENV SEED STEPS
+full_decoder() {  # full_decoder ENV SEED STEPS [FLAGS...]
   MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000 \
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps $3 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
-    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --ghn-decoder full --exp-name ghp_full >> $RESULTS/logs/${1}_ghp_full_s$2.log 2>&1
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --ghn-decoder full --exp-name ghp_full "${@:4}" >> $RESULTS/logs/${1}_ghp_full_s$2.log 2>&1
 }
-full_decoder Hopper-v4 1 100000
+full_decoder Hopper-v4 1 100000 --ghn-code-slope 0  # as the lowrank run it is compared with
 
 # ---- Issue 14, items 2 and 3 for one finished pair of runs (ENV SEED): the GHN's final checkpoint on all 4680
 # archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
@@ -238,8 +246,9 @@ behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
-# HalfCheetah's GHP run was stopped at 95k (every arch the same constant policy): the GHN's live weight codes over training
-python docs/ghn_codes_alive.py $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
+# HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
+# weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
+python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
   $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt \
   $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt
 
