@@ -1,8 +1,6 @@
 import functools
 import glob
 import os
-import sys
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -157,27 +155,6 @@ def test_resume_continues_exactly(tmp_path):
     resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
     assert resumed["epoch"] == 2 and resumed["grad_steps"] == 12
     assert_same({k: v for k, v in one_go.items() if k != "args"}, {k: v for k, v in resumed.items() if k != "args"})
-
-
-def test_a_checkpoint_older_than_a_changed_default_resumes_as_it_ran(tmp_path, monkeypatch):
-    """--steps-per-arch's default became the authors' 4; a checkpoint written before the flag existed
-    trained one meta-batch per cycle, so it resumes with 0 (unless the flag is given). A checkpoint that
-    has the flag keeps its own value."""
-    saved = asdict(ghp_ddpg_her.Args(steps_per_arch=0))
-    del saved["steps_per_arch"]
-    path = str(tmp_path / "old.pt")
-    torch.save({"algo": "ddpg_her", "args": saved, "rng": {}}, path)
-    for given, expected in (([], 0), (["--steps-per-arch", "2"], 2)):
-        monkeypatch.setattr(sys, "argv", ["ghp_ddpg_her.py", "--resume", path, *given])
-        args = ghp_ddpg_her.Args(resume=path, steps_per_arch=int(given[1]) if given else 4)  # as tyro parses the command line
-        ghp_ddpg_her.load_resume_checkpoint(args)
-        assert args.steps_per_arch == expected
-    torch.save({"algo": "ddpg_her", "args": {**saved, "steps_per_arch": 4}, "rng": {}}, path)
-    monkeypatch.setattr(sys, "argv", ["ghp_ddpg_her.py", "--resume", path])
-    args = ghp_ddpg_her.Args(resume=path, steps_per_arch=0)
-    ghp_ddpg_her.load_resume_checkpoint(args)
-    assert args.steps_per_arch == 4
-    assert ghp_ddpg_her.Args().steps_per_arch == 4  # the authors' steps_per_arc in every Fetch config
 
 
 def test_compiled_update_matches_the_eager_one(tmp_path):

@@ -2,8 +2,6 @@ import functools
 import glob
 import os
 import pickle
-import sys
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -178,25 +176,6 @@ def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
     # repeating the checkpoint's own value is fine, and so is a new run length
     result = run_sac("--resume", checkpoint, "--ghn-decoder", "lowrank", "--total-timesteps", "40")
     assert "resumed" in result.stdout and torch.load(checkpoint, weights_only=False)["global_step"] == 40
-
-
-def test_a_checkpoint_from_before_code_slope_resumes_with_a_plain_relu(tmp_path, monkeypatch):
-    """--ghn-code-slope's 0.1 is new; a run saved before the flag existed had a plain ReLU (slope 0) and
-    resumes with it, unless the flag is given. A checkpoint that has the flag keeps its own value."""
-    saved = asdict(ghp_sac.Args())
-    del saved["ghn_code_slope"]
-    path = str(tmp_path / "old.pt")
-    torch.save({"algo": "sac", "args": saved, "rng": {}}, path)
-    for given, expected in (([], 0.0), (["--ghn-code-slope", "0.2"], 0.2)):
-        monkeypatch.setattr(sys, "argv", ["ghp_sac.py", "--resume", path, *given])
-        args = ghp_sac.Args(resume=path, ghn_code_slope=float(given[1]) if given else 0.1)  # as tyro parses the command line
-        ghp_sac.load_resume_checkpoint(args)
-        assert args.ghn_code_slope == expected
-    torch.save({"algo": "sac", "args": {**saved, "ghn_code_slope": 0.05}, "rng": {}}, path)
-    monkeypatch.setattr(sys, "argv", ["ghp_sac.py", "--resume", path])
-    args = ghp_sac.Args(resume=path)
-    ghp_sac.load_resume_checkpoint(args)
-    assert args.ghn_code_slope == 0.05
 
 
 def test_same_seed_reproduces_a_cpu_run(tmp_path):
