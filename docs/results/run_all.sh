@@ -246,6 +246,10 @@ behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
+  $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) --tags eval/return_256-256 eval/return_32-4-4-32 eval/return_16-16 eval/return_64-64 \
+  --out docs/results/walker300k_scratch.png \
+  --title "Walker2d-v4, seed 1, 300k env steps: [32,4,4,32] trained alone vs the baseline and GHP probes" > docs/results/walker300k_scratch.md
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
