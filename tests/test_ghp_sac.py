@@ -281,11 +281,10 @@ def test_ghp_sac_learns_pendulum(tmp_path, mode):
     scale, bias = torch.tensor([2.0]), torch.tensor([0.0])
     probes = [(16, 16), (64, 64), (256, 256)]
     archs = probes + archspace.sample_archs(np.random.default_rng(0), 5, archspace.all_archs())
-    names = [ghp_sac.arch_name(a) for a in archs]
     with torch.no_grad():
-        trained = ghp_sac.evaluate_probes(dict(zip(names, ghn(archs))), "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
-        untrained = ghp_sac.evaluate_probes(dict(zip(names, GHN(3, 2, decoder="lowrank")(archs))),
-                                            "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
+        trained = ghp_sac.evaluate_probes(ghn, archs, "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
+        untrained = ghp_sac.evaluate_probes(GHN(3, 2, decoder="lowrank"), archs, "Pendulum-v1", 3, 123, scale, bias,
+                                            torch.device("cpu"))
     print("trained", trained, "untrained", untrained)
     assert sum(trained[ghp_sac.arch_name(a)] > -600 for a in probes) >= 2, trained
     assert np.mean(list(trained.values())) > np.mean(list(untrained.values())) + 400
