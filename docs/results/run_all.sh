@@ -13,8 +13,9 @@
 # here as `evaluate.py run --checkpoint ...` and `evaluate.py merge --csvs A B`.
 # Since issue 14 ghp_ddpg_her.py draws a new meta-batch every 4 updates by default; the runs made with the
 # classic schedule (the default before) say --steps-per-arch 0 here. Since issue 14 the GHN's codes end in a
-# leaky ReLU (--ghn-code-slope 0.1, after the HalfCheetah collapse); the GHP runs made before with a plain
-# ReLU say --ghn-code-slope 0 here (the 100k runs above predate the flag too).
+# leaky ReLU (--ghn-code-slope 0.1, after the HalfCheetah collapse). Every GHP run before the second HalfCheetah
+# run had a plain ReLU, i.e. --ghn-code-slope 0: the 300k locomotion runs below say so; for the others (100k
+# Hopper, FetchReach, FetchPush) add it to reproduce their numbers.
 set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
