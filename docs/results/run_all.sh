@@ -251,11 +251,26 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lo
   $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) --tags eval/return_256-256 eval/return_32-4-4-32 eval/return_16-16 eval/return_64-64 \
   --out docs/results/walker300k_scratch.png \
   --title "Walker2d-v4, seed 1, 300k env steps: [32,4,4,32] trained alone vs the baseline and GHP probes" > docs/results/walker300k_scratch.md
+# HalfCheetah seed 1 with the fixed GHN: first a seeded sample of 1000 archs x 5 episodes (the session's time
+# allowed no more; the full evaluate_locomotion and Table I's other columns follow), its picks and the paper's
+# HalfCheetah archs on 20 fresh episodes, and the learning curves
+run=$(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1); out=$RESULTS/eval300k/HalfCheetah-v4_s1_sample1000
+for shard in 0 1; do
+  python evaluate.py run --checkpoint $run/checkpoint.pt --archs random:1000 --episodes 5 --threads 1 --out-dir $out \
+    --shard $shard/2 > $RESULTS/logs/eval300k_HalfCheetah-v4_s1_sample1000_$shard.log 2>&1 &
+done
+wait
+python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
+evaluate_fresh $run HalfCheetah-v4_s1_sample1000_picks --archs "PICKS;256,256;128,512,512,256;64,4,4,32"  # the sample's max, 90%, 80%, then the paper's
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
+  --tags eval/return_ --out docs/results/halfcheetah300k_curves.png \
+  --title "HalfCheetah-v4, SAC, seed 1, 300k env steps: GHP (lowrank, leaky codes) vs the [256,256] baseline" > docs/results/halfcheetah300k_curves.md
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
   $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt \
-  $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt
+  $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt \
+  $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,70000,100000,200000,300000}.pt
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
