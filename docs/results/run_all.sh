@@ -261,7 +261,7 @@ for shard in 0 1; do
 done
 wait
 python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
-evaluate_fresh $run HalfCheetah-v4_s1_sample1000_picks --archs "PICKS;256,256;128,512,512,256;64,4,4,32"  # the sample's max, 90%, 80%, then the paper's
+evaluate_fresh $run HalfCheetah-v4_s1_sample1000_picks --archs "256,128,8,128;64,4,32;8,8,8;256,256;128,512,512,256;64,4,4,32"  # the sample's max, 90%, 80%, then the paper's
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
   --tags eval/return_ --out docs/results/halfcheetah300k_curves.png \
   --title "HalfCheetah-v4, SAC, seed 1, 300k env steps: GHP (lowrank, leaky codes) vs the [256,256] baseline" > docs/results/halfcheetah300k_curves.md
