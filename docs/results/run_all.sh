@@ -184,11 +184,11 @@ evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: a checkpoint on
   python evaluate.py run --checkpoint $run/checkpoint.pt --episodes 20 --seed 1000 --threads 1 "$@" \
     --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
 }
-evaluate_locomotion() {  # evaluate_locomotion ENV SEED
-  run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2
+evaluate_locomotion() {  # evaluate_locomotion ENV SEED [ARCHS NAME]: all archs (or ARCHS, e.g. random:1000, into <ENV>_s<SEED>_NAME)
+  run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2${4:+_$4}
   for shard in 0 1; do
-    python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out \
-      --shard $shard/2 > $RESULTS/logs/eval300k_$1_s$2_$shard.log 2>&1 &
+    python evaluate.py run --checkpoint $run/checkpoint.pt --archs ${3:-all} --episodes 5 --threads 1 --out-dir $out \
+      --shard $shard/2 > $RESULTS/logs/eval300k_$1_s$2${4:+_$4}_$shard.log 2>&1 &
   done
   wait
   python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
@@ -254,14 +254,8 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lo
 # HalfCheetah seed 1 with the fixed GHN: first a seeded sample of 1000 archs x 5 episodes (the session's time
 # allowed no more; the full evaluate_locomotion and Table I's other columns follow), its picks and the paper's
 # HalfCheetah archs on 20 fresh episodes, and the learning curves
-run=$(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1); out=$RESULTS/eval300k/HalfCheetah-v4_s1_sample1000
-for shard in 0 1; do
-  python evaluate.py run --checkpoint $run/checkpoint.pt --archs random:1000 --episodes 5 --threads 1 --out-dir $out \
-    --shard $shard/2 > $RESULTS/logs/eval300k_HalfCheetah-v4_s1_sample1000_$shard.log 2>&1 &
-done
-wait
-python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
-evaluate_fresh $run HalfCheetah-v4_s1_sample1000_picks --archs "256,128,8,128;64,4,32;8,8,8;256,256;128,512,512,256;64,4,4,32"  # the sample's max, 90%, 80%, then the paper's
+evaluate_locomotion HalfCheetah-v4 1 random:1000 sample1000
+evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) HalfCheetah-v4_s1_sample1000_picks --archs "256,128,8,128;64,4,32;8,8,8;256,256;128,512,512,256;64,4,4,32"  # the sample's max, 90%, 80%, then the paper's
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
   --tags eval/return_ --out docs/results/halfcheetah300k_curves.png \
   --title "HalfCheetah-v4, SAC, seed 1, 300k env steps: GHP (lowrank, leaky codes) vs the [256,256] baseline" > docs/results/halfcheetah300k_curves.md
