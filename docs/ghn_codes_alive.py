@@ -1,8 +1,9 @@
-"""How many of the GHN's weight codes are alive: the weight trunk ends in a ReLU, and the decoder turns
-its outputs (the codes) into the generated weights, so a code unit that is <= 0 on every node gives
-nothing to any weight, and if every unit dies all generated weights are 0 (each arch then acts as the
-same constant policy, its output biases). Prints, per GHN checkpoint, the share of code entries > 0 and
-of code units > 0 on some node of six probe archs.
+"""How many of the GHN's weight codes are alive: the decoder turns the weight trunk's outputs (the codes)
+into the generated weights. With the plain ReLU that ended the trunk before --ghn-code-slope, a code unit
+that is <= 0 on every node gives nothing to any weight and gets no gradient, and if every unit dies all
+generated weights are 0 (each arch then acts as the same constant policy, its output biases); the leaky
+ReLU of today's GHN lets such a unit come back. Prints, per GHN checkpoint, the share of code
+pre-activations > 0 and of code units > 0 on some node of six probe archs.
 
     python docs/ghn_codes_alive.py runs/RUN/ghn_10000.pt runs/RUN/ghn_100000.pt
 """
