@@ -166,6 +166,8 @@ locomotion HalfCheetah-v4 1 ghp --ghn-code-slope 0
 mkdir -p $RESULTS/collapsed && mv $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $RESULTS/collapsed/
 mv $RESULTS/logs/HalfCheetah-v4_ghp_s1.log $RESULTS/collapsed/HalfCheetah-v4_ghp_s1_relu.log
 locomotion HalfCheetah-v4 1 ghp
+# Hopper's second seed, with the leaky codes (resumed at 270k with locomotion_resume Hopper-v4 2 ghp_lowrank)
+locomotion Hopper-v4 2 ghp; locomotion Hopper-v4 2 baseline
 # The paper's full decoder on the same seed and flags for 100k env steps, against the first 100k of the lowrank
 # run above (its ghn_<step>.pt snapshots and eval curve). glibc keeps freed memory (docs/benchmarks.md: +30%).
 full_decoder() {  # full_decoder ENV SEED STEPS [FLAGS...]
@@ -259,6 +261,14 @@ evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) HalfCh
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
   --tags eval/return_ --out docs/results/halfcheetah300k_curves.png \
   --title "HalfCheetah-v4, SAC, seed 1, 300k env steps: GHP (lowrank, leaky codes) vs the [256,256] baseline" > docs/results/halfcheetah300k_curves.md
+# then every arch (the levels of docs/results.md), its picks with the paper's two archs, and Table I's other columns
+# for the 90% arch [16,8,16,32] (BC also for the paper's [64,4,4,32])
+evaluate_locomotion HalfCheetah-v4 1
+evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) HalfCheetah-v4_s1_picks --archs "256,64,512,64;16,8,16,32;8,8;256,256;128,512,512,256;64,4,4,32"  # max, 90%, 80%, then the paper's
+behaviour_cloning HalfCheetah-v4 1 16,8,16,32
+behaviour_cloning HalfCheetah-v4 1 64,4,4,32
+off_policy_rl HalfCheetah-v4 1 16,8,16,32
+evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) HalfCheetah-v4_s1_scratch_16-8-16-32
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
