@@ -269,6 +269,10 @@ behaviour_cloning HalfCheetah-v4 1 16,8,16,32
 behaviour_cloning HalfCheetah-v4 1 64,4,4,32
 off_policy_rl HalfCheetah-v4 1 16,8,16,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) HalfCheetah-v4_s1_scratch_16-8-16-32
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
+  $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) --tags eval/return_256-256 eval/return_16-8-16-32 eval/return_16-16 eval/return_64-64 \
+  --out docs/results/halfcheetah300k_scratch.png \
+  --title "HalfCheetah-v4, seed 1, 300k env steps: [16,8,16,32] trained alone vs the baseline and GHP probes" > docs/results/halfcheetah300k_scratch.md
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
