@@ -280,6 +280,17 @@ python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_low
   $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/ghn_{10000,100000,300000}.pt \
   $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,70000,100000,200000,300000}.pt
 
+# Hopper seed 2 (after its two runs reached 300k): the same steps as seed 1, its 90% arch [4,4,8] read from the report
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__2) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__2) \
+  --tags eval/return_ --out docs/results/hopper300k_s2_curves.png \
+  --title "Hopper-v4, SAC, seed 2, 300k env steps: GHP (lowrank, leaky codes) vs baseline" > docs/results/hopper300k_s2_curves.md
+evaluate_locomotion Hopper-v4 2
+evaluate_picks Hopper-v4 2 "8,8,8,8;4,4,8;256,256;8,4,4,4;32,512,4,32"  # max, 90% = 80%, and the paper's
+behaviour_cloning Hopper-v4 2 4,4,8
+off_policy_rl Hopper-v4 2 4,4,8
+evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4-8__2) Hopper-v4_s2_scratch_4-4-8
+dlm_cutoff docs/results/eval300k/Hopper-v4_s2/results.csv 250 3000
+
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
 push() {  # push NAME FLAGS...
