@@ -226,10 +226,12 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowr
   --tags eval/return_ --out docs/results/hopper300k_curves.png \
   --title "Hopper-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/hopper300k_curves.md
 evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) Hopper-v4_s1_scratch_4-4
-python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
-  $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) --tags eval/return_256-256 eval/return_4-4 eval/return_16-16 eval/return_64-64 \
-  --out docs/results/hopper300k_scratch.png \
-  --title "Hopper-v4, seed 1, 300k env steps: [4,4] trained alone vs the baseline and GHP probes" > docs/results/hopper300k_scratch.md
+scratch_curves() {  # scratch_curves ENV SEED ARCH OUT: ARCH trained alone against the baseline and the GHN's probes
+  python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2) $(ckpt $RESULTS/locomotion/$1__baseline__$2) \
+    $(ckpt $RESULTS/locomotion/$1__scratch_${3//,/-}__$2) --tags eval/return_256-256 eval/return_${3//,/-} eval/return_16-16 eval/return_64-64 \
+    --out docs/results/$4.png --title "$1, seed $2, 300k env steps: [$3] trained alone vs the baseline and GHP probes" > docs/results/$4.md
+}
+scratch_curves Hopper-v4 1 4,4 hopper300k_scratch
 # Fig. 4(b)'s cut-off in numbers: the archs above and below a D_LM value, and how many of those above score under a level
 dlm_cutoff() {  # dlm_cutoff RESULTS_CSV D_LM SCORE
   python -c "import csv, sys, numpy as np
@@ -249,10 +251,7 @@ behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
-python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
-  $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) --tags eval/return_256-256 eval/return_32-4-4-32 eval/return_16-16 eval/return_64-64 \
-  --out docs/results/walker300k_scratch.png \
-  --title "Walker2d-v4, seed 1, 300k env steps: [32,4,4,32] trained alone vs the baseline and GHP probes" > docs/results/walker300k_scratch.md
+scratch_curves Walker2d-v4 1 32,4,4,32 walker300k_scratch
 # HalfCheetah seed 1 with the fixed GHN: first a seeded sample of 1000 archs x 5 episodes (the session's time
 # allowed no more; the full evaluate_locomotion and Table I's other columns follow), its picks and the paper's
 # HalfCheetah archs on 20 fresh episodes, and the learning curves
@@ -269,10 +268,7 @@ behaviour_cloning HalfCheetah-v4 1 16,8,16,32
 behaviour_cloning HalfCheetah-v4 1 64,4,4,32
 off_policy_rl HalfCheetah-v4 1 16,8,16,32
 evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) HalfCheetah-v4_s1_scratch_16-8-16-32
-python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) \
-  $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) --tags eval/return_256-256 eval/return_16-8-16-32 eval/return_16-16 eval/return_64-64 \
-  --out docs/results/halfcheetah300k_scratch.png \
-  --title "HalfCheetah-v4, seed 1, 300k env steps: [16,8,16,32] trained alone vs the baseline and GHP probes" > docs/results/halfcheetah300k_scratch.md
+scratch_curves HalfCheetah-v4 1 16,8,16,32 halfcheetah300k_scratch
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
@@ -289,6 +285,7 @@ evaluate_picks Hopper-v4 2 "8,8,8,8;4,4,8;256,256;8,4,4,4;32,512,4,32"  # max, 9
 behaviour_cloning Hopper-v4 2 4,4,8
 off_policy_rl Hopper-v4 2 4,4,8
 evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4-8__2) Hopper-v4_s2_scratch_4-4-8
+scratch_curves Hopper-v4 2 4,4,8 hopper300k_s2_scratch
 dlm_cutoff docs/results/eval300k/Hopper-v4_s2/results.csv 250 3000
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
