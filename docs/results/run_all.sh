@@ -176,6 +176,7 @@ full_decoder() {  # full_decoder ENV SEED STEPS [FLAGS...]
     --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --ghn-decoder full --exp-name ghp_full "${@:4}" >> $RESULTS/logs/${1}_ghp_full_s$2.log 2>&1
 }
 full_decoder Hopper-v4 1 100000 --ghn-code-slope 0  # as the lowrank run it is compared with
+# (continued across sessions with: MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000 locomotion_resume Hopper-v4 1 ghp_full)
 
 # ---- Issue 14, items 2 and 3 for one finished pair of runs (ENV SEED): the GHN's final checkpoint on all 4680
 # archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
