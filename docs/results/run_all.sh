@@ -207,10 +207,12 @@ behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH [NAME FLAGS...]: the fi
     > $RESULTS/logs/${name}_${env}_s${seed}_${arch//,/-}.log 2>&1
   evaluate_fresh $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed) ${env}_s${seed}_${name}_${arch//,/-}
 }
-off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget
+off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget,
+  # then its final checkpoint on 20 fresh episodes
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
     --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --baseline-arch $3 --exp-name scratch_${3//,/-} \
     >> $RESULTS/logs/${1}_scratch_${3//,/-}_s$2.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/locomotion/$1__scratch_${3//,/-}__$2) $1_s$2_scratch_${3//,/-}
 }
 # Hopper seed 1 (after its two runs reached 300k): every arch, the picks (max, 90% = 80%, the generated [256,256],
 # the paper's Hopper 90% and max archs), then the two Table I columns for the 90% arch [4,4] (BC also for the
@@ -226,7 +228,6 @@ off_policy_rl Hopper-v4 1 4,4
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) \
   --tags eval/return_ --out docs/results/hopper300k_curves.png \
   --title "Hopper-v4, SAC, seed 1, 300k env steps: GHP (lowrank) vs the [256,256] baseline" > docs/results/hopper300k_curves.md
-evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4__1) Hopper-v4_s1_scratch_4-4
 scratch_curves() {  # scratch_curves ENV SEED ARCH OUT: ARCH trained alone against the baseline and the GHN's probes
   python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2) $(ckpt $RESULTS/locomotion/$1__baseline__$2) \
     $(ckpt $RESULTS/locomotion/$1__scratch_${3//,/-}__$2) --tags eval/return_256-256 eval/return_${3//,/-} eval/return_16-16 eval/return_64-64 \
@@ -251,7 +252,6 @@ evaluate_picks Walker2d-v4 1 "128,16,64,128;32,4,4,32;256,256;32,256,4,64;16,16,
 behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
-evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__scratch_32-4-4-32__1) Walker2d-v4_s1_scratch_32-4-4-32
 scratch_curves Walker2d-v4 1 32,4,4,32 walker300k_scratch
 # HalfCheetah seed 1 with the fixed GHN: first a seeded sample of 1000 archs x 5 episodes (the session's time
 # allowed no more; the full evaluate_locomotion and Table I's other columns follow), its picks and the paper's
@@ -268,7 +268,6 @@ evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1) HalfCh
 behaviour_cloning HalfCheetah-v4 1 16,8,16,32
 behaviour_cloning HalfCheetah-v4 1 64,4,4,32
 off_policy_rl HalfCheetah-v4 1 16,8,16,32
-evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__scratch_16-8-16-32__1) HalfCheetah-v4_s1_scratch_16-8-16-32
 scratch_curves HalfCheetah-v4 1 16,8,16,32 halfcheetah300k_scratch
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
@@ -285,7 +284,6 @@ evaluate_locomotion Hopper-v4 2
 evaluate_picks Hopper-v4 2 "8,8,8,8;4,4,8;256,256;8,4,4,4;32,512,4,32"  # max, 90% = 80%, and the paper's
 behaviour_cloning Hopper-v4 2 4,4,8
 off_policy_rl Hopper-v4 2 4,4,8
-evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__scratch_4-4-8__2) Hopper-v4_s2_scratch_4-4-8
 scratch_curves Hopper-v4 2 4,4,8 hopper300k_s2_scratch
 dlm_cutoff docs/results/eval300k/Hopper-v4_s2/results.csv 250 3000
 
