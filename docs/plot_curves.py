@@ -32,17 +32,20 @@ class Args:
     """y-axis label"""
     title: str = ""
     """plot title"""
+    max_step: int = 0
+    """plot and print only the steps up to this one, e.g. to compare a longer run's start with a shorter run (0: all)"""
 
 
-def read_run(path, prefixes):
-    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes`."""
+def read_run(path, prefixes, max_step):
+    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes` (steps <= max_step if > 0)."""
     events = EventAccumulator(path, size_guidance={"scalars": 0})
     events.Reload()
     curves = {}
     for tag in events.Tags()["scalars"]:
         if tag.startswith(prefixes):
-            scalars = events.Scalars(tag)
-            curves[tag] = (np.array([s.step for s in scalars]), np.array([s.value for s in scalars]))
+            scalars = [s for s in events.Scalars(tag) if max_step <= 0 or s.step <= max_step]
+            if scalars:
+                curves[tag] = (np.array([s.step for s in scalars]), np.array([s.value for s in scalars]))
     return curves
 
 
@@ -61,7 +64,7 @@ if __name__ == "__main__":
         if not os.path.isdir(path):
             raise SystemExit(f"--runs {path!r}: no such folder")
         experiment, seed = run_identity(path)
-        for tag, curve in read_run(path, tuple(args.tags)).items():
+        for tag, curve in read_run(path, tuple(args.tags), args.max_step).items():
             groups.setdefault((experiment, tag), {})[seed] = curve
     if not groups:
         raise SystemExit(f"no scalars starting with {list(args.tags)} in {list(args.runs)}")

@@ -23,6 +23,17 @@ def test_curves_are_grouped_by_experiment_and_seed(tmp_path):
     assert out.stat().st_size > 0
 
 
+def test_max_step_keeps_only_the_first_steps(tmp_path):
+    write_run(tmp_path / "Hopper-v4__ghp__1__100", [(5000, 10.0), (10000, 30.0), (15000, 40.0)])
+    write_run(tmp_path / "Hopper-v4__full__1__100", [(5000, 20.0)])
+    result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "Hopper-v4__ghp__1__100"),
+                        str(tmp_path / "Hopper-v4__full__1__100"), "--tags", "eval/", "--max-step", "10000",
+                        "--out", str(tmp_path / "curves.png"))
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| ghp |", "| full |"))]
+    assert rows == ["| full | eval/return_4-4 | 1 | 5k: 20.00 |",
+                    "| ghp | eval/return_4-4 | 1 | 5k: 10.00, 10k: 30.00 |"]
+
+
 def test_bad_run_folder_is_a_one_line_error(tmp_path):
     (tmp_path / "not_a_run").mkdir()
     result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "not_a_run"), check=False)
