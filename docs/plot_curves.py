@@ -37,13 +37,13 @@ class Args:
 
 
 def read_run(path, prefixes, max_step):
-    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes` (steps <= max_step if > 0)."""
+    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes` (steps <= max_step unless it is 0)."""
     events = EventAccumulator(path, size_guidance={"scalars": 0})
     events.Reload()
     curves = {}
     for tag in events.Tags()["scalars"]:
         if tag.startswith(prefixes):
-            scalars = [s for s in events.Scalars(tag) if max_step <= 0 or s.step <= max_step]
+            scalars = [s for s in events.Scalars(tag) if max_step == 0 or s.step <= max_step]
             if scalars:
                 curves[tag] = (np.array([s.step for s in scalars]), np.array([s.value for s in scalars]))
     return curves
@@ -59,6 +59,8 @@ def run_identity(path):
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
+    if args.max_step < 0:
+        raise SystemExit(f"--max-step {args.max_step}: must be >= 0 (0 plots every step)")
     groups = {}  # (experiment, tag) -> {seed: (steps, values)}
     for path in args.runs:
         if not os.path.isdir(path):

@@ -32,6 +32,10 @@ def test_max_step_keeps_only_the_first_steps(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith(("| ghp |", "| full |"))]
     assert rows == ["| full | eval/return_4-4 | 1 | 5k: 20.00 |",
                     "| ghp | eval/return_4-4 | 1 | 5k: 10.00, 10k: 30.00 |"]
+    result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "Hopper-v4__ghp__1__100"), "--max-step", "-1",
+                        check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["--max-step -1: must be >= 0 (0 plots every step)"]
 
 
 def test_bad_run_folder_is_a_one_line_error(tmp_path):
