@@ -177,6 +177,29 @@ full_decoder() {  # full_decoder ENV SEED STEPS [FLAGS...]
 }
 full_decoder Hopper-v4 1 100000 --ghn-code-slope 0  # as the lowrank run it is compared with
 # (continued across sessions with: MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000 locomotion_resume Hopper-v4 1 ghp_full)
+# Both decoders' snapshots at 50k and 100k steps on all 4680 archs x 5 episodes, their best archs on 20 fresh
+# episodes, and the eval curves of the first 100k steps (the full decoder's 100k snapshot ran as two halves, --shard 0/2
+# and 1/2, joined with evaluate.py merge: the same rows, as each arch's episodes have fixed seeds)
+snapshot_eval() {  # snapshot_eval lowrank|full STEP NAME [FLAGS...]: Hopper seed 1's ghn_STEP.pt into $RESULTS/eval300k/NAME
+  snapshot=$(ckpt $RESULTS/locomotion/Hopper-v4__ghp_$1__1)/ghn_$2.pt name=$3; shift 3
+  python evaluate.py run --checkpoint $snapshot --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
+}
+for decoder in lowrank full; do
+  for step in 50000 100000; do snapshot_eval $decoder $step Hopper-v4_s1_${decoder}_at$((step / 1000))k --archs all --episodes 5; done
+done
+score_counts() {  # score_counts RESULTS_CSV...: quartiles of the archs' scores and how many score over 1000 (hopping), 2000, 3000
+  python -c "import csv, sys, numpy as np
+for path in sys.argv[1:]:
+    s = np.array([float(r['score']) for r in csv.DictReader(open(path))])
+    print(path, f'{len(s)} archs, quartiles', *(f'{q:.0f}' for q in np.percentile(s, [25, 50, 75])), *(f'> {x}: {np.sum(s > x)}' for x in (1000, 2000, 3000)))" "$@"
+}
+score_counts $RESULTS/eval300k/Hopper-v4_s1_{lowrank,full}_at{50,100}k/results.csv
+for decoder in lowrank full; do  # each snapshot's best and 90% archs (report.md), [256,256] and the paper's [8,4,4,4]
+  snapshot_eval $decoder 100000 Hopper-v4_s1_${decoder}_at100k_picks --archs "16,128,32;16,32,4,4;512,4,16,512;4,128,8,16;256,256;8,4,4,4" --episodes 20 --seed 1000
+done
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_full__1) $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1) \
+  --tags eval/return_ --max-step 100000 --out docs/results/hopper100k_full_vs_lowrank.png \
+  --title "Hopper-v4, seed 1, first 100k env steps: the paper's full decoder vs lowrank" > docs/results/hopper100k_full_vs_lowrank.md
 
 # ---- Issue 14, items 2 and 3 for one finished pair of runs (ENV SEED): the GHN's final checkpoint on all 4680
 # archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
