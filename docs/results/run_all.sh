@@ -20,6 +20,13 @@ set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
 ckpt() { ls -d $1__* | head -n 1; }  # the run folder <prefix>__<time>
+evaluate_checkpoint() {  # evaluate_checkpoint CHECKPOINT NAME [FLAGS...]: evaluate.py run into $RESULTS/eval300k/NAME
+  checkpoint=$1 name=$2; shift 2
+  python evaluate.py run --checkpoint $checkpoint --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
+}
+evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: its checkpoint.pt on 20 fresh episodes (seeds 1000..1019)
+  evaluate_checkpoint $1/checkpoint.pt $2 --episodes 20 --seed 1000 "${@:3}"
+}
 
 # Hopper-v4, SAC, 100k env steps, seeds 1 and 2: GHP (lowrank decoder) and the [256,256] baseline
 hopper() {  # hopper SEED ghp|baseline
@@ -181,8 +188,7 @@ full_decoder Hopper-v4 1 100000 --ghn-code-slope 0  # as the lowrank run it is c
 # episodes, and the eval curves of the first 100k steps (the full decoder's 100k snapshot ran as two halves, --shard 0/2
 # and 1/2, joined with evaluate.py merge: the same rows, as each arch's episodes have fixed seeds)
 snapshot_eval() {  # snapshot_eval lowrank|full STEP NAME [FLAGS...]: Hopper seed 1's ghn_STEP.pt into $RESULTS/eval300k/NAME
-  snapshot=$(ckpt $RESULTS/locomotion/Hopper-v4__ghp_$1__1)/ghn_$2.pt name=$3; shift 3
-  python evaluate.py run --checkpoint $snapshot --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
+  evaluate_checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_$1__1)/ghn_$2.pt "${@:3}"
 }
 for decoder in lowrank full; do
   for step in 50000 100000; do snapshot_eval $decoder $step Hopper-v4_s1_${decoder}_at$((step / 1000))k --archs all --episodes 5; done
@@ -205,11 +211,6 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_full
 # archs x 5 episodes (episode seeds 0..4, two shards), its picks and the baseline on 20 fresh episodes (seeds 1000..1019),
 # then Table I's behaviour-cloning (the final baseline distilled into the 90% arch) and off-policy RL (the 90%
 # arch trained alone with the baseline's flags) columns.
-evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: a checkpoint on 20 fresh episodes into $RESULTS/eval300k/NAME
-  run=$1 name=$2; shift 2
-  python evaluate.py run --checkpoint $run/checkpoint.pt --episodes 20 --seed 1000 --threads 1 "$@" \
-    --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
-}
 evaluate_locomotion() {  # evaluate_locomotion ENV SEED [ARCHS NAME]: all archs (or ARCHS, e.g. random:1000, into <ENV>_s<SEED>_NAME)
   run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2${4:+_$4}
   for shard in 0 1; do
