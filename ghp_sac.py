@@ -303,8 +303,9 @@ class CompilableAdam:
         self.steps += 1
         for group, moments in zip(self.param_groups, self.moments):
             (beta1, beta2), decay = group["betas"], group["weight_decay"]
-            step_size = group["lr"] / (1 - beta1 ** self.steps)
-            correction2 = (1 - beta2 ** self.steps).sqrt()
+            steps = self.steps.double()  # in float64 as torch.optim.Adam: float32 makes 0.999 into 0.99900001
+            step_size = group["lr"] / (1 - beta1**steps)
+            correction2 = (1 - beta2**steps).sqrt()
             for param, (exp_avg, exp_avg_sq) in zip(group["params"], moments):
                 grad = param.grad if decay == 0 else param.grad + decay * param
                 exp_avg.lerp_(grad, 1 - beta1)
