@@ -4,10 +4,10 @@
     python ghp_ddpg_her.py --env-id FetchReach-v4 --baseline-arch 256,256 # the paper's baseline
     python ghp_ddpg_her.py --help
 
-HER's schedule (Andrychowicz et al. 2017): epochs of cycles; a cycle collects one episode from each of
-the meta_batch envs, env i driven by architecture i of a meta-batch sampled at the start of that
-rollout, then runs gradient steps, drawing a new meta-batch every --steps-per-arch steps as the
-authors do, and a soft target update. The desired goal is appended to the observation given to the
+HER's schedule (Andrychowicz et al. 2017) as the authors run it: epochs of cycles; a cycle collects
+--rollouts-per-cycle (8) rollouts, each one episode from every one of the meta_batch envs, env i driven
+by architecture i of a meta-batch sampled at the start of that rollout, then runs 40 gradient steps,
+drawing a new meta-batch every --steps-per-arch (4) steps, and a soft target update. The desired goal is appended to the observation given to the
 policy and the critic. Structure after CleanRL's ddpg_continuous_action.py.
 """
 
@@ -59,11 +59,11 @@ class Args:
     epochs: int = 10
     """number of epochs"""
     cycles_per_epoch: int = 50
-    """cycles per epoch; a cycle = one episode from every env, then the gradient steps"""
+    """cycles per epoch; a cycle = rollouts_per_cycle episodes from every env, then the gradient steps"""
     updates_per_cycle: int = 40
     """gradient steps per cycle"""
-    rollouts_per_cycle: int = 1
-    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (1: the classic HER schedule, and the authors' main_ddpg.py as read, with 8 in a comment there)"""
+    rollouts_per_cycle: int = 8
+    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (8: the authors' final main_ddpg.py; 1: the classic HER schedule)"""
     steps_per_arch: int = 4
     """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc, 4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
     meta_batch: int = 8
@@ -132,9 +132,9 @@ class Args:
 RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "runs_dir", "cuda", "threads",
                      "async_envs", "torch_deterministic", "compile")
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
-# then with the value that reproduces what the run did (before --steps-per-arch, every cycle was classic;
-# before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
-FORMER_DEFAULTS = {"steps_per_arch": 0, "ghn_code_slope": 0.0}
+# then with the value that reproduces what the run did (before --steps-per-arch and --rollouts-per-cycle,
+# every cycle was classic; before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
+FORMER_DEFAULTS = {"steps_per_arch": 0, "rollouts_per_cycle": 1, "ghn_code_slope": 0.0}
 
 
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]

@@ -11,6 +11,7 @@ import ghp_sac
 
 @pytest.mark.parametrize("script, algo, flag, former, given", [
     (ghp_ddpg_her, "ddpg_her", "steps_per_arch", 0, 2),  # before the flag every cycle trained one meta-batch
+    (ghp_ddpg_her, "ddpg_her", "rollouts_per_cycle", 1, 3),  # before the flag every cycle collected one rollout
     (ghp_ddpg_her, "ddpg_her", "ghn_code_slope", 0.0, 0.2),  # before the flag the GHN's codes ended in a plain ReLU
     (ghp_sac, "sac", "ghn_code_slope", 0.0, 0.2),
 ])
@@ -38,4 +39,5 @@ def test_a_checkpoint_older_than_a_changed_default_resumes_as_it_ran(tmp_path, m
 
 def test_the_changed_defaults():
     assert ghp_ddpg_her.Args().steps_per_arch == 4  # the authors' steps_per_arc in every Fetch config
+    assert ghp_ddpg_her.Args().rollouts_per_cycle == 8  # the authors' MAX_EPISODES in main_ddpg.py since 2022-08-31
     assert ghp_sac.Args().ghn_code_slope == ghp_ddpg_her.Args().ghn_code_slope == 0.1

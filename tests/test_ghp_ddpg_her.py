@@ -98,9 +98,10 @@ def test_short_run_logs_and_saves_its_state(tmp_path):
     checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
     assert checkpoint["algo"] == "ddpg_her" and checkpoint["env_id"] == "FetchReach-v4"
     assert (checkpoint["obs_dim"], checkpoint["goal_dim"], checkpoint["act_dim"]) == (10, 3, 4)
-    assert checkpoint["epoch"] == 1 and checkpoint["grad_steps"] == 6 and checkpoint["env_steps"] == 2 * 4 * 50
-    assert checkpoint["obs_norm"]["count"] == 2 * 4 * 50
-    assert checkpoint["buffer"]["num_episodes"] == 2 * 4 and "replay buffer of 8 episodes" in result.stdout
+    # the authors' schedule by default: each cycle 8 rollouts of every env (cycles x rollouts x envs x T)
+    assert checkpoint["epoch"] == 1 and checkpoint["grad_steps"] == 6 and checkpoint["env_steps"] == 2 * 8 * 4 * 50
+    assert checkpoint["obs_norm"]["count"] == 2 * 8 * 4 * 50
+    assert checkpoint["buffer"]["num_episodes"] == 2 * 8 * 4 and "replay buffer of 64 episodes" in result.stdout
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     assert (ghn.in_dim, ghn.out_dim) == (13, 4)
     assert os.path.isfile(os.path.join(run_dir, "ghn_epoch1.pt"))
@@ -110,8 +111,9 @@ def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the
     flags = ["--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
              "--eval-archs", "1", "--ghn-decoder", "lowrank"]
     checkpoints = {}
-    for name, extra in (("classic", ["--steps-per-arch", "0"]), ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
-                        ("redraw", ["--steps-per-arch", "1"])):
+    for name, extra in (("classic", ["--rollouts-per-cycle", "1", "--steps-per-arch", "0"]),
+                        ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
+                        ("redraw", ["--rollouts-per-cycle", "1", "--steps-per-arch", "1"])):
         run_her(*flags, *extra, "--runs-dir", str(tmp_path / name))
         (path,) = glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))
         checkpoints[name] = torch.load(path, weights_only=False)
@@ -149,7 +151,7 @@ def test_resume_continues_exactly(tmp_path):
     run_her(*flags, "--epochs", "1", "--runs-dir", str(tmp_path / "stopped"))
     (run_dir,) = glob.glob(os.path.join(tmp_path, "stopped", "*"))
     result = run_her("--resume", os.path.join(run_dir, "checkpoint.pt"), "--epochs", "2", "--eval-archs", "5")
-    assert "after epoch 1, replay buffer of 4 episodes" in result.stdout and "epoch=2" in result.stdout
+    assert "after epoch 1, replay buffer of 32 episodes" in result.stdout and "epoch=2" in result.stdout
     (one_go_dir,) = glob.glob(os.path.join(tmp_path, "one_go", "*"))
     one_go = torch.load(os.path.join(one_go_dir, "checkpoint.pt"), weights_only=False)
     resumed = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
@@ -196,7 +198,7 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
      (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
      (["--future-p", "1.5"], "bad --future-p 1.5"),
      (["--epochs", "0"], "bad --epochs 0"),
-     (["--buffer-size", "300"], "--buffer-size 300 must hold at least one cycle's episodes: 400 transitions"),
+     (["--buffer-size", "3000"], "--buffer-size 3000 must hold at least one cycle's episodes: 3200 transitions"),
      (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: must be at least 1"),
      (["--steps-per-arch", "-1"], "bad --steps-per-arch -1")],
 )
