@@ -7,10 +7,12 @@ architecture), by supervised learning on the teacher's own episodes.
     python bc_distill.py --help
 
 Data: `--data-steps` env steps of the teacher acting (its stochastic SAC policy by default, which visits
-more states than its deterministic one), each observation labelled with the teacher's outputs (mean and
-log_std). The student, an MLP obs -> arch -> 2 x act_dim like every policy of ghp_sac.py, is trained with
-the mean squared error to those outputs. Its checkpoint has ghp_sac.py's --baseline-arch format, so
-evaluate.py reads it.
+more states than its deterministic one), each observation labelled with the teacher's deterministic
+action tanh(mean) x scale + bias, the action evaluation runs. The student, an MLP obs -> arch -> 2 x
+act_dim like every policy of ghp_sac.py, is trained with the mean squared error between its own
+deterministic action and that label (`bc_loss`): its log_std outputs, which evaluation never uses, get
+no loss, and a mean the teacher saturates (tanh ~ +-1) need not be matched beyond the saturation.
+Its checkpoint has ghp_sac.py's --baseline-arch format, so evaluate.py reads it.
 """
 
 import os
@@ -72,21 +74,28 @@ def load_teacher(path):
 
 @torch.no_grad()
 def collect(teacher, env, steps, stochastic, seed, action_scale, action_bias):
-    """Observations of the teacher's episodes and its outputs on them: (steps, obs_dim), (steps, 2 x act_dim)."""
-    observations, outputs = [], []
+    """Observations of the teacher's episodes and its deterministic actions on them (the labels):
+    (steps, obs_dim), (steps, act_dim)."""
+    observations, labels = [], []
     obs, _ = env.reset(seed=seed)
     for _ in range(steps):
         output = mlp_forward(teacher.params(), torch.as_tensor(obs, dtype=torch.float32)[None])
         observations.append(obs)
-        outputs.append(output[0])
+        labels.append(deterministic_action(output, action_scale, action_bias)[0])
         if stochastic:
             action = squashed_gaussian(output, action_scale, action_bias)[0]
         else:
-            action = deterministic_action(output, action_scale, action_bias)
+            action = labels[-1][None]
         obs, _, terminated, truncated, _ = env.step(action[0].numpy())
         if terminated or truncated:
             obs, _ = env.reset()
-    return torch.as_tensor(np.array(observations), dtype=torch.float32), torch.stack(outputs)
+    return torch.as_tensor(np.array(observations), dtype=torch.float32), torch.stack(labels)
+
+
+def bc_loss(student_outputs, teacher_actions, action_scale, action_bias):
+    """Mean squared error between the student's deterministic action (what evaluation runs) and the
+    teacher's: the student's log_std outputs and the part of a mean beyond tanh's saturation cost nothing."""
+    return F.mse_loss(deterministic_action(student_outputs, action_scale, action_bias), teacher_actions)
 
 
 if __name__ == "__main__":
@@ -117,16 +126,16 @@ if __name__ == "__main__":
 
     # data: the teacher's episodes, labelled with its outputs
     start = time.time()
-    observations, targets = collect(teacher, env, args.data_steps, args.stochastic_data, args.seed, action_scale, action_bias)
+    observations, labels = collect(teacher, env, args.data_steps, args.stochastic_data, args.seed, action_scale, action_bias)
     print(f"collected {len(observations)} teacher steps in {time.time() - start:.0f} s", flush=True)
 
-    # learn: regress the student's outputs (mean, log_std) on the teacher's
+    # learn: regress the student's deterministic action on the teacher's
     student = BaselineActor(student_arch, obs_dim, act_dim)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         order, total = torch.randperm(len(observations)), 0.0
         for batch in order.split(args.batch_size):
-            loss = F.mse_loss(mlp_forward(student.params(), observations[batch]), targets[batch])
+            loss = bc_loss(mlp_forward(student.params(), observations[batch]), labels[batch], action_scale, action_bias)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,11 +1,14 @@
 import functools
 import glob
+import math
 import os
 import re
 
 import torch
 
+from bc_distill import bc_loss
 from conftest import run_script
+from ghp_sac import deterministic_action
 
 run_bc = functools.partial(run_script, "bc_distill.py", "--threads", "1")
 
@@ -42,3 +45,18 @@ def test_a_ghn_checkpoint_is_not_a_teacher(tmp_path):
     torch.save({"algo": "sac", "baseline_arch": None, "ghn": {}}, tmp_path / "ghn.pt")
     result = run_bc("--teacher", str(tmp_path / "ghn.pt"), "--arch", "8", check=False)
     assert result.returncode != 0 and "not a checkpoint of a ghp_sac.py --baseline-arch run" in result.stderr.strip().splitlines()[-1]
+
+
+def test_the_loss_is_on_the_action_that_evaluation_runs():
+    """The student is fitted to the teacher's deterministic action tanh(mean) x scale + bias: log_std
+    outputs and means past tanh's saturation cost nothing (the former loss on raw (mean, log_std)
+    would give ((10 - 20)^2 + 0 + (-5 - 3)^2 + (1 + 4)^2) / 4 = 47.25 for the first student)."""
+    scale, bias = torch.tensor([2.0, 1.0]), torch.tensor([0.0, 0.5])
+    teacher_outputs = torch.tensor([[20.0, 0.5, 3.0, -4.0]])  # act_dim 2: means, then log_stds
+    labels = deterministic_action(teacher_outputs, scale, bias)  # (2 tanh(20), tanh(0.5) + 0.5); tanh(20) is 1.0 in float32
+    saturated_alike = torch.tensor([[10.0, 0.5, -5.0, 1.0]])  # tanh(10) = 1 - 4e-9 is 1.0 in float32 too
+    assert bc_loss(saturated_alike, labels, scale, bias).item() == 0.0
+    zeros = torch.zeros(1, 4)  # actions (0, 0.5): errors 2 and tanh(0.5)
+    expected = (2.0**2 + math.tanh(0.5) ** 2) / 2
+    # float32: a handful of roundings (tanh, scale, subtract, square, mean), each 2^-24 relative, of values <= 4
+    assert abs(bc_loss(zeros, labels, scale, bias).item() - expected) < 8 * 2.0**-24 * 4
