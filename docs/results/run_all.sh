@@ -154,9 +154,9 @@ reach_table1 4
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
 # budget. Too long for one 3-hour session: each run checkpoints every 10k steps with its replay buffer and
 # is continued exactly with --resume (the second form below) until it reaches 300k.
-locomotion() {  # locomotion ENV SEED ghp|baseline [FLAGS...]
+locomotion() {  # [STEPS=N] locomotion ENV SEED ghp|baseline [FLAGS...] (STEPS: env steps, 300k unless set)
   if [ "$3" = ghp ]; then policy="--ghn-decoder lowrank --exp-name ghp_lowrank"; else policy="--baseline-arch 256,256 --exp-name baseline"; fi
-  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps ${STEPS:-300000} --eval-every 10000 --eval-episodes 3 --save-every 10000 \
     --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy "${@:4}" >> $RESULTS/logs/${1}_$3_s$2.log 2>&1
 }
 locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: continue a stopped run exactly
@@ -328,3 +328,30 @@ python evaluate.py run --checkpoint $(ckpt $RESULTS/push/FetchPush-v4__baseline_
 python docs/plot_curves.py --runs $RESULTS/push/FetchPush-v4__* --tags charts/test_success_rate charts/train_success_rate \
   --ylabel "success rate" --out docs/results/push_curves.png \
   --title "FetchPush-v4, seed 1, 200k env steps: GHP (lowrank, --steps-per-arch 4) vs baseline" > docs/results/push_curves.md
+
+# ---- Issues 23 and 24 (commit 4fb466b and later; CompilableAdam computes Adam's bias corrections in float64 since
+# 6da8f14). Every new SAC run passes the authors' per-task --steps-per-arch (docs/method.md): 50 for Hopper,
+# HalfCheetah and Ant, 100 for Walker2d and Humanoid.
+# Humanoid-v4 (the user's task), seed 1, 500k env steps, GHP (lowrank decoder) against the [256,256] baseline, both
+# compiled (docs/benchmarks.md: on Humanoid --compile gives the GHP 1.18x and the baseline 1.31x on one thread). Each
+# checkpoints every 10k steps with its replay buffer and continues across sessions with
+# locomotion_resume Humanoid-v4 1 ghp_lowrank|baseline (a resumed run keeps the checkpoint's --compile).
+STEPS=500000 locomotion Humanoid-v4 1 ghp --steps-per-arch 100 --compile &
+STEPS=500000 locomotion Humanoid-v4 1 baseline --steps-per-arch 100 --compile &
+wait
+# Issue 23 item 1: the authors' HER schedule (8 rollouts per cycle, the default since 4fb466b) against the classic one
+# (--rollouts-per-cycle 1), both with --steps-per-arch 4, on FetchReach at the same 160k env steps (lowrank decoder,
+# leaky codes): classic 8 epochs of 50 cycles x 400 steps, the authors' 5 epochs of 10 cycles x 3,200 steps (an epoch
+# of 50 such cycles would test only once). Evaluated as reach_schedule_seed did: every arch with 1-3 hidden layers
+# and a seeded 500 of the 4680, 5 episodes each.
+reach_rollouts() {  # reach_rollouts SEED NAME FLAGS...
+  seed=$1 name=$2; shift 2
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed $seed --eval-archs 20 --ghn-decoder lowrank --threads 1 --no-cuda \
+    --runs-dir $RESULTS/reach_rollouts --exp-name $name "$@" > $RESULTS/logs/reach_rollouts_${name}_s$seed.log 2>&1
+  run=$(ckpt $RESULTS/reach_rollouts/FetchReach-v4__${name}__$seed)
+  shallow=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
+  evaluate_checkpoint $run/checkpoint.pt reach_rollouts_${name}_s${seed}_shallow --archs "$shallow" --episodes 5
+  evaluate_checkpoint $run/checkpoint.pt reach_rollouts_${name}_s${seed}_random500 --archs random:500 --episodes 5
+}
+reach_rollouts 1 classic --rollouts-per-cycle 1 --epochs 8
+reach_rollouts 1 authors --rollouts-per-cycle 8 --cycles-per-epoch 10 --epochs 5
