@@ -406,22 +406,23 @@ def smallest_reaching(results, fraction):
     return next(r for r in rows if r["score"] >= fraction * best)
 
 
+def table2_picks(results, num_cutoffs, seed):
+    """Table II's comparisons: for each of num_cutoffs seeded random parameter cutoffs in [1000, 1e6]
+    under which some arch fits and the best score is positive, (best row, max-D_LM pick, max-size pick)."""
+    rows = list(results.values())
+    for cutoff in np.random.default_rng(seed).uniform(1000, 1e6, num_cutoffs):
+        fitting = [r for r in rows if r["params"] <= cutoff]
+        if fitting and max(r["score"] for r in fitting) > 0:
+            yield max(fitting, key=lambda r: r["score"]), archspace.pick(fitting, "d_lm"), archspace.pick(fitting, "size")
+
+
 def table2(results, num_cutoffs, seed):
     """Table II: over random parameter cutoffs, the mean ratio of the max-D_LM pick's and the
     max-size pick's score to the best evaluated score under the cutoff."""
-    rows = list(results.values())
-    cutoffs = np.random.default_rng(seed).uniform(1000, 1e6, num_cutoffs)
     ratios = {"d_lm": [], "size": []}
-    for cutoff in cutoffs:
-        fitting = [r for r in rows if r["params"] <= cutoff]
-        if not fitting:
-            continue
-        best = max(r["score"] for r in fitting)
-        if best <= 0:
-            continue
-        by_dlm, by_size = archspace.pick(fitting, "d_lm"), archspace.pick(fitting, "size")
-        ratios["d_lm"].append(by_dlm["score"] / best)
-        ratios["size"].append(by_size["score"] / best)
+    for best, by_dlm, by_size in table2_picks(results, num_cutoffs, seed):
+        ratios["d_lm"].append(by_dlm["score"] / best["score"])
+        ratios["size"].append(by_size["score"] / best["score"])
     used = len(ratios["d_lm"])
     return {"cutoffs": num_cutoffs, "cutoffs_used": used,
             "max_dlm_ratio": float(np.mean(ratios["d_lm"])) if used else None,
