@@ -16,6 +16,8 @@
 # leaky ReLU (--ghn-code-slope 0.1, after the HalfCheetah collapse). Every GHP run before the second HalfCheetah
 # run had a plain ReLU, i.e. --ghn-code-slope 0: the 300k locomotion runs below say so; for the others (100k
 # Hopper, FetchReach, FetchPush) add it to reproduce their numbers.
+# Since issue 23 ghp_ddpg_her.py collects the authors' 8 rollouts per cycle by default; every Fetch run above the
+# issue 23 part ran with 1, and its command says --rollouts-per-cycle 1.
 set -e
 RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
@@ -37,7 +39,7 @@ hopper() {  # hopper SEED ghp|baseline
 # FetchReach-v4, DDPG + HER, 5 epochs = 100k env steps, seed 1
 fetchreach() {  # fetchreach NAME FLAGS...
   name=$1; shift
-  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --threads 1 --no-cuda --steps-per-arch 0 \
+  python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --threads 1 --no-cuda --steps-per-arch 0 \
     --runs-dir $RESULTS/fetchreach --exp-name $name "$@" > $RESULTS/logs/fetch_$name.log 2>&1
 }
 (hopper 1 ghp; hopper 1 baseline) &
@@ -108,7 +110,7 @@ python docs/plot_curves.py --runs $RESULTS/hopper_small/Hopper-v4__* $(ckpt $RES
 # steps_per_arch4: a new training meta-batch every 4 updates (the authors' FetchReach steps_per_arc).
 reach_schedule() {  # reach_schedule NAME FLAGS...
   name=$1; shift
-  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
+  python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
     --no-cuda --runs-dir $RESULTS/reach_schedule --exp-name $name "$@" > $RESULTS/logs/reach_schedule_$name.log 2>&1
   python evaluate.py run --checkpoint $(ckpt $RESULTS/reach_schedule/FetchReach-v4__${name}__1)/checkpoint.pt --episodes 5 \
     --threads 1 --out-dir $RESULTS/reach_schedule_eval_$name > $RESULTS/logs/reach_schedule_eval_$name.log 2>&1
@@ -123,7 +125,7 @@ python docs/plot_curves.py --runs $RESULTS/reach_schedule/FetchReach-v4__* --tag
 # with 1-3 hidden layers, and a seeded 500 of the 4680 for the rest (all 4680 would take ~25 min per checkpoint)
 reach_schedule_seed() {  # reach_schedule_seed SEED NAME FLAGS...
   seed=$1 name=$2; shift 2
-  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed $seed --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
+  python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed $seed --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
     --no-cuda --runs-dir $RESULTS/reach_schedule --exp-name $name "$@" > $RESULTS/logs/reach_schedule_${name}_s$seed.log 2>&1
   run=$(ckpt $RESULTS/reach_schedule/FetchReach-v4__${name}__$seed)
   shallow=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
@@ -144,7 +146,7 @@ reach_table1() {  # reach_table1 ARCH (the 90% arch of the steps_per_arch4 repor
   python bc_distill_her.py --teacher $teacher/checkpoint.pt --arch $1 --seed 1 --data-steps 100000 --epochs 50 --threads 1 \
     --runs-dir $RESULTS/bc --exp-name bc > $RESULTS/logs/bc_FetchReach-v4_s1_${1//,/-}.log 2>&1
   evaluate_fresh $(ckpt $RESULTS/bc/FetchReach-v4__bc_${1//,/-}__1) FetchReach-v4_s1_bc_${1//,/-}
-  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --epochs 5 --threads 1 --no-cuda --runs-dir $RESULTS/fetchreach \
+  python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --threads 1 --no-cuda --runs-dir $RESULTS/fetchreach \
     --baseline-arch $1 --exp-name scratch_${1//,/-} > $RESULTS/logs/fetch_scratch_${1//,/-}.log 2>&1
   evaluate_fresh $(ckpt $RESULTS/fetchreach/FetchReach-v4__scratch_${1//,/-}__1) FetchReach-v4_s1_scratch_${1//,/-}
 }
@@ -193,13 +195,8 @@ snapshot_eval() {  # snapshot_eval lowrank|full STEP NAME [FLAGS...]: Hopper see
 for decoder in lowrank full; do
   for step in 50000 100000; do snapshot_eval $decoder $step Hopper-v4_s1_${decoder}_at$((step / 1000))k --archs all --episodes 5; done
 done
-score_counts() {  # score_counts RESULTS_CSV...: quartiles of the archs' scores and how many score over 1000 (hopping), 2000, 3000
-  python -c "import csv, sys, numpy as np
-for path in sys.argv[1:]:
-    s = np.array([float(r['score']) for r in csv.DictReader(open(path))])
-    print(path, f'{len(s)} archs, quartiles', *(f'{q:.0f}' for q in np.percentile(s, [25, 50, 75])), *(f'> {x}: {np.sum(s > x)}' for x in (1000, 2000, 3000)))" "$@"
-}
-score_counts $RESULTS/eval300k/Hopper-v4_s1_{lowrank,full}_at{50,100}k/results.csv
+# quartiles of each snapshot's archs and how many score over 1000 (hopping), 2000, 3000
+for csv in $RESULTS/eval300k/Hopper-v4_s1_{lowrank,full}_at{50,100}k/results.csv; do python docs/landscape_numbers.py spread $csv --levels 1000 2000 3000; done
 for decoder in lowrank full; do  # each snapshot's best and 90% archs (report.md), [256,256] and the paper's [8,4,4,4]
   snapshot_eval $decoder 100000 Hopper-v4_s1_${decoder}_at100k_picks --archs "16,128,32;16,32,4,4;512,4,16,512;4,128,8,16;256,256;8,4,4,4" --episodes 20 --seed 1000
 done
@@ -258,15 +255,17 @@ scratch_curves() {  # scratch_curves ENV SEED ARCH OUT: ARCH trained alone again
     --out docs/results/$4.png --title "$1, seed $2, 300k env steps: [$3] trained alone vs the baseline and GHP probes" > docs/results/$4.md
 }
 scratch_curves Hopper-v4 1 4,4 hopper300k_scratch
-# Fig. 4(b)'s cut-off in numbers: the archs above and below a D_LM value, and how many of those above score under a level
-dlm_cutoff() {  # dlm_cutoff RESULTS_CSV D_LM SCORE
-  python -c "import csv, sys, numpy as np
-rows = list(csv.DictReader(open(sys.argv[1]))); cut, level = float(sys.argv[2]), float(sys.argv[3])
-for name, part in (('D_LM > cut', [r for r in rows if int(r['d_lm']) > cut]), ('D_LM <= cut', [r for r in rows if int(r['d_lm']) <= cut])):
-    s = np.array([float(r['score']) for r in part])
-    print(f'{name}: {len(s)} archs, min {s.min():.0f}, median {np.median(s):.0f}, max {s.max():.0f}, {np.sum(s < level)} under {level:g}')" "$@"
+# The landscape numbers of results.md (docs/landscape_numbers.py, from the committed CSV): the spread and the archs
+# that beat the baseline's 20-episode score, Fig. 4(b)'s cut-off (archs above and below a D_LM value), the scores
+# of Table II's picks over its 5000 cutoffs (evaluate.py's default --seed 0), and the median per first-layer width
+landscape() {  # landscape ENV_SEED BASELINE_SCORE D_LM SCORE_LEVEL [PICKS_LO PICKS_HI]
+  csv=docs/results/eval300k/$1/results.csv
+  python docs/landscape_numbers.py spread $csv --beat $2
+  python docs/landscape_numbers.py dlm-split $csv --d-lm $3 --under $4
+  python docs/landscape_numbers.py picks $csv ${5:+--within $5 $6}
+  python docs/landscape_numbers.py first-layer $csv
 }
-dlm_cutoff docs/results/eval300k/Hopper-v4_s1/results.csv 250 3000
+landscape Hopper-v4_s1 2138 250 3000 3120 3142
 # Walker2d seed 1 (after its two runs reached 300k): the same steps, its 90% arch read from the report
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
   --tags eval/return_ --out docs/results/walker300k_curves.png \
@@ -277,6 +276,7 @@ behaviour_cloning Walker2d-v4 1 32,4,4,32
 behaviour_cloning Walker2d-v4 1 16,16,4
 off_policy_rl Walker2d-v4 1 32,4,4,32
 scratch_curves Walker2d-v4 1 32,4,4,32 walker300k_scratch
+landscape Walker2d-v4_s1 3086 250 1000
 # HalfCheetah seed 1 with the fixed GHN: first a seeded sample of 1000 archs x 5 episodes (the session's time
 # allowed no more; the full evaluate_locomotion and Table I's other columns follow), its picks and the paper's
 # HalfCheetah archs on 20 fresh episodes, and the learning curves
@@ -293,6 +293,7 @@ behaviour_cloning HalfCheetah-v4 1 16,8,16,32
 behaviour_cloning HalfCheetah-v4 1 64,4,4,32
 off_policy_rl HalfCheetah-v4 1 16,8,16,32
 scratch_curves HalfCheetah-v4 1 16,8,16,32 halfcheetah300k_scratch
+landscape HalfCheetah-v4_s1 8052 500 7000
 # HalfCheetah's GHP run with the plain ReLU was stopped at 95k (every arch the same constant policy): the GHN's live
 # weight codes over training, and in the runs with the plain ReLU (Hopper, Walker2d) and the leaky one (HalfCheetah)
 python docs/ghn_codes_alive.py $(ckpt $RESULTS/collapsed/HalfCheetah-v4__ghp_lowrank__1)/ghn_{10000,20000,30000,40000,50000,90000}.pt \
@@ -309,13 +310,13 @@ evaluate_picks Hopper-v4 2 "8,8,8,8;4,4,8;256,256;8,4,4,4;32,512,4,32"  # max, 9
 behaviour_cloning Hopper-v4 2 4,4,8
 off_policy_rl Hopper-v4 2 4,4,8
 scratch_curves Hopper-v4 2 4,4,8 hopper300k_s2_scratch
-dlm_cutoff docs/results/eval300k/Hopper-v4_s2/results.csv 250 3000
+landscape Hopper-v4_s2 1345 250 3000
 
 # ---- Issue 14, item 4: FetchPush-v4, GHP (lowrank, the authors' --steps-per-arch 4, which solved all
 # 4680 FetchReach archs above) against the [256,256] baseline, seed 1, 10 epochs = 200k env steps.
 push() {  # push NAME FLAGS...
   name=$1; shift
-  python ghp_ddpg_her.py --env-id FetchPush-v4 --seed 1 --epochs 10 --eval-archs 20 --threads 1 --no-cuda \
+  python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchPush-v4 --seed 1 --epochs 10 --eval-archs 20 --threads 1 --no-cuda \
     --runs-dir $RESULTS/push --exp-name $name "$@" > $RESULTS/logs/push_$name.log 2>&1
 }
 push ghp_lowrank_spa4 --ghn-decoder lowrank --steps-per-arch 4 &
