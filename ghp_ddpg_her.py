@@ -14,6 +14,7 @@ policy and the critic. Structure after CleanRL's ddpg_continuous_action.py.
 import functools
 import os
 import random
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -560,6 +561,35 @@ def load_resume_checkpoint(args):
     return checkpoint
 
 
+def stored_bytes(obj):
+    """Bytes of the tensors and arrays in a nested checkpoint dict: about the size torch.save writes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(stored_bytes(value) for value in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(stored_bytes(value) for value in obj)
+    return 0
+
+
+def save_atomically(state, path):
+    """torch.save to <path>.tmp, then rename it to `path`: a kill or a failed write never leaves a
+    partial file at `path` (the previous one stays). A write that fails (a full disk) removes the
+    partial .tmp and ends the run with a one-line error naming the path and the space it needs."""
+    try:
+        torch.save(state, path + ".tmp")
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
+        if os.path.exists(path + ".tmp"):
+            os.remove(path + ".tmp")
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        raise SystemExit(f"cannot write {path}: it needs about {stored_bytes(state) / 2**20:.0f} MB and its disk has "
+                         f"{free / 2**20:.0f} MB free ({type(error).__name__}: {str(error).splitlines()[0]}); "
+                         "the last complete checkpoint is unchanged")
+    os.replace(path + ".tmp", path)
+
+
 def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer):
     """Writes <run_dir>/checkpoint.pt, everything --resume needs to continue exactly after an epoch:
     networks, optimizers, normalisers, `progress` (epoch, grad_steps, env_steps), every random
@@ -580,11 +610,10 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_input
         "buffer": buffer.state_dict() if args.save_buffer else None,
     }
     path = os.path.join(run_dir, "checkpoint.pt")
-    torch.save(state, path + ".tmp")
-    os.replace(path + ".tmp", path)  # never leave a half-written checkpoint behind
+    save_atomically(state, path)
     if ghp:
         keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
-        torch.save({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{progress['epoch']}.pt"))
+        save_atomically({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{progress['epoch']}.pt"))
     size_mb = os.path.getsize(path) / 2**20
     return f"saved {path} ({size_mb:.0f} MB, " + (f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)")
 
