@@ -22,6 +22,7 @@ starts the file over).
 """
 
 import csv
+import fcntl
 import hashlib
 import json
 import math
@@ -293,7 +294,8 @@ def default_out_dir(path):
     return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}")
 
 
-def select_archs(spec, seed, all_archs):
+def select_archs(spec, seed, all_archs, flag="--archs"):
+    """The archs `spec` names (all, random:N, or "A;B;..."), each once; `flag` names the option in errors."""
     if spec == "all":
         return list(all_archs)
     if spec.startswith("random:"):
@@ -307,24 +309,61 @@ def select_archs(spec, seed, all_archs):
         try:
             arch = archspace.parse_arch(part)
         except ValueError as error:
-            fail(f"--archs: {error}")
+            fail(f"{flag}: {error}")
         if arch not in all_archs:
             fail(f"architecture {list(arch)} is outside the space: 1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}")
-        archs.append(arch)
+        if arch in archs:
+            print(f"evaluate.py: note: {flag} names {list(arch)} more than once; it is evaluated once", file=sys.stderr)
+        else:
+            archs.append(arch)
     return archs
 
 
+def parse_row(row):
+    """A results CSV row as a dict, or None if it is damaged: a missing or extra field, a value that does
+    not parse, or per-episode scores that are not `episodes` many or whose mean is not the score (each is
+    written rounded to 4 decimals, so their mean may differ from the score by up to 5e-5)."""
+    try:
+        if None in row or None in row.values():  # csv.DictReader's marks of extra and missing fields
+            return None
+        per_episode = [float(value) for value in row["per_episode"].split(";")]
+        parsed = {"arch": archspace.parse_arch(row["arch"]), "params": int(row["params"]), "d_lm": int(row["d_lm"]),
+                  "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"]),
+                  "per_episode": row["per_episode"]}
+    except (KeyError, ValueError):
+        return None
+    rounding = 5e-5 + 1e-12 * (1.0 + max(abs(value) for value in per_episode))
+    if len(per_episode) != parsed["episodes"] or abs(np.mean(per_episode) - parsed["score"]) > rounding:
+        return None
+    return parsed
+
+
 def read_results(path):
-    """{arch: row} of a results CSV."""
+    """{arch: row} of a results CSV. A last row cut short (an evaluation killed while writing it, a full
+    disk) is left out with a note, so that its arch is evaluated again; damage anywhere else is an error."""
     results = {}
     if os.path.isfile(path):
         with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                arch = archspace.parse_arch(row["arch"])
-                results[arch] = {"arch": arch, "params": int(row["params"]), "d_lm": int(row["d_lm"]),
-                                 "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"]),
-                                 "per_episode": row["per_episode"]}
+            rows = list(csv.DictReader(f))
+        for number, row in enumerate(rows, start=2):  # line 1 is the header
+            parsed = parse_row(row)
+            if parsed is None and number == len(rows) + 1:
+                print(f"evaluate.py: note: the last row of {path} is cut short ({row.get('arch')!r}): left out", file=sys.stderr)
+            elif parsed is None:
+                fail(f"{path}: line {number} is damaged; use --fresh to start it over, or another --out-dir")
+            else:
+                results[parsed["arch"]] = parsed
     return results
+
+
+def write_results(path, results):
+    """A results CSV of `results`, in the space's order, written whole (a .tmp, then a rename)."""
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for arch in sorted(results, key=archspace.space_order):
+            writer.writerow(dict(results[arch], arch=",".join(map(str, arch)), depth=len(arch)))
+    os.replace(path + ".tmp", path)
 
 
 @torch.no_grad()
@@ -632,9 +671,16 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         if mismatch:
             fail(f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
                  "use --fresh to start it over, or another --out-dir")
+    lock = open(csv_path + ".lock", "w")  # held until this process ends (a kill releases it too)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fail(f"another evaluate.py is writing {csv_path}: wait for it to finish, or use another --out-dir or --shard")
     with open(meta_path(csv_path), "w") as f:
         json.dump(meta, f, indent=2)
     done = read_results(csv_path)
+    if os.path.isfile(csv_path) and sum(1 for _ in open(csv_path)) != len(done) + 1:
+        write_results(csv_path, done)  # without the cut last row, so that new rows start on a line of their own
     todo = [a for a in archs if a not in done]
     print(f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
           f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs")
@@ -743,11 +789,7 @@ def command_merge(args):
         meta = meta or shard_meta
         merged.update(read_results(path))
     os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for arch in sorted(merged, key=lambda a: (len(a), a)):
-            writer.writerow(dict(merged[arch], arch=",".join(map(str, arch)), depth=len(arch)))
+    write_results(os.path.join(args.out_dir, "results.csv"), merged)
     with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
         json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.csvs]), f, indent=2)
     report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.csvs))
@@ -782,8 +824,10 @@ def command_budget(args):
 
 
 def one_arch(spec):
-    archs = select_archs(spec, 0, archspace.all_archs())
-    if len(archs) != 1:
+    if not spec:
+        fail("--arch is needed: the one architecture to use, e.g. --arch 16,16")
+    archs = select_archs(spec, 0, archspace.all_archs(), flag="--arch")
+    if len(archs) != 1 or ";" in spec:
         fail(f"--arch takes one architecture, got {spec!r}")
     return archs[0]
 

@@ -49,7 +49,7 @@ class Args:
     threads: int = 0
     """torch CPU threads; 0 keeps torch's default"""
     runs_dir: str = "runs"
-    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/"""
+    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
     resume: str = ""
     """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs); flags not given are the checkpoint's; only run length, logging and device flags may differ"""
 
@@ -122,7 +122,7 @@ class Args:
 # Flags that --resume may change: run length, logging, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "capture_video", "save_every",
-                     "save_buffer", "runs_dir", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
+                     "save_buffer", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
 # then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
 FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
@@ -178,6 +178,8 @@ def check_env(env_id):
     """One-line errors for env ids this script cannot train on; returns (obs_dim, act_dim)."""
     try:
         env = gym.make(env_id)
+    except gym.error.DependencyNotInstalled as error:  # a registered env whose package is missing
+        raise SystemExit(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
     except gym.error.Error as error:
         hint = " (goal-conditioned Fetch envs: use ghp_ddpg_her.py)" if env_id.startswith("Fetch") else ""
         raise SystemExit(f"unknown env id {env_id!r}: {error}{hint}")
@@ -472,6 +474,9 @@ def load_resume_checkpoint(args):
         raise SystemExit(f"--resume {args.resume!r}: not a ghp_sac.py checkpoint ({type(error).__name__}: {error})")
     if checkpoint.get("algo") != "sac":
         raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
+    if "rng" not in checkpoint and "buffer" not in checkpoint and checkpoint.get("ghn") is not None:
+        raise SystemExit(f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
+                         f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}")
     if "rng" not in checkpoint:
         raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly")
     given = flags_on_command_line(sys.argv[1:])
@@ -487,6 +492,9 @@ def load_resume_checkpoint(args):
             raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
                              f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)")
         setattr(args, field.name, saved[field.name])
+    if args.total_timesteps <= checkpoint["global_step"]:
+        raise SystemExit(f"--resume: the checkpoint is at step {checkpoint['global_step']}, so --total-timesteps "
+                         f"{args.total_timesteps} leaves nothing to do: give a larger --total-timesteps")
     return checkpoint
 
 

@@ -102,6 +102,65 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     assert os.path.isfile(os.path.join(merged, "report.json"))
 
 
+@pytest.mark.parametrize("cut", ["inside the last field", "after three fields"])
+def test_a_cut_last_row_is_left_out_and_evaluated_again(tmp_path, cut):
+    """An evaluation killed while writing its last row (or a full disk) leaves a partial line. Before, resuming or
+    merging crashed on it (TypeError), or took it with a wrong value when the cut fell inside the last number."""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
+    csv_path = os.path.join(out, "results.csv")
+    with open(csv_path) as f:
+        text = f.read()
+    first, last = text.rstrip("\n").rsplit("\n", 1)
+    partial = last[:-2] if cut == "inside the last field" else ",".join(last.split(",")[:3])
+    with open(csv_path, "w") as f:
+        f.write(first + "\n" + partial)
+    assert evaluate.parse_row(dict(zip(evaluate.CSV_FIELDS, next(csv.reader([last]))))) is not None  # the whole row is fine
+    merged = run_eval("merge", "--csvs", csv_path, "--out-dir", str(tmp_path / "merged"))
+    assert "the last row of" in merged.stderr and "is cut short" in merged.stderr and "merged 1 architectures" in merged.stdout
+    resumed = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
+    assert "1 already in" in resumed.stdout and "1 to evaluate" in resumed.stdout
+    table = rows(csv_path)
+    assert [r["arch"] for r in table] == ["4", "16,16"] and all(evaluate.parse_row(r) is not None for r in table)
+
+
+def test_a_damaged_row_before_the_last_is_an_error(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
+    csv_path = os.path.join(out, "results.csv")
+    lines = open(csv_path).read().splitlines()
+    lines[1] = lines[1].replace(lines[1].split(",")[-3], "99999.0", 1)  # a score that is not the mean of its episodes
+    open(csv_path, "w").write("\n".join(lines) + "\n")
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{csv_path}: line 2 is damaged" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_folder_another_evaluation_writes_is_refused(tmp_path):
+    """Two evaluations of the same archs into one folder wrote every row twice; the second now stops at once."""
+    import fcntl
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = tmp_path / "eval"
+    out.mkdir()
+    with open(out / "results.csv.lock", "w") as lock:  # what a running evaluation holds
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out), check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "another evaluate.py is writing" in result.stderr.strip().splitlines()[-1]
+    assert not (out / "results.csv").exists()
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out))  # released: it runs
+
+
+def test_an_arch_named_twice_is_evaluated_once(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = str(tmp_path / "eval")
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4,4;8;4,4", "--episodes", "1", "--out-dir", out)
+    assert "names [4, 4] more than once; it is evaluated once" in result.stderr
+    assert [r["arch"] for r in rows(os.path.join(out, "results.csv"))] == ["4,4", "8"]
+
+
 def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "checkpoint.pt")
     out = str(tmp_path / "eval")
@@ -456,6 +515,8 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
      (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
      (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
      (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
+     (["export", "--checkpoint", "CKPT"], "--arch is needed: the one architecture to use, e.g. --arch 16,16"),
+     (["video", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
      (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints")],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):

@@ -24,13 +24,13 @@ def test_a_checkpoint_older_than_a_changed_default_resumes_as_it_ran(tmp_path, m
     saved = asdict(script.Args())
     del saved[flag]
     path = str(tmp_path / "old.pt")
-    torch.save({"algo": algo, "args": saved, "rng": {}}, path)
+    torch.save({"algo": algo, "args": saved, "rng": {}, "global_step": 0, "epoch": 0}, path)
     for command_line, expected in (([], former), ([option, str(given)], given)):
         monkeypatch.setattr(sys, "argv", [script.__name__ + ".py", "--resume", path, *command_line])
         args = script.Args(resume=path, **({flag: given} if command_line else {}))  # as tyro parses the command line
         script.load_resume_checkpoint(args)
         assert getattr(args, flag) == expected
-    torch.save({"algo": algo, "args": {**saved, flag: given}, "rng": {}}, path)
+    torch.save({"algo": algo, "args": {**saved, flag: given}, "rng": {}, "global_step": 0, "epoch": 0}, path)
     monkeypatch.setattr(sys, "argv", [script.__name__ + ".py", "--resume", path])
     args = script.Args(resume=path)
     script.load_resume_checkpoint(args)

@@ -215,3 +215,18 @@ def test_other_fetch_tasks_run(tmp_path, env_id):
                      "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1", "--ghn-decoder", "lowrank",
                      "--runs-dir", runs)
     assert f"{env_id} (obs 25 + goal 3, act 4, 50 steps)" in result.stdout and "epoch=1" in result.stdout
+
+
+def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
+    runs = str(tmp_path / "runs")
+    run_her("--epochs", "1", "--cycles-per-epoch", "1", "--rollouts-per-cycle", "1", "--updates-per-cycle", "1", "--meta-batch", "2",
+            "--batch-size", "32", "--eval-archs", "1", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+    (run_dir,) = glob.glob(os.path.join(runs, "*"))
+    checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_epoch1.pt")
+    result = run_her("--resume", snapshot, "--epochs", "2", check=False)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
+        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}")
+    result = run_her("--resume", checkpoint, "--epochs", "1", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == ("--resume: the checkpoint is after epoch 1, so --epochs 1 leaves nothing to do: "
+                                                      "give a larger --epochs")

@@ -288,3 +288,37 @@ def test_ghp_sac_learns_pendulum(tmp_path, mode):
     print("trained", trained, "untrained", untrained)
     assert sum(trained[ghp_sac.arch_name(a)] > -600 for a in probes) >= 2, trained
     assert np.mean(list(trained.values())) > np.mean(list(untrained.values())) + 400
+
+
+def test_an_env_whose_package_is_missing_is_not_called_unknown(tmp_path):
+    """LunarLanderContinuous-v3 is registered but needs Box2D; it was reported as an unknown env id."""
+    pytest.importorskip("gymnasium")
+    try:
+        import Box2D  # noqa: F401
+        pytest.skip("Box2D is installed here, so the env can be made")
+    except ImportError:
+        pass
+    result = run_sac("--env-id", "LunarLanderContinuous-v3", "--runs-dir", str(tmp_path), check=False)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert last_line.startswith("env 'LunarLanderContinuous-v3' cannot be made here, a package it needs is missing")
+
+
+def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path):
+    runs = str(tmp_path / "runs")
+    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "20", "--learning-starts", "10",
+            "--buffer-size", "100", "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", runs)
+    run_dir = only_run_dir(runs)
+    checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_20.pt")
+    result = run_sac("--resume", snapshot, "--total-timesteps", "40", check=False)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
+        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}")
+    events = glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
+    for total in ("20", "12"):  # at or below the checkpoint's step: nothing to do is an error, and nothing is written
+        result = run_sac("--resume", checkpoint, "--total-timesteps", total, check=False)
+        assert result.returncode != 0 and "leaves nothing to do" in result.stderr.strip().splitlines()[-1]
+    assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*")) == events
+    # a resumed run stays in its checkpoint's folder: another --runs-dir is refused, not silently ignored
+    result = run_sac("--resume", checkpoint, "--total-timesteps", "40", "--runs-dir", str(tmp_path / "elsewhere"), check=False)
+    assert result.returncode != 0 and "--runs-dir" in result.stderr.strip().splitlines()[-1]
+    assert "contradicts the checkpoint's" in result.stderr.strip().splitlines()[-1]
