@@ -23,7 +23,7 @@ RESULTS=${RESULTS:-runs/results}
 mkdir -p $RESULTS/logs
 ckpt() { ls -d $1__* | head -n 1; }  # the run folder <prefix>__<time>
 evaluate_checkpoint() {  # evaluate_checkpoint CHECKPOINT NAME [FLAGS...]: evaluate.py run into $RESULTS/eval300k/NAME
-  checkpoint=$1 name=$2; shift 2
+  local checkpoint=$1 name=$2; shift 2
   python evaluate.py run --checkpoint $checkpoint --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
 }
 evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: its checkpoint.pt on 20 fresh episodes (seeds 1000..1019)
