@@ -34,6 +34,9 @@ class Args:
     """plot title"""
     max_step: int = 0
     """plot and print only the steps up to this one, e.g. to compare a longer run's start with a shorter run (0: all)"""
+    levels: tuple[float, ...] = ()
+    """also print, per curve and seed, the first logged step whose value reaches each of these levels (e.g. 1000 3000 for
+    a Humanoid that stands / walks), and draw them as dashed lines"""
 
 
 def read_run(path, prefixes, max_step):
@@ -90,6 +93,16 @@ if __name__ == "__main__":
         for seed, (seed_steps, seed_values) in sorted(seeds.items()):
             points = ", ".join(f"{int(s) // 1000}k: {v:.2f}" for s, v in zip(seed_steps, seed_values))
             print(f"| {experiment} | {tag} | {seed} | {points} |")
+    if args.levels:
+        print("\n| experiment | curve | seed | " + " | ".join(f"first step >= {level:g}" for level in args.levels) + " |")
+        print("|---|---|---|" + "---|" * len(args.levels))
+        for (experiment, tag), seeds in sorted(groups.items()):
+            for seed, (seed_steps, seed_values) in sorted(seeds.items()):
+                firsts = [seed_steps[np.argmax(seed_values >= level)] if np.any(seed_values >= level) else None for level in args.levels]
+                print(f"| {experiment} | {tag} | {seed} | " + " | ".join("not reached" if step is None else f"{int(step) // 1000}k"
+                                                                       for step in firsts) + " |")
+        for level in args.levels:
+            ax.axhline(level, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("env steps")
     ax.set_ylabel(args.ylabel)
     ax.set_title(args.title)

@@ -44,3 +44,15 @@ def test_bad_run_folder_is_a_one_line_error(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [f"bad run folder {str(tmp_path / 'not_a_run')!r}: "
                                                   "expected a name <env>__<exp-name>__<seed>__<time>"]
+
+
+def test_levels_give_the_first_step_each_curve_reaches(tmp_path):
+    write_run(tmp_path / "Humanoid-v4__ghp__1__100", [(10000, 500.0), (20000, 1200.0), (30000, 900.0), (40000, 3100.0)])
+    write_run(tmp_path / "Humanoid-v4__baseline__1__100", [(10000, 400.0), (20000, 800.0), (30000, 1000.0), (40000, 2000.0)])
+    result = run_script("docs/plot_curves.py", "--runs", str(tmp_path / "Humanoid-v4__ghp__1__100"),
+                        str(tmp_path / "Humanoid-v4__baseline__1__100"), "--tags", "eval/", "--levels", "1000", "3000",
+                        "--out", str(tmp_path / "curves.png"))
+    lines = result.stdout.splitlines()
+    assert "| experiment | curve | seed | first step >= 1000 | first step >= 3000 |" in lines
+    assert "| baseline | eval/return_4-4 | 1 | 30k | not reached |" in lines  # 1000 reached exactly at 30k
+    assert "| ghp | eval/return_4-4 | 1 | 20k | 40k |" in lines
