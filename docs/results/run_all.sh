@@ -356,3 +356,6 @@ reach_rollouts() {  # reach_rollouts SEED NAME FLAGS...
 }
 reach_rollouts 1 classic --rollouts-per-cycle 1 --epochs 8
 reach_rollouts 1 authors --rollouts-per-cycle 8 --cycles-per-epoch 10 --epochs 5
+python docs/plot_curves.py --runs $RESULTS/reach_rollouts/FetchReach-v4__* --tags charts/test_success_rate eval/success_ \
+  --ylabel "success rate" --out docs/results/reach_rollouts_curves.png \
+  --title "FetchReach-v4, GHP lowrank, seed 1, 160k env steps: 1 or 8 rollouts per cycle" > docs/results/reach_rollouts_curves.md
