@@ -5,6 +5,7 @@ the deployed policy is the MLP in_dim -> 16 -> 8 -> 32 -> 8 -> out_dim with ReLU
 """
 
 import itertools
+
 import numpy as np
 
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
@@ -138,8 +139,10 @@ def select_under_budget(archs, max_params, in_dim, out_dim, rule="d_lm"):
     """Eq. 5: among archs with num_params <= max_params, the one pick(rule) chooses."""
     if rule not in ("d_lm", "size"):
         raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
-    rows = [{"arch": tuple(arch), "params": num_params(arch, in_dim, out_dim), "d_lm": d_lm(arch, in_dim, out_dim)}
-            for arch in archs]
+    rows = [
+        {"arch": tuple(arch), "params": num_params(arch, in_dim, out_dim), "d_lm": d_lm(arch, in_dim, out_dim)}
+        for arch in archs
+    ]
     fitting = [row for row in rows if row["params"] <= max_params]
     if not fitting:
         raise ValueError(

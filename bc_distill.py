@@ -114,15 +114,19 @@ if __name__ == "__main__":
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     env_id, obs_dim, act_dim = checkpoint["env_id"], checkpoint["obs_dim"], checkpoint["act_dim"]
-    run_dir = os.path.join(args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}")
+    run_dir = os.path.join(
+        args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}"
+    )
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     env = gym.make(env_id)
     env.action_space.seed(args.seed)
     action_scale = torch.tensor((env.action_space.high - env.action_space.low) / 2.0, dtype=torch.float32)
     action_bias = torch.tensor((env.action_space.high + env.action_space.low) / 2.0, dtype=torch.float32)
-    print(f"{env_id}: teacher {list(teacher.arch)} (step {checkpoint['global_step']}) -> student {list(student_arch)}, "
-          f"{archspace.num_params(student_arch, obs_dim, act_dim)} parameters (mean head), run dir {run_dir}")
+    print(
+        f"{env_id}: teacher {list(teacher.arch)} (step {checkpoint['global_step']}) -> student {list(student_arch)}, "
+        f"{archspace.num_params(student_arch, obs_dim, act_dim)} parameters (mean head), run dir {run_dir}"
+    )
 
     # data: the teacher's episodes, labelled with its outputs
     start = time.time()
@@ -147,15 +151,30 @@ if __name__ == "__main__":
     # evaluate: teacher and student on the same fresh episodes (seeds 10_000 + e, like ghp_sac.py's probes)
     returns = {}
     for name, policy in (("teacher", teacher), ("student", student)):
-        returns[name] = evaluate_probes(policy, [policy.arch], env_id, args.eval_episodes, 10_000, action_scale, action_bias,
-                                        torch.device("cpu"))[arch_name(policy.arch)]
+        returns[name] = evaluate_probes(
+            policy, [policy.arch], env_id, args.eval_episodes, 10_000, action_scale, action_bias, torch.device("cpu")
+        )[arch_name(policy.arch)]
         writer.add_scalar(f"eval/return_{name}", returns[name], args.epochs)
-    print(f"eval over {args.eval_episodes} episodes: teacher {list(teacher.arch)} {returns['teacher']:.1f}, "
-          f"student {list(student_arch)} {returns['student']:.1f}")
+    print(
+        f"eval over {args.eval_episodes} episodes: teacher {list(teacher.arch)} {returns['teacher']:.1f}, "
+        f"student {list(student_arch)} {returns['student']:.1f}"
+    )
 
     path = os.path.join(run_dir, "checkpoint.pt")
-    torch.save({"algo": "sac", "args": asdict(args), "env_id": env_id, "obs_dim": obs_dim, "act_dim": act_dim,
-                "global_step": checkpoint["global_step"], "ghn": None, "baseline_arch": student_arch,
-                "baseline_state": student.state_dict(), "teacher": os.path.abspath(args.teacher)}, path)
+    torch.save(
+        {
+            "algo": "sac",
+            "args": asdict(args),
+            "env_id": env_id,
+            "obs_dim": obs_dim,
+            "act_dim": act_dim,
+            "global_step": checkpoint["global_step"],
+            "ghn": None,
+            "baseline_arch": student_arch,
+            "baseline_state": student.state_dict(),
+            "teacher": os.path.abspath(args.teacher),
+        },
+        path,
+    )
     print(f"saved {path}")
     writer.close()

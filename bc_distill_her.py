@@ -31,8 +31,16 @@ from torch.utils.tensorboard import SummaryWriter
 
 import archspace
 from ghn import mlp_forward
-from ghp_ddpg_her import (BaselineActor, PolicyInputs, arch_name, check_env, deterministic_action, deterministic_success, make_env,
-                          rollout)
+from ghp_ddpg_her import (
+    BaselineActor,
+    PolicyInputs,
+    arch_name,
+    check_env,
+    deterministic_action,
+    deterministic_success,
+    make_env,
+    rollout,
+)
 
 NUM_ENVS = 8
 
@@ -75,7 +83,9 @@ def load_teacher(path):
     teacher = BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])
     saved = checkpoint["args"]
-    policy_inputs = PolicyInputs(checkpoint["obs_dim"], checkpoint["goal_dim"], saved["clip_obs"], saved["clip_norm"], torch.device("cpu"))
+    policy_inputs = PolicyInputs(
+        checkpoint["obs_dim"], checkpoint["goal_dim"], saved["clip_obs"], saved["clip_norm"], torch.device("cpu")
+    )
     policy_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
     policy_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
     return checkpoint, teacher.eval(), policy_inputs
@@ -100,23 +110,31 @@ if __name__ == "__main__":
     env_id, act_dim = checkpoint["env_id"], checkpoint["act_dim"]
     input_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
     _, _, _, horizon = check_env(env_id)
-    run_dir = os.path.join(args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}")
+    run_dir = os.path.join(
+        args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}"
+    )
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     envs = gym.vector.SyncVectorEnv([make_env(env_id, args.seed + i) for i in range(NUM_ENVS)])
     # the teacher's own exploration settings, for rollout() and deterministic_success()
-    rollout_args = SimpleNamespace(exploration_noise=checkpoint["args"]["exploration_noise"],
-                                   random_eps=checkpoint["args"]["random_eps"], meta_batch=NUM_ENVS)
-    print(f"{env_id}: teacher {list(teacher.arch)} (epoch {checkpoint['epoch']}) -> student {list(student_arch)}, "
-          f"{archspace.num_params(student_arch, input_dim, act_dim)} parameters, run dir {run_dir}")
+    rollout_args = SimpleNamespace(
+        exploration_noise=checkpoint["args"]["exploration_noise"],
+        random_eps=checkpoint["args"]["random_eps"],
+        meta_batch=NUM_ENVS,
+    )
+    print(
+        f"{env_id}: teacher {list(teacher.arch)} (epoch {checkpoint['epoch']}) -> student {list(student_arch)}, "
+        f"{archspace.num_params(student_arch, input_dim, act_dim)} parameters, run dir {run_dir}"
+    )
 
     # data: the teacher's episodes, each state labelled with the teacher's deterministic action
     start, inputs, targets = time.time(), [], []
     rollouts = -(-args.data_steps // (NUM_ENVS * horizon))
     with torch.no_grad():
         for _ in range(rollouts):
-            obs, _, goals, _, _ = rollout(envs, teacher, [teacher.arch] * NUM_ENVS, policy_inputs, horizon, rng, rollout_args,
-                                          explore=args.explore_data)  # episode starts drawn from rng (--seed)
+            obs, _, goals, _, _ = rollout(
+                envs, teacher, [teacher.arch] * NUM_ENVS, policy_inputs, horizon, rng, rollout_args, explore=args.explore_data
+            )  # episode starts drawn from rng (--seed)
             episode_inputs = policy_inputs(obs[:, :horizon].reshape(-1, obs.shape[-1]), goals.reshape(-1, goals.shape[-1]))
             inputs.append(episode_inputs)
             targets.append(deterministic_action(mlp_forward(teacher.params(), episode_inputs)))
@@ -142,18 +160,38 @@ if __name__ == "__main__":
     success = {}
     for name, policy in (("teacher", teacher), ("student", student)):
         with torch.no_grad():
-            success[name] = float(deterministic_success(envs, policy, [policy.arch] * args.eval_episodes, policy_inputs, horizon,
-                                                        rng, rollout_args, seed=10_000).mean())
+            success[name] = float(
+                deterministic_success(
+                    envs, policy, [policy.arch] * args.eval_episodes, policy_inputs, horizon, rng, rollout_args, seed=10_000
+                ).mean()
+            )
         writer.add_scalar(f"eval/success_{name}", success[name], args.epochs)
-    print(f"eval over {args.eval_episodes} episodes: success rate of teacher {list(teacher.arch)} {success['teacher']:.2f}, "
-          f"student {list(student_arch)} {success['student']:.2f}")
+    print(
+        f"eval over {args.eval_episodes} episodes: success rate of teacher {list(teacher.arch)} {success['teacher']:.2f}, "
+        f"student {list(student_arch)} {success['student']:.2f}"
+    )
 
     path = os.path.join(run_dir, "checkpoint.pt")
-    torch.save({"algo": "ddpg_her", "args": checkpoint["args"], "bc_args": asdict(args), "env_id": env_id,
-                "obs_dim": checkpoint["obs_dim"], "goal_dim": checkpoint["goal_dim"], "act_dim": act_dim,
-                "epoch": checkpoint["epoch"], "env_steps": checkpoint.get("env_steps"), "ghn": None, "baseline_arch": student_arch,
-                "baseline_state": student.state_dict(), "obs_norm": checkpoint["obs_norm"], "goal_norm": checkpoint["goal_norm"],
-                "teacher": os.path.abspath(args.teacher)}, path)
+    torch.save(
+        {
+            "algo": "ddpg_her",
+            "args": checkpoint["args"],
+            "bc_args": asdict(args),
+            "env_id": env_id,
+            "obs_dim": checkpoint["obs_dim"],
+            "goal_dim": checkpoint["goal_dim"],
+            "act_dim": act_dim,
+            "epoch": checkpoint["epoch"],
+            "env_steps": checkpoint.get("env_steps"),
+            "ghn": None,
+            "baseline_arch": student_arch,
+            "baseline_state": student.state_dict(),
+            "obs_norm": checkpoint["obs_norm"],
+            "goal_norm": checkpoint["goal_norm"],
+            "teacher": os.path.abspath(args.teacher),
+        },
+        path,
+    )
     print(f"saved {path}")
     envs.close()
     writer.close()

@@ -63,7 +63,8 @@ class Evaluation(Device):
     seed: int = 0
     """seed of the episode starts (episode e of every arch uses seed + e) and of random:N / Table II cutoffs"""
     fresh: bool = False
-    """discard results already in the output CSV instead of resuming (needed when they came from another checkpoint or settings)"""
+    """discard results already in the output CSV instead of resuming
+    (needed when they came from another checkpoint or settings)"""
     gen_batch: int = 64
     """architectures whose weights are generated per GHN call"""
     cutoffs: int = 5000
@@ -180,7 +181,9 @@ def load_checkpoint(path):
     if checkpoint["algo"] == "sac":
         actor = ghp_sac.BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"], checkpoint["act_dim"])
     else:
-        actor = ghp_ddpg_her.BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
+        actor = ghp_ddpg_her.BaselineActor(
+            checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"]
+        )
     actor.load_state_dict(checkpoint["baseline_state"])
     return checkpoint, actor
 
@@ -261,8 +264,9 @@ class PolicyIO:
             self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
             saved = checkpoint["args"]
             self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
-            self.policy_inputs = ghp_ddpg_her.PolicyInputs(checkpoint["obs_dim"], checkpoint["goal_dim"], self.clip_obs,
-                                                           self.clip_norm, torch.device("cpu"))
+            self.policy_inputs = ghp_ddpg_her.PolicyInputs(
+                checkpoint["obs_dim"], checkpoint["goal_dim"], self.clip_obs, self.clip_norm, torch.device("cpu")
+            )
             self.policy_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
             self.policy_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
             norms = (self.policy_inputs.obs_norm, self.policy_inputs.goal_norm)
@@ -277,7 +281,9 @@ class PolicyIO:
         """Observations (an array, or a list of Fetch dicts) -> float32 policy inputs (CPU tensor)."""
         if not self.goal_env:
             return torch.as_tensor(np.asarray(observations, np.float32))
-        return self.policy_inputs(np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations]))
+        return self.policy_inputs(
+            np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations])
+        )
 
     def actions(self, outputs):
         """Generated network outputs (a tensor) -> env actions (float32 numpy), as in training."""
@@ -311,7 +317,10 @@ def select_archs(spec, seed, all_archs, flag="--archs"):
         except ValueError as error:
             fail(f"{flag}: {error}")
         if arch not in all_archs:
-            fail(f"architecture {list(arch)} is outside the space: 1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}")
+            fail(
+                f"architecture {list(arch)} is outside the space: "
+                f"1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}"
+            )
         if arch in archs:
             print(f"evaluate.py: note: {flag} names {list(arch)} more than once; it is evaluated once", file=sys.stderr)
         else:
@@ -327,9 +336,15 @@ def parse_row(row):
         if None in row or None in row.values():  # csv.DictReader's marks of extra and missing fields
             return None
         per_episode = [float(value) for value in row["per_episode"].split(";")]
-        parsed = {"arch": archspace.parse_arch(row["arch"]), "params": int(row["params"]), "d_lm": int(row["d_lm"]),
-                  "episodes": int(row["episodes"]), "score": float(row["score"]), "std": float(row["std"]),
-                  "per_episode": row["per_episode"]}
+        parsed = {
+            "arch": archspace.parse_arch(row["arch"]),
+            "params": int(row["params"]),
+            "d_lm": int(row["d_lm"]),
+            "episodes": int(row["episodes"]),
+            "score": float(row["score"]),
+            "std": float(row["std"]),
+            "per_episode": row["per_episode"],
+        }
     except (KeyError, ValueError):
         return None
     rounding = 5e-5 + 1e-12 * (1.0 + max(abs(value) for value in per_episode))
@@ -348,7 +363,9 @@ def read_results(path):
         for number, row in enumerate(rows, start=2):  # line 1 is the header
             parsed = parse_row(row)
             if parsed is None and number == len(rows) + 1:
-                print(f"evaluate.py: note: the last row of {path} is cut short ({row.get('arch')!r}): left out", file=sys.stderr)
+                print(
+                    f"evaluate.py: note: the last row of {path} is cut short ({row.get('arch')!r}): left out", file=sys.stderr
+                )
             elif parsed is None:
                 fail(f"{path}: line {number} is damaged; use --fresh to start it over, or another --out-dir")
             else:
@@ -427,8 +444,12 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
             rate = steps / max(now - start, 1e-9)
             eta = (now - start) / max(done, 1) * (len(jobs) - done)
             line = f"{done}/{len(jobs)} episodes, {rate:.0f} env steps/s, ETA {eta / 60:.1f} min"
-            print(f"\r{line}   " if sys.stderr.isatty() else line, end="" if sys.stderr.isatty() and not finished else "\n",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\r{line}   " if sys.stderr.isatty() else line,
+                end="" if sys.stderr.isatty() and not finished else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for env in envs:
@@ -463,9 +484,12 @@ def table2(results, num_cutoffs, seed):
         ratios["d_lm"].append(by_dlm["score"] / best["score"])
         ratios["size"].append(by_size["score"] / best["score"])
     used = len(ratios["d_lm"])
-    return {"cutoffs": num_cutoffs, "cutoffs_used": used,
-            "max_dlm_ratio": float(np.mean(ratios["d_lm"])) if used else None,
-            "max_size_ratio": float(np.mean(ratios["size"])) if used else None}
+    return {
+        "cutoffs": num_cutoffs,
+        "cutoffs_used": used,
+        "max_dlm_ratio": float(np.mean(ratios["d_lm"])) if used else None,
+        "max_size_ratio": float(np.mean(ratios["size"])) if used else None,
+    }
 
 
 def landscape(results):
@@ -479,10 +503,18 @@ def landscape(results):
     summary = {}
     for name, scores in groups.items():
         scores = np.array(scores)
-        reaching = {f"reach_{int(fraction * 100)}": int(np.sum(scores >= fraction * best)) if best > 0 else None
-                    for fraction in (0.9, 0.8)}
-        summary[name] = {"archs": len(scores), "mean": float(scores.mean()), "median": float(np.median(scores)),
-                         "min": float(scores.min()), "max": float(scores.max()), **reaching}
+        reaching = {
+            f"reach_{int(fraction * 100)}": int(np.sum(scores >= fraction * best)) if best > 0 else None
+            for fraction in (0.9, 0.8)
+        }
+        summary[name] = {
+            "archs": len(scores),
+            "mean": float(scores.mean()),
+            "median": float(np.median(scores)),
+            "min": float(scores.min()),
+            "max": float(scores.max()),
+            **reaching,
+        }
     return summary
 
 
@@ -497,36 +529,75 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
     levels = {}
     for name, fraction in (("max", 1.0), ("90%", 0.9), ("80%", 0.8)):
         row = smallest_reaching(results, fraction)
-        levels[name] = None if row is None else {"arch": list(row["arch"]), "params": row["params"], "d_lm": row["d_lm"],
-                                                 "score": row["score"], "std": row["std"]}
+        levels[name] = (
+            None
+            if row is None
+            else {
+                "arch": list(row["arch"]),
+                "params": row["params"],
+                "d_lm": row["d_lm"],
+                "score": row["score"],
+                "std": row["std"],
+            }
+        )
     analysis = table2(results, num_cutoffs, seed)
     spread = landscape(results)
     best = max(results.values(), key=lambda r: r["score"])
-    report = {"env_id": env_id, "source": source, "score": score_name, "archs_evaluated": len(results),
-              "best_score": best["score"], "levels": levels, "table2": analysis, "landscape": spread}
+    report = {
+        "env_id": env_id,
+        "source": source,
+        "score": score_name,
+        "archs_evaluated": len(results),
+        "best_score": best["score"],
+        "levels": levels,
+        "table2": analysis,
+        "landscape": spread,
+    }
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
-    lines = [f"# GHP evaluation: {env_id}", "", f"{len(results)} architectures from `{source}`; score = {score_name}.", "",
-             "| level | architecture | params | D_LM | score |", "|---|---|---|---|---|"]
+    lines = [
+        f"# GHP evaluation: {env_id}",
+        "",
+        f"{len(results)} architectures from `{source}`; score = {score_name}.",
+        "",
+        "| level | architecture | params | D_LM | score |",
+        "|---|---|---|---|---|",
+    ]
     for name, row in levels.items():
         if row is None:
             lines.append(f"| {name} | (undefined: best score <= 0) | | | |")
         else:
-            lines.append(f"| {name} | {row['arch']} | {row['params']} | {row['d_lm']} | {row['score']:.2f} ± {row['std']:.2f} |")
-    lines += ["", f"Table II ({analysis['cutoffs_used']} of {analysis['cutoffs']} random cutoffs in [1000, 1e6] usable):", "",
-              "| pick under the cutoff | score / best score under the cutoff |", "|---|---|",
-              f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
-              f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
-              "", "Scores over the evaluated architectures, by number of hidden layers:", "",
-              "| hidden layers | archs | mean | median | min | max | reach 90% of the best | reach 80% |",
-              "|---|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {name} | {row['arch']} | {row['params']} | {row['d_lm']} | {row['score']:.2f} ± {row['std']:.2f} |"
+            )
+    lines += [
+        "",
+        f"Table II ({analysis['cutoffs_used']} of {analysis['cutoffs']} random cutoffs in [1000, 1e6] usable):",
+        "",
+        "| pick under the cutoff | score / best score under the cutoff |",
+        "|---|---|",
+        f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
+        f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
+        "",
+        "Scores over the evaluated architectures, by number of hidden layers:",
+        "",
+        "| hidden layers | archs | mean | median | min | max | reach 90% of the best | reach 80% |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, row in spread.items():
-        lines.append(f"| {name} | {row['archs']} | {row['mean']:.2f} | {row['median']:.2f} | {row['min']:.2f} | "
-                     f"{row['max']:.2f} | {row['reach_90']} | {row['reach_80']} |")
-    lines += ["", "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
-              "tie goes to fewer parameters; every remaining tie goes to the earlier architecture in the space's "
-              "order (fewer hidden layers first, then widths in lexicographic order), so no pick depends on row order.",
-              "", "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)", ""]
+        lines.append(
+            f"| {name} | {row['archs']} | {row['mean']:.2f} | {row['median']:.2f} | {row['min']:.2f} | "
+            f"{row['max']:.2f} | {row['reach_90']} | {row['reach_80']} |"
+        )
+    lines += [
+        "",
+        "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
+        "tie goes to fewer parameters; every remaining tie goes to the earlier architecture in the space's "
+        "order (fewer hidden layers first, then widths in lexicographic order), so no pick depends on row order.",
+        "",
+        "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)",
+        "",
+    ]
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(lines))
     plot_fig4(results, levels, out_dir, score_name)
@@ -543,11 +614,21 @@ def plot_fig4(results, levels, out_dir, score_name):
     for key, label, name in (("params", "ln(number of parameters)", "fig4_params.png"), ("d_lm", "ln(D_LM)", "fig4_dlm.png")):
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.scatter([math.log(r[key]) for r in rows], [r["score"] for r in rows], s=6, alpha=0.5, label="architecture")
-        for level, marker, size, color in (("80%", "D", 140, "orange"), ("90%", "*", 90, "red")):  # the star stays visible on top
+        for level, marker, size, color in (
+            ("80%", "D", 140, "orange"),
+            ("90%", "*", 90, "red"),
+        ):  # the star stays visible on top
             row = levels.get(level)
             if row is not None:
-                ax.scatter([math.log(row[key])], [row["score"]], s=size, marker=marker, color=color,
-                           label=f"{level} arch {row['arch']}", zorder=3)
+                ax.scatter(
+                    [math.log(row[key])],
+                    [row["score"]],
+                    s=size,
+                    marker=marker,
+                    color=color,
+                    label=f"{level} arch {row['arch']}",
+                    zorder=3,
+                )
         ax.set_xlabel(label)
         ax.set_ylabel(score_name)
         ax.legend(fontsize=7)
@@ -562,13 +643,22 @@ def export_policy(ghn, io, arch, out_dir):
     mlp = ghn.to_mlp(arch, out_rows=io.act_dim).cpu()
     os.makedirs(out_dir, exist_ok=True)
     torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
-    meta = {"arch": list(arch), "in_dim": io.in_dim, "act_dim": io.act_dim,
-            "action": "tanh(mlp(input)) * action_scale + action_bias",
-            "action_scale": io.action_scale.tolist(), "action_bias": io.action_bias.tolist(),
-            "input": "raw observation" if io.input_mean is None else
-            "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, clipped to +-clip_norm"}
+    meta = {
+        "arch": list(arch),
+        "in_dim": io.in_dim,
+        "act_dim": io.act_dim,
+        "action": "tanh(mlp(input)) * action_scale + action_bias",
+        "action_scale": io.action_scale.tolist(),
+        "action_bias": io.action_bias.tolist(),
+        "input": "raw observation"
+        if io.input_mean is None
+        else "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, "
+        "clipped to +-clip_norm",
+    }
     if io.input_mean is not None:
-        meta.update(input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm)
+        meta.update(
+            input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm
+        )
     with open(os.path.join(out_dir, "policy.json"), "w") as f:
         json.dump(meta, f, indent=2)
 
@@ -582,38 +672,63 @@ def export_policy(ghn, io, arch, out_dir):
 
     linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
     widest = max(max(layer.out_features, layer.in_features) for layer in linears)
-    lines = ["/* Policy generated by a graph hyper network (ghp evaluate.py --export). C99, no dependencies.",
-             f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, {archspace.num_params(arch, io.in_dim, io.act_dim)} parameters.",
-             " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
-             "#ifndef GHP_POLICY_H", "#define GHP_POLICY_H", "#include <math.h>",
-             f"#define GHP_IN_DIM {io.in_dim}", f"#define GHP_ACT_DIM {io.act_dim}", ""]
+    lines = [
+        "/* Policy generated by a graph hyper network (ghp evaluate.py --export). C99, no dependencies.",
+        f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, "
+        f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters.",
+        " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
+        "#ifndef GHP_POLICY_H",
+        "#define GHP_POLICY_H",
+        "#include <math.h>",
+        f"#define GHP_IN_DIM {io.in_dim}",
+        f"#define GHP_ACT_DIM {io.act_dim}",
+        "",
+    ]
     for i, layer in enumerate(linears):
         lines += [array(f"ghp_w{i}", layer.weight.detach()), array(f"ghp_b{i}", layer.bias.detach())]
     lines += [array("ghp_action_scale", io.action_scale), array("ghp_action_bias", io.action_bias)]
     if io.input_mean is not None:
         lines += [array("ghp_input_mean", io.input_mean), array("ghp_input_std", io.input_std)]
-    lines += ["", "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in, int relu) {",
-              "    for (int o = 0; o < n_out; ++o) {", "        float acc = b[o];",
-              "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
-              "        y[o] = (relu && acc < 0.0f) ? 0.0f : acc;", "    }", "}", "",
-              "static void ghp_policy(const float *input, float *action) {",
-              f"    float a[{widest}], b[{widest}];"]
+    lines += [
+        "",
+        "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in, int relu) {",
+        "    for (int o = 0; o < n_out; ++o) {",
+        "        float acc = b[o];",
+        "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
+        "        y[o] = (relu && acc < 0.0f) ? 0.0f : acc;",
+        "    }",
+        "}",
+        "",
+        "static void ghp_policy(const float *input, float *action) {",
+        f"    float a[{widest}], b[{widest}];",
+    ]
     if io.input_mean is not None:
-        lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) {", "        float v = input[i];",
-                  f"        v = v > {literal(io.clip_obs)} ? {literal(io.clip_obs)} : (v < -{literal(io.clip_obs)} ? -{literal(io.clip_obs)} : v);",
-                  "        v = (v - ghp_input_mean[i]) / ghp_input_std[i];",
-                  f"        a[i] = v > {literal(io.clip_norm)} ? {literal(io.clip_norm)} : (v < -{literal(io.clip_norm)} ? -{literal(io.clip_norm)} : v);",
-                  "    }"]
+        clip_obs, clip_norm = literal(io.clip_obs), literal(io.clip_norm)
+        lines += [
+            "    for (int i = 0; i < GHP_IN_DIM; ++i) {",
+            "        float v = input[i];",
+            f"        v = v > {clip_obs} ? {clip_obs} : (v < -{clip_obs} ? -{clip_obs} : v);",
+            "        v = (v - ghp_input_mean[i]) / ghp_input_std[i];",
+            f"        a[i] = v > {clip_norm} ? {clip_norm} : (v < -{clip_norm} ? -{clip_norm} : v);",
+            "    }",
+        ]
     else:
         lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) a[i] = input[i];"]
     buffers = ["a", "b"]
     for i, layer in enumerate(linears):
         source, target = buffers[i % 2], buffers[(i + 1) % 2]
         relu = 1 if i < len(linears) - 1 else 0
-        lines.append(f"    ghp_linear(ghp_w{i}, ghp_b{i}, {source}, {target}, {layer.out_features}, {layer.in_features}, {relu});")
+        lines.append(
+            f"    ghp_linear(ghp_w{i}, ghp_b{i}, {source}, {target}, {layer.out_features}, {layer.in_features}, {relu});"
+        )
     final = buffers[len(linears) % 2]
-    lines += [f"    for (int o = 0; o < GHP_ACT_DIM; ++o) action[o] = tanhf({final}[o]) * ghp_action_scale[o] + ghp_action_bias[o];",
-              "}", "", "#endif", ""]
+    lines += [
+        f"    for (int o = 0; o < GHP_ACT_DIM; ++o) action[o] = tanhf({final}[o]) * ghp_action_scale[o] + ghp_action_bias[o];",
+        "}",
+        "",
+        "#endif",
+        "",
+    ]
     with open(os.path.join(out_dir, "policy.h"), "w") as f:
         f.write("\n".join(lines))
     return 4 * sum(p.numel() for p in mlp.parameters())
@@ -658,19 +773,29 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         archs = archs[index::count]
         name = f"results-shard{index}of{count}.csv"
     csv_path = os.path.join(out_dir, name)
-    meta = {"fingerprint": policy_fingerprint(checkpoint), "env_id": env_id, "episodes": args.episodes, "seed": args.seed,
-            "score": io.score_name, "checkpoint": os.path.abspath(path)}
+    meta = {
+        "fingerprint": policy_fingerprint(checkpoint),
+        "env_id": env_id,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "score": io.score_name,
+        "checkpoint": os.path.abspath(path),
+    }
     if os.path.isfile(csv_path) and args.fresh:
         os.remove(csv_path)
     if os.path.isfile(csv_path):  # resume only what this very checkpoint, env, seed and episode count produced
         saved = read_meta(csv_path)
         if saved is None:
-            fail(f"{csv_path} has no {os.path.basename(meta_path(csv_path))}, so its checkpoint is unknown: "
-                 "use --fresh to start it over, or another --out-dir")
+            fail(
+                f"{csv_path} has no {os.path.basename(meta_path(csv_path))}, so its checkpoint is unknown: "
+                "use --fresh to start it over, or another --out-dir"
+            )
         mismatch = meta_mismatch(saved, meta)
         if mismatch:
-            fail(f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
-                 "use --fresh to start it over, or another --out-dir")
+            fail(
+                f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
+                "use --fresh to start it over, or another --out-dir"
+            )
     lock = open(csv_path + ".lock", "w")  # held until this process ends (a kill releases it too)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -682,8 +807,10 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     if os.path.isfile(csv_path) and sum(1 for _ in open(csv_path)) != len(done) + 1:
         write_results(csv_path, done)  # without the cut last row, so that new rows start on a line of their own
     todo = [a for a in archs if a not in done]
-    print(f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
-          f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs")
+    print(
+        f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
+        f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs"
+    )
     new_file = not os.path.isfile(csv_path)
     with open(csv_path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
@@ -691,16 +818,23 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
             writer.writeheader()
 
         def on_result(arch, scores):
-            row = {"arch": ",".join(map(str, arch)),
-                   "depth": len(arch), "params": archspace.num_params(arch, io.in_dim, io.act_dim),
-                   "d_lm": archspace.d_lm(arch, io.in_dim, io.act_dim), "episodes": len(scores),
-                   "score": float(np.mean(scores)), "std": float(np.std(scores)), "per_episode": ";".join(f"{s:.4f}" for s in scores)}
+            row = {
+                "arch": ",".join(map(str, arch)),
+                "depth": len(arch),
+                "params": archspace.num_params(arch, io.in_dim, io.act_dim),
+                "d_lm": archspace.d_lm(arch, io.in_dim, io.act_dim),
+                "episodes": len(scores),
+                "score": float(np.mean(scores)),
+                "std": float(np.std(scores)),
+                "per_episode": ";".join(f"{s:.4f}" for s in scores),
+            }
             writer.writerow(row)
             f.flush()
 
         if todo:
-            steps, seconds = evaluate_archs(ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed,
-                                            args.gen_batch, device, on_result)
+            steps, seconds = evaluate_archs(
+                ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result
+            )
             print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     results = read_results(csv_path)
     return {a: results[a] for a in archs if a in results}, checkpoint, ghn, io
@@ -732,11 +866,20 @@ def check_evaluation(args):
 
 def print_report(report, out_dir, score_name):
     for level, row in report["levels"].items():
-        print(f"{level:>4s} arch: " + ("undefined (best score <= 0)" if row is None else
-                                       f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {score_name}={row['score']:.2f}"))
+        print(
+            f"{level:>4s} arch: "
+            + (
+                "undefined (best score <= 0)"
+                if row is None
+                else f"{row['arch']} params={row['params']} D_LM={row['d_lm']} {score_name}={row['score']:.2f}"
+            )
+        )
     t2 = report["table2"]
     if t2["cutoffs_used"]:
-        print(f"Table II over {t2['cutoffs_used']} cutoffs: max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}")
+        print(
+            f"Table II over {t2['cutoffs_used']} cutoffs: "
+            f"max D_LM {t2['max_dlm_ratio']:.3f}, max size {t2['max_size_ratio']:.3f}"
+        )
     print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
 
 
@@ -749,10 +892,16 @@ def command_run(args):
     out_dir = args.out_dir or default_out_dir(args.checkpoint)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
-        print(f"shard written; join the shards with: python evaluate.py merge --csvs {out_dir}/results-shard*.csv --out-dir {out_dir}")
+        print(
+            "shard written; join the shards with: "
+            f"python evaluate.py merge --csvs {out_dir}/results-shard*.csv --out-dir {out_dir}"
+        )
         return
-    print_report(make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint),
-                 out_dir, io.score_name)
+    print_report(
+        make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint),
+        out_dir,
+        io.score_name,
+    )
 
 
 def command_curves(args):
@@ -763,11 +912,15 @@ def command_curves(args):
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
     per_checkpoint = []
     for path in args.checkpoints:
-        out_dir = os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0]) if args.out_dir else default_out_dir(path)
+        out_dir = (
+            os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0]) if args.out_dir else default_out_dir(path)
+        )
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
         report = make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path)
         print_report(report, out_dir, io.score_name)
-        per_checkpoint.append({"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]})
+        per_checkpoint.append(
+            {"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]}
+        )
     fig_dir = args.out_dir or os.path.dirname(os.path.abspath(args.checkpoints[-1]))
     plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, io.score_name)
     print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")
@@ -807,8 +960,10 @@ def command_budget(args):
         fail(f"--params {args.params}: {error}")
     csv_path = os.path.join(args.out_dir or default_out_dir(args.checkpoint), "results.csv")
     results, saved = read_results(csv_path), read_meta(csv_path)
-    print(f"budget {args.params}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
-          f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}")
+    print(
+        f"budget {args.params}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
+        f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}"
+    )
     if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
         print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
         results = {}
@@ -817,8 +972,10 @@ def command_budget(args):
     fitting = [r for r in results.values() if r["params"] <= args.params]
     if fitting:
         best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
-        print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
-              f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}")
+        print(
+            f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
+            f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}"
+        )
     elif not results:
         print(f"  (no evaluation in {csv_path} to compare with)")
 
@@ -837,10 +994,14 @@ def command_export(args):
     if not isinstance(ghn, GHN):
         fail(f"export needs a GHN checkpoint; {args.checkpoint} holds a fixed MLP (its baseline_state is that policy)")
     arch = one_arch(args.arch)
-    out_dir = args.out_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}")
+    out_dir = args.out_dir or os.path.join(
+        os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}"
+    )
     size = export_policy(ghn, io, arch, out_dir)
-    print(f"exported {list(arch)} to {out_dir}/policy.pt, policy.h, policy.json: "
-          f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, {size} bytes as float32")
+    print(
+        f"exported {list(arch)} to {out_dir}/policy.pt, policy.h, policy.json: "
+        f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, {size} bytes as float32"
+    )
 
 
 @torch.no_grad()
@@ -862,9 +1023,11 @@ def command_video(args):
             frames.append(env.render())
         except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
             gl = os.environ.get("MUJOCO_GL", "")
-            fail(f"cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} ({type(error).__name__}): on a headless "
-                 "machine install OSMesa (Debian/Ubuntu: apt-get install libosmesa6) and run with MUJOCO_GL=osmesa, "
-                 "or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+            fail(
+                f"cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} ({type(error).__name__}): "
+                "on a headless machine install OSMesa (Debian/Ubuntu: apt-get install libosmesa6) "
+                "and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
+            )
         total, done = 0.0, False
         while not done:
             action = io.actions(mlp_forward(params, io.inputs([observation] if io.goal_env else observation[None])))[0]
@@ -876,11 +1039,19 @@ def command_video(args):
     env.close()
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     imageio.mimwrite(out, frames, fps=args.fps, macro_block_size=1)
-    print(f"wrote {out}: {len(frames)} frames of {list(arch)}, {io.score_name} per episode "
-          + ", ".join(f"{score:.2f}" for score in scores))
+    print(
+        f"wrote {out}: {len(frames)} frames of {list(arch)}, {io.score_name} per episode "
+        + ", ".join(f"{score:.2f}" for score in scores)
+    )
 
 
 if __name__ == "__main__":
     args = tyro.extras.subcommand_cli_from_dict(COMMANDS, description=__doc__.split("\n\n")[0])
-    {Run: command_run, Merge: command_merge, Budget: command_budget, Export: command_export, Curves: command_curves,
-     Video: command_video}[type(args)](args)
+    {
+        Run: command_run,
+        Merge: command_merge,
+        Budget: command_budget,
+        Export: command_export,
+        Curves: command_curves,
+        Video: command_video,
+    }[type(args)](args)

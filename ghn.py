@@ -121,8 +121,18 @@ class GHN(nn.Module):
             FetchReach; with 0.1 random archs reached 0.88 success after one epoch.
     """
 
-    def __init__(self, in_dim, out_dim, hidden=16, max_width=512, decoder="full", rank=16,
-                 max_depth=archspace.MAX_DEPTH, output_scale=0.1, code_slope=0.1):
+    def __init__(
+        self,
+        in_dim,
+        out_dim,
+        hidden=16,
+        max_width=512,
+        decoder="full",
+        rank=16,
+        max_depth=archspace.MAX_DEPTH,
+        output_scale=0.1,
+        code_slope=0.1,
+    ):
         super().__init__()
         if decoder not in DECODERS:
             raise ValueError(f"bad GHN decoder {decoder!r}: allowed {', '.join(DECODERS)}")
@@ -133,9 +143,17 @@ class GHN(nn.Module):
         for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
             if not 1 <= value <= max_width:
                 raise ValueError(f"bad {name} {value}: the GHN generates layers of 1..max_width={max_width} inputs/outputs")
-        self.config = dict(in_dim=in_dim, out_dim=out_dim, hidden=hidden, max_width=max_width,
-                           decoder=decoder, rank=rank, max_depth=max_depth, output_scale=output_scale,
-                           code_slope=code_slope)
+        self.config = dict(
+            in_dim=in_dim,
+            out_dim=out_dim,
+            hidden=hidden,
+            max_width=max_width,
+            decoder=decoder,
+            rank=rank,
+            max_depth=max_depth,
+            output_scale=output_scale,
+            code_slope=code_slope,
+        )
         self.in_dim, self.out_dim, self.max_width, self.max_depth = in_dim, out_dim, max_width, max_depth
         self.output_scale = output_scale
         self.decoder, self.rank, self.code_slope = decoder, rank, code_slope
@@ -197,8 +215,10 @@ class GHN(nn.Module):
         heads = [self.weight_head] if self.decoder == "full" else [self.row_head, self.col_head]
         scaled = [head.weight for head in heads]
         rest = [p for p in self.parameters() if all(p is not w for w in scaled)]
-        return [{"params": rest, "weight_decay": weight_decay},
-                {"params": scaled, "weight_decay": weight_decay * self.code_scale ** 2}]
+        return [
+            {"params": rest, "weight_decay": weight_decay},
+            {"params": scaled, "weight_decay": weight_decay * self.code_scale**2},
+        ]
 
     # ---- checkpoints -------------------------------------------------------------------------
     def to_checkpoint(self):
@@ -264,7 +284,7 @@ class GHN(nn.Module):
             for t in order:
                 input_side = F.linear(F.relu(first(states[t - step])), input_weight, input_bias)
                 reset, update = torch.sigmoid(input_side[:, : 2 * hidden] + hidden_side[t][:, : 2 * hidden]).chunk(2, 1)
-                candidate = torch.tanh(input_side[:, 2 * hidden:] + reset * hidden_side[t][:, 2 * hidden:])
+                candidate = torch.tanh(input_side[:, 2 * hidden :] + reset * hidden_side[t][:, 2 * hidden :])
                 new_state = candidate + update * (states[t] - candidate)  # (1 - z) n + z h
                 receives = (t < lengths) if step > 0 else (t + 1 < lengths)
                 states[t] = torch.where(receives[:, None], new_state, states[t])
@@ -276,8 +296,10 @@ class GHN(nn.Module):
         if self.decoder == "lowrank":
             rows = self.row_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)
             cols = self.col_head(codes).view(len(crops), self.max_width, self.rank).unbind(0)
-            return [row[:fan_out] @ col[:fan_in].t() / math.sqrt(self.rank)
-                    for row, col, (fan_out, fan_in) in zip(rows, cols, crops)]
+            return [
+                row[:fan_out] @ col[:fan_in].t() / math.sqrt(self.rank)
+                for row, col, (fan_out, fan_in) in zip(rows, cols, crops)
+            ]
         if naive:  # decode all max_width^2 entries, then crop: the reference the fast path must match
             full = self.weight_head(codes).view(len(crops), self.max_width, self.max_width).unbind(0)
             return [matrix[:fan_out, :fan_in] for matrix, (fan_out, fan_in) in zip(full, crops)]
@@ -364,8 +386,10 @@ class GHN(nn.Module):
         try:
             ids = [tables["index"][tuple(arch)] for arch in archs]
         except KeyError as error:
-            raise ValueError(f"architecture {list(error.args[0])} is outside archspace.all_archs(), which the "
-                             "static-shape path covers: use ghn(archs)") from None
+            raise ValueError(
+                f"architecture {list(error.args[0])} is outside archspace.all_archs(), which the "
+                "static-shape path covers: use ghn(archs)"
+            ) from None
         return torch.tensor(ids, device=self.encoder.weight.device)
 
     def _space_tables(self):
@@ -387,11 +411,23 @@ class GHN(nn.Module):
                     bias_node[a, slot] = 2 * layer + 2 if layer < len(arch) else 2 * layer + 1
                     fan_out[a, slot] = rows
                     scale[a, slot] = math.sqrt(2.0 / cols) if layer < len(arch) else self.output_scale * math.sqrt(1.0 / cols)
-            tables = {"space": space, "index": {arch: a for a, arch in enumerate(space)}, "features": features, "lengths": lengths,
-                      "weight_node": weight_node, "bias_node": bias_node, "fan_out": fan_out, "scale": scale}
+            tables = {
+                "space": space,
+                "index": {arch: a for a, arch in enumerate(space)},
+                "features": features,
+                "lengths": lengths,
+                "weight_node": weight_node,
+                "bias_node": bias_node,
+                "fan_out": fan_out,
+                "scale": scale,
+            }
         if tables["scale"].device != device or tables["scale"].dtype != dtype:
-            tables = {key: value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
-                      if torch.is_tensor(value) else value for key, value in tables.items()}
+            tables = {
+                key: value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
+                if torch.is_tensor(value)
+                else value
+                for key, value in tables.items()
+            }
         self._tables = tables
         return tables
 
@@ -410,8 +446,14 @@ class GHN(nn.Module):
         if self.decoder == "lowrank":  # the factors only: W = U V^T is never built
             row_factors = self.row_head(codes).view(*shape, self.rank) * unit_mask[..., None]
             col_factors = self.col_head(codes).view(*shape, self.rank)
-            return BatchedPolicies(biases, scale / math.sqrt(self.rank), fan_out > 0, self.out_dim,
-                                   row_factors=row_factors, col_factors=col_factors)
+            return BatchedPolicies(
+                biases,
+                scale / math.sqrt(self.rank),
+                fan_out > 0,
+                self.out_dim,
+                row_factors=row_factors,
+                col_factors=col_factors,
+            )
         weights = self.weight_head(codes).view(*shape, self.max_width) * unit_mask[..., None]
         return BatchedPolicies(biases, scale, fan_out > 0, self.out_dim, weights=weights)
 

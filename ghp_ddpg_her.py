@@ -7,8 +7,9 @@
 HER's schedule (Andrychowicz et al. 2017) as the authors run it: epochs of cycles; a cycle collects
 --rollouts-per-cycle (8) rollouts, each one episode from every one of the meta_batch envs, env i driven
 by architecture i of a meta-batch sampled at the start of that rollout, then runs 40 gradient steps,
-drawing a new meta-batch every --steps-per-arch (4) steps, and a soft target update. The desired goal is appended to the observation given to the
-policy and the critic. Structure after CleanRL's ddpg_continuous_action.py.
+drawing a new meta-batch every --steps-per-arch (4) steps, and a soft target update. The desired goal is
+appended to the observation given to the policy and the critic. Structure after CleanRL's
+ddpg_continuous_action.py.
 """
 
 import functools
@@ -52,7 +53,8 @@ class Args:
     runs_dir: str = "runs"
     """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
     resume: str = ""
-    """path to a checkpoint.pt to continue exactly after its epoch (flags, RNG states, buffer); flags not given are the checkpoint's; only run length, evaluation and device flags may differ"""
+    """path to a checkpoint.pt to continue exactly after its epoch (flags, RNG states, buffer);
+    flags not given are the checkpoint's; only run length, evaluation and device flags may differ"""
 
     # Algorithm specific arguments
     env_id: str = "FetchReach-v4"
@@ -64,9 +66,11 @@ class Args:
     updates_per_cycle: int = 40
     """gradient steps per cycle"""
     rollouts_per_cycle: int = 8
-    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch (8: the authors' final main_ddpg.py; 1: the classic HER schedule)"""
+    """rollouts per cycle, each one episode from every env with a newly sampled meta-batch
+    (8: the authors' final main_ddpg.py; 1: the classic HER schedule)"""
     steps_per_arch: int = 4
-    """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc, 4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
+    """draw a new training meta-batch every this many gradient steps within a cycle (the authors' steps_per_arc,
+    4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
     async_envs: bool = False
@@ -114,24 +118,39 @@ class Args:
     ghn_rank: int = 16
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
     ghn_code_slope: float = 0.1
-    """negative slope of the leaky ReLU ending the GHN's weight trunk; 0 (a plain ReLU, runs before this flag) let every code unit die on HalfCheetah"""
+    """negative slope of the leaky ReLU that ends the GHN's weight codes (0: a plain ReLU, as the authors'; docs/method.md)"""
 
     # Evaluation and checkpoints
     eval_archs: int = 16
     """random architectures tested after each epoch (besides the probe set), one episode each"""
     capture_video: bool = False
-    """after each epoch, save one deterministic episode of every probe architecture (of the baseline's) as <run dir>/videos/epoch<k>_<arch>.mp4 (headless: MUJOCO_GL=osmesa or egl)"""
+    """after each epoch, save one deterministic episode of every probe architecture (of the baseline's) as
+    <run dir>/videos/epoch<k>_<arch>.mp4 (headless: MUJOCO_GL=osmesa or egl)"""
     save_every: int = 1
     """epochs between checkpoints (one is always written at the end)"""
     save_buffer: bool = True
-    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly
+    (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
     compile: bool = False
-    """compile each gradient step (critic, GHN call, actor) into one graph with torch.compile, as CUDA graphs on a GPU; the first step compiles (about a minute)"""
+    """compile each gradient step (critic, GHN call, actor) into one graph with torch.compile, as CUDA graphs
+    on a GPU; the first step compiles (about a minute)"""
+
 
 # Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = ("resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "cuda", "threads",
-                     "async_envs", "torch_deterministic", "compile")
+RESUME_MAY_CHANGE = (
+    "resume",
+    "epochs",
+    "eval_archs",
+    "capture_video",
+    "save_every",
+    "save_buffer",
+    "cuda",
+    "threads",
+    "async_envs",
+    "torch_deterministic",
+    "compile",
+)
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
 # then with the value that reproduces what the run did (before --steps-per-arch and --rollouts-per-cycle,
 # every cycle was classic; before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
@@ -161,11 +180,16 @@ def check_env(env_id):
     obs_space, act_space, horizon = env.observation_space, env.action_space, env.spec.max_episode_steps
     has_reward_fn = hasattr(env.unwrapped, "compute_reward")
     env.close()
-    if not (isinstance(obs_space, gym.spaces.Dict) and {"observation", "achieved_goal", "desired_goal"} <= set(obs_space.spaces)
-            and has_reward_fn):
-        raise SystemExit(f"env {env_id!r} is not goal-conditioned: ghp_ddpg_her.py needs a dict observation with "
-                         "observation/achieved_goal/desired_goal and compute_reward (e.g. FetchReach-v4); "
-                         "for MuJoCo locomotion use ghp_sac.py")
+    if not (
+        isinstance(obs_space, gym.spaces.Dict)
+        and {"observation", "achieved_goal", "desired_goal"} <= set(obs_space.spaces)
+        and has_reward_fn
+    ):
+        raise SystemExit(
+            f"env {env_id!r} is not goal-conditioned: ghp_ddpg_her.py needs a dict observation with "
+            "observation/achieved_goal/desired_goal and compute_reward (e.g. FetchReach-v4); "
+            "for MuJoCo locomotion use ghp_sac.py"
+        )
     if not isinstance(act_space, gym.spaces.Box):
         raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_ddpg_her.py needs a Box one")
     if not horizon:
@@ -255,21 +279,34 @@ class EpisodeBuffer:
         goals[relabel] = self.achieved[episodes[relabel], future[relabel]]
         next_achieved = self.achieved[episodes, steps + 1]
         rewards = compute_reward(next_achieved, goals, None).astype(np.float32)
-        return {"obs": self.obs[episodes, steps], "actions": self.actions[episodes, steps],
-                "next_obs": self.obs[episodes, steps + 1], "goals": goals, "rewards": rewards,
-                "episodes": episodes, "steps": steps, "relabelled": relabel, "future": future}
+        return {
+            "obs": self.obs[episodes, steps],
+            "actions": self.actions[episodes, steps],
+            "next_obs": self.obs[episodes, steps + 1],
+            "goals": goals,
+            "rewards": rewards,
+            "episodes": episodes,
+            "steps": steps,
+            "relabelled": relabel,
+            "future": future,
+        }
 
     ARRAYS = ("obs", "achieved", "goals", "actions")
 
     def state_dict(self):
         """The stored episodes and the write position."""
-        return {"pos": self.pos, "num_episodes": self.num_episodes,
-                **{name: getattr(self, name)[: self.num_episodes].copy() for name in self.ARRAYS}}
+        return {
+            "pos": self.pos,
+            "num_episodes": self.num_episodes,
+            **{name: getattr(self, name)[: self.num_episodes].copy() for name in self.ARRAYS},
+        }
 
     def load_state_dict(self, state):
         if state["num_episodes"] > self.max_episodes:
-            raise SystemExit(f"the checkpoint's replay buffer holds {state['num_episodes']} episodes, more than --buffer-size allows "
-                             f"({self.max_episodes})")
+            raise SystemExit(
+                f"the checkpoint's replay buffer holds {state['num_episodes']} episodes, more than --buffer-size allows "
+                f"({self.max_episodes})"
+            )
         for name in self.ARRAYS:
             getattr(self, name)[: state["num_episodes"]] = state[name]
         self.pos, self.num_episodes = state["pos"], state["num_episodes"]
@@ -308,7 +345,8 @@ class BaselineActor(nn.Module):
 
     def forward(self, archs):
         if any(tuple(arch) != self.arch for arch in archs):
-            raise ValueError(f"this baseline MLP is {list(self.arch)}: it has no weights for {[list(a) for a in archs if tuple(a) != self.arch]}")
+            others = [list(arch) for arch in archs if tuple(arch) != self.arch]
+            raise ValueError(f"this baseline MLP is {list(self.arch)}: it has no weights for {others}")
         return [self.params() for _ in archs]
 
     def arch_ids(self, archs):
@@ -328,14 +366,29 @@ class CompilableAdam:
     purpose. Its state_dict() has the format of torch.optim.Adam(fused=True), so checkpoints work
     either way."""
 
-    TORCH_GROUP_KEYS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
-                        "fused": True, "decoupled_weight_decay": False}
+    TORCH_GROUP_KEYS = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "fused": True,
+        "decoupled_weight_decay": False,
+    }
 
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         params = list(params)
         groups = params if isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups = [{"params": list(group["params"]), "lr": lr, "betas": betas, "eps": eps,
-                              "weight_decay": group.get("weight_decay", weight_decay)} for group in groups]
+        self.param_groups = [
+            {
+                "params": list(group["params"]),
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": group.get("weight_decay", weight_decay),
+            }
+            for group in groups
+        ]
         self.moments = [[(torch.zeros_like(p), torch.zeros_like(p)) for p in group["params"]] for group in self.param_groups]
         self.steps = torch.zeros((), device=self.param_groups[0]["params"][0].device)
 
@@ -364,7 +417,9 @@ class CompilableAdam:
             ids = list(range(index, index + len(moments)))
             for i, (exp_avg, exp_avg_sq) in zip(ids, moments):
                 state[i] = {"step": self.steps.clone(), "exp_avg": exp_avg.clone(), "exp_avg_sq": exp_avg_sq.clone()}
-            groups.append({key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids})
+            groups.append(
+                {key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids}
+            )
             index += len(moments)
         return {"state": state if self.steps > 0 else {}, "param_groups": groups}
 
@@ -378,7 +433,6 @@ class CompilableAdam:
                     exp_avg_sq.copy_(entry["exp_avg_sq"])
                     self.steps.fill_(float(entry["step"]))
                 index += 1
-
 
 
 def actor_forward(policies, inputs, meta_batch):
@@ -426,8 +480,9 @@ def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore,
             outputs = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
         actions = deterministic_action(outputs, max_action).cpu().numpy()
         if explore:
-            actions = np.clip(actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape),
-                              -max_action, max_action)
+            actions = np.clip(
+                actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape), -max_action, max_action
+            )
             random_actions = rng.uniform(-max_action, max_action, actions.shape)
             actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
         actions_ep[:, t] = actions
@@ -441,9 +496,13 @@ def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, 
     batch padded, so that every env runs an episode)."""
     success = []
     for start in range(0, len(archs), args.meta_batch):
-        batch = archs[start: start + args.meta_batch]
+        batch = archs[start : start + args.meta_batch]
         padded = batch + batch[-1:] * (args.meta_batch - len(batch))
-        success.extend(rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)[4][: len(batch)])
+        success.extend(
+            rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)[4][
+                : len(batch)
+            ]
+        )
     return np.array(success)
 
 
@@ -467,12 +526,15 @@ def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
 
 # ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
 
+
 def check_args(args):
     """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim,
     goal_dim, act_dim, horizon)."""
     if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+        raise SystemExit(
+            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+            "the minibatch is split into meta_batch equal chunks, one per architecture"
+        )
     for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "rollouts_per_cycle", "eval_archs", "save_every"):
         if getattr(args, name) < 1:
             raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
@@ -487,8 +549,10 @@ def check_args(args):
     obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
     cycle = args.rollouts_per_cycle * args.meta_batch * horizon
     if args.buffer_size < cycle:
-        raise SystemExit(f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
-                         f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)")
+        raise SystemExit(
+            f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
+            f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)"
+        )
     return baseline_arch, obs_dim, goal_dim, act_dim, horizon
 
 
@@ -500,9 +564,11 @@ def check_rendering(env_id):
         env.render()
     except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
         gl = os.environ.get("MUJOCO_GL", "")
-        raise SystemExit(f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
-                         f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
-                         "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+        raise SystemExit(
+            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
+        )
     finally:
         env.close()
 
@@ -546,10 +612,14 @@ def load_resume_checkpoint(args):
     if checkpoint.get("algo") != "ddpg_her":
         raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_ddpg_her.py")
     if "rng" not in checkpoint and "buffer" not in checkpoint and checkpoint.get("ghn") is not None:
-        raise SystemExit(f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
-                         f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}")
+        raise SystemExit(
+            f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
+            f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}"
+        )
     if "rng" not in checkpoint:
-        raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_ddpg_her.py without RNG states; it cannot be continued exactly")
+        raise SystemExit(
+            f"--resume {args.resume!r}: written by an older ghp_ddpg_her.py without RNG states; it cannot be continued exactly"
+        )
     given = flags_on_command_line(sys.argv[1:])
     for field in fields(Args):
         if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
@@ -560,12 +630,16 @@ def load_resume_checkpoint(args):
             continue
         if field.name in given and getattr(args, field.name) != saved[field.name]:
             flag = "--" + field.name.replace("_", "-")
-            raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
-                             f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)")
+            raise SystemExit(
+                f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
+                f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)"
+            )
         setattr(args, field.name, saved[field.name])
     if args.epochs <= checkpoint["epoch"]:
-        raise SystemExit(f"--resume: the checkpoint is after epoch {checkpoint['epoch']}, so --epochs {args.epochs} "
-                         "leaves nothing to do: give a larger --epochs")
+        raise SystemExit(
+            f"--resume: the checkpoint is after epoch {checkpoint['epoch']}, so --epochs {args.epochs} "
+            "leaves nothing to do: give a larger --epochs"
+        )
     return checkpoint
 
 
@@ -592,9 +666,11 @@ def save_atomically(state, path):
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
         free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
-        raise SystemExit(f"cannot write {path}: it needs about {stored_bytes(state) / 2**20:.0f} MB and its disk has "
-                         f"{free / 2**20:.0f} MB free ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                         "the last complete checkpoint is unchanged")
+        raise SystemExit(
+            f"cannot write {path}: it needs about {stored_bytes(state) / 2**20:.0f} MB and its disk has "
+            f"{free / 2**20:.0f} MB free ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "the last complete checkpoint is unchanged"
+        )
     os.replace(path + ".tmp", path)
 
 
@@ -606,30 +682,57 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_input
     ghp = isinstance(policy_net, GHN)
     spaces = envs.single_observation_space
     state = {
-        "algo": "ddpg_her", "args": asdict(args), "env_id": args.env_id, "obs_dim": spaces["observation"].shape[0],
-        "goal_dim": spaces["desired_goal"].shape[0], "act_dim": envs.single_action_space.shape[0], **progress,
+        "algo": "ddpg_her",
+        "args": asdict(args),
+        "env_id": args.env_id,
+        "obs_dim": spaces["observation"].shape[0],
+        "goal_dim": spaces["desired_goal"].shape[0],
+        "act_dim": envs.single_action_space.shape[0],
+        **progress,
         "ghn": policy_net.to_checkpoint() if ghp else None,
-        "baseline_arch": None if ghp else policy_net.arch, "baseline_state": None if ghp else policy_net.state_dict(),
+        "baseline_arch": None if ghp else policy_net.arch,
+        "baseline_state": None if ghp else policy_net.state_dict(),
         **{name: module.state_dict() for name, module in (*critics.items(), *optimizers.items())},
-        "obs_norm": policy_inputs.obs_norm.state_dict(), "goal_norm": policy_inputs.goal_norm.state_dict(),
-        "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if policy_inputs.device.type == "cuda" else None,
-                "python": random.getstate(), "numpy_global": np.random.get_state()},
+        "obs_norm": policy_inputs.obs_norm.state_dict(),
+        "goal_norm": policy_inputs.goal_norm.state_dict(),
+        "rng": {
+            "numpy": rng.bit_generator.state,
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if policy_inputs.device.type == "cuda" else None,
+            "python": random.getstate(),
+            "numpy_global": np.random.get_state(),
+        },
         "buffer": buffer.state_dict() if args.save_buffer else None,
     }
     path = os.path.join(run_dir, "checkpoint.pt")
     save_atomically(state, path)
     if ghp:
-        keys = ("algo", "args", "env_id", "obs_dim", "goal_dim", "act_dim", "epoch", "env_steps", "ghn", "obs_norm", "goal_norm")
+        keys = (
+            "algo",
+            "args",
+            "env_id",
+            "obs_dim",
+            "goal_dim",
+            "act_dim",
+            "epoch",
+            "env_steps",
+            "ghn",
+            "obs_norm",
+            "goal_norm",
+        )
         save_atomically({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{progress['epoch']}.pt"))
     size_mb = os.path.getsize(path) / 2**20
-    return f"saved {path} ({size_mb:.0f} MB, " + (f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)")
+    return f"saved {path} ({size_mb:.0f} MB, " + (
+        f"replay buffer of {buffer.num_episodes} episodes)" if args.save_buffer else "no replay buffer)"
+    )
 
 
 def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer):
     """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
     (epoch, grad_steps, env_steps)."""
-    policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"])
+    policy_net.load_state_dict(
+        checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"]
+    )
     for name, module in (*critics.items(), *optimizers.items()):
         module.load_state_dict(checkpoint[name])
     policy_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
@@ -643,9 +746,14 @@ def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, policy
     np.random.set_state(states["numpy_global"])
     if checkpoint["buffer"] is not None:
         buffer.load_state_dict(checkpoint["buffer"])
-    print(f"resumed {path} after epoch {checkpoint['epoch']}, replay buffer of {buffer.num_episodes} episodes"
-          + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
-             "and the run does not continue exactly"))
+    print(
+        f"resumed {path} after epoch {checkpoint['epoch']}, replay buffer of {buffer.num_episodes} episodes"
+        + (
+            ""
+            if checkpoint["buffer"] is not None
+            else ": it was saved without one (--no-save-buffer), so it refills and the run does not continue exactly"
+        )
+    )
     return {key: checkpoint[key] for key in ("epoch", "grad_steps", "env_steps")}
 
 
@@ -653,7 +761,7 @@ def log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs
     """Tensorboard scalars and the terminal line of an epoch: training success, test success of the
     probe archs (by name) and of the rest (random archs, or the baseline), and the last losses."""
     probe_success = dict(zip(map(arch_name, probe_archs), success[: len(probe_archs)]))
-    test_success = success[len(probe_archs):].mean()
+    test_success = success[len(probe_archs) :].mean()
     qf_loss, actor_loss = losses
     writer.add_scalar("charts/train_success_rate", np.mean(train_success), env_steps)
     writer.add_scalar("charts/test_success_rate", test_success, env_steps)
@@ -662,10 +770,13 @@ def log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs
     writer.add_scalar("losses/qf_loss", qf_loss.item(), env_steps)
     writer.add_scalar("losses/actor_loss", actor_loss.item(), env_steps)
     writer.add_scalar("charts/SPS", sps, env_steps)
-    print(f"epoch={epoch} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f} "
-          f"test_success({'random archs' if probe_archs else 'baseline'})={test_success:.2f} "
-          + " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
-          + f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}", flush=True)
+    print(
+        f"epoch={epoch} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f} "
+        f"test_success({'random archs' if probe_archs else 'baseline'})={test_success:.2f} "
+        + " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
+        + f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
@@ -673,8 +784,11 @@ if __name__ == "__main__":
     checkpoint = load_resume_checkpoint(args) if args.resume else None
     baseline_arch, obs_dim, goal_dim, act_dim, horizon = check_args(args)
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
-    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
-        args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_dir = (
+        os.path.dirname(os.path.abspath(args.resume))
+        if checkpoint
+        else os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    )
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
@@ -693,8 +807,14 @@ if __name__ == "__main__":
     # Each epoch tests the probe archs and eval_archs random ones (GHP), or the baseline in every env.
     if baseline_arch is None:
         try:
-            policy_net = GHN(input_dim, act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank,
-                             code_slope=args.ghn_code_slope).to(device)
+            policy_net = GHN(
+                input_dim,
+                act_dim,
+                hidden=args.ghn_hidden,
+                decoder=args.ghn_decoder,
+                rank=args.ghn_rank,
+                code_slope=args.ghn_code_slope,
+            ).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs, test_count = archspace.all_archs(), PROBE_ARCHS, args.eval_archs
@@ -721,9 +841,15 @@ if __name__ == "__main__":
         start_epoch, grad_steps, env_steps = progress["epoch"], progress["grad_steps"], progress["env_steps"]
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
-    print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
-                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
-                        f"over {len(space)} architectures, meta-batch {args.meta_batch}"))
+    print(
+        "policy: "
+        + (
+            f"baseline MLP {list(baseline_arch)}"
+            if baseline_arch
+            else f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
+            f"over {len(space)} architectures, meta-batch {args.meta_batch}"
+        )
+    )
 
     def update(b_inputs, b_next_inputs, b_actions, b_rewards, arch_ids):
         """One gradient step: critic, then actor (Eq. 4). A function of tensors, so that --compile
@@ -765,13 +891,16 @@ if __name__ == "__main__":
             for _ in range(args.rollouts_per_cycle):
                 # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
                 archs = sample_meta_batch(rng, args.meta_batch, space, args.arch_sampling)
-                obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(envs, policy_net, archs, policy_inputs, horizon,
-                                                                              rng, args, explore=True)
+                obs_ep, achieved_ep, goals_ep, actions_ep, success = rollout(
+                    envs, policy_net, archs, policy_inputs, horizon, rng, args, explore=True
+                )
                 slots = buffer.add(obs_ep, achieved_ep, goals_ep, actions_ep)
                 env_steps += args.meta_batch * horizon
                 train_success.append(success.mean())
                 # normalisers: updated with HER-relabelled transitions of the new episodes
-                new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward, episodes=np.repeat(slots, horizon))
+                new = buffer.sample(
+                    rng, args.meta_batch * horizon, args.future_p, compute_reward, episodes=np.repeat(slots, horizon)
+                )
                 policy_inputs.update(new["obs"], new["goals"])
 
             # learn: the gradient steps train the last rollout's archs, or with --steps-per-arch a new
@@ -795,15 +924,26 @@ if __name__ == "__main__":
         # test: deterministic episodes of the probe archs and of random archs, drawn by a generator of
         # their own so that --eval-archs does not change training
         test_archs = probe_archs + sample_meta_batch(np.random.default_rng([args.seed, epoch]), test_count, space, "uniform")
-        success = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, seed=args.seed + 100_000 * epoch)
+        success = deterministic_success(
+            envs, policy_net, test_archs, policy_inputs, horizon, rng, args, seed=args.seed + 100_000 * epoch
+        )
         sps = int((env_steps - start_env_steps) / (time.time() - start_time))
         log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs, losses)
         if args.capture_video:
-            record_videos(policy_net, probe_archs or [baseline_arch], args.env_id, policy_inputs, args.seed + 100_000 * epoch,
-                          os.path.join(run_dir, "videos", f"epoch{epoch}"))
+            record_videos(
+                policy_net,
+                probe_archs or [baseline_arch],
+                args.env_id,
+                policy_inputs,
+                args.seed + 100_000 * epoch,
+                os.path.join(run_dir, "videos", f"epoch{epoch}"),
+            )
         if epoch % args.save_every == 0 or epoch == args.epochs:
             progress = dict(epoch=epoch, grad_steps=grad_steps, env_steps=env_steps)
-            print(save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer), flush=True)
+            print(
+                save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer),
+                flush=True,
+            )
 
     envs.close()
     writer.close()

@@ -51,7 +51,8 @@ class Args:
     runs_dir: str = "runs"
     """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
     resume: str = ""
-    """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs); flags not given are the checkpoint's; only run length, logging and device flags may differ"""
+    """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs);
+    flags not given are the checkpoint's; only run length, logging and device flags may differ"""
 
     # Algorithm specific arguments
     env_id: str = "Hopper-v4"
@@ -101,7 +102,7 @@ class Args:
     ghn_rank: int = 16
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
     ghn_code_slope: float = 0.1
-    """negative slope of the leaky ReLU ending the GHN's weight trunk; 0 (a plain ReLU, runs before this flag) let every code unit die on HalfCheetah"""
+    """negative slope of the leaky ReLU that ends the GHN's weight codes (0: a plain ReLU, as the authors'; docs/method.md)"""
 
     # Logging, evaluation and checkpoints
     log_every: int = 1000
@@ -111,18 +112,35 @@ class Args:
     eval_episodes: int = 1
     """episodes per probe architecture at each evaluation"""
     capture_video: bool = False
-    """at each evaluation, save the first episode of every probe architecture as <run dir>/videos/<step>_<arch>.mp4 (headless: MUJOCO_GL=osmesa or egl)"""
+    """at each evaluation, save the first episode of every probe architecture as <run dir>/videos/<step>_<arch>.mp4
+    (headless: MUJOCO_GL=osmesa or egl)"""
     save_every: int = 100_000
     """env steps between checkpoints (one is always written at the end); 0 saves only at the end"""
     save_buffer: bool = True
-    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
+    """keep the replay buffer in checkpoint.pt, so that --resume continues exactly
+    (--no-save-buffer for huge buffers: the buffer then refills on resume)"""
     compile: bool = False
-    """compile each gradient step (critic, GHN call, actor, alpha, targets) into one graph with torch.compile, as CUDA graphs on a GPU; the first step compiles (about a minute)"""
+    """compile each gradient step (critic, GHN call, actor, alpha, targets) into one graph with torch.compile,
+    as CUDA graphs on a GPU; the first steps compile (about a minute)"""
+
 
 # Flags that --resume may change: run length, logging, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = ("resume", "total_timesteps", "log_every", "eval_every", "eval_episodes", "capture_video", "save_every",
-                     "save_buffer", "cuda", "threads", "async_envs", "torch_deterministic", "compile")
+RESUME_MAY_CHANGE = (
+    "resume",
+    "total_timesteps",
+    "log_every",
+    "eval_every",
+    "eval_episodes",
+    "capture_video",
+    "save_every",
+    "save_buffer",
+    "cuda",
+    "threads",
+    "async_envs",
+    "torch_deterministic",
+    "compile",
+)
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
 # then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
 FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
@@ -186,10 +204,14 @@ def check_env(env_id):
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     if not isinstance(act_space, gym.spaces.Box):
-        raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_sac.py needs a Box (continuous) one")
+        raise SystemExit(
+            f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_sac.py needs a Box (continuous) one"
+        )
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise SystemExit(f"env {env_id!r} has observation space {obs_space}: ghp_sac.py needs a flat Box one "
-                         "(goal-conditioned Fetch envs: use ghp_ddpg_her.py)")
+        raise SystemExit(
+            f"env {env_id!r} has observation space {obs_space}: ghp_sac.py needs a flat Box one "
+            "(goal-conditioned Fetch envs: use ghp_ddpg_her.py)"
+        )
     return obs_space.shape[0], act_space.shape[0]
 
 
@@ -224,11 +246,17 @@ class ReplayBuffer:
 
     def state_dict(self):
         """The filled part of the buffer and its write position."""
-        return {"pos": self.pos, "full": self.full, **{name: getattr(self, name)[: len(self)].cpu().numpy() for name in self.ARRAYS}}
+        return {
+            "pos": self.pos,
+            "full": self.full,
+            **{name: getattr(self, name)[: len(self)].cpu().numpy() for name in self.ARRAYS},
+        }
 
     def load_state_dict(self, state):
         if len(state["obs"]) > self.size:
-            raise SystemExit(f"the checkpoint's replay buffer holds {len(state['obs'])} transitions, more than --buffer-size {self.size}")
+            raise SystemExit(
+                f"the checkpoint's replay buffer holds {len(state['obs'])} transitions, more than --buffer-size {self.size}"
+            )
         for name in self.ARRAYS:
             getattr(self, name)[: len(state[name])] = torch.as_tensor(state[name], device=self.device)
         self.pos, self.full = state["pos"], state["full"]
@@ -265,7 +293,8 @@ class BaselineActor(nn.Module):
 
     def forward(self, archs):
         if any(tuple(arch) != self.arch for arch in archs):
-            raise ValueError(f"this baseline MLP is {list(self.arch)}: it has no weights for {[list(a) for a in archs if tuple(a) != self.arch]}")
+            others = [list(arch) for arch in archs if tuple(arch) != self.arch]
+            raise ValueError(f"this baseline MLP is {list(self.arch)}: it has no weights for {others}")
         return [self.params() for _ in archs]
 
     def arch_ids(self, archs):
@@ -285,14 +314,29 @@ class CompilableAdam:
     purpose. Its state_dict() has the format of torch.optim.Adam(fused=True), so checkpoints work
     either way."""
 
-    TORCH_GROUP_KEYS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
-                        "fused": True, "decoupled_weight_decay": False}
+    TORCH_GROUP_KEYS = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "fused": True,
+        "decoupled_weight_decay": False,
+    }
 
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         params = list(params)
         groups = params if isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups = [{"params": list(group["params"]), "lr": lr, "betas": betas, "eps": eps,
-                              "weight_decay": group.get("weight_decay", weight_decay)} for group in groups]
+        self.param_groups = [
+            {
+                "params": list(group["params"]),
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": group.get("weight_decay", weight_decay),
+            }
+            for group in groups
+        ]
         self.moments = [[(torch.zeros_like(p), torch.zeros_like(p)) for p in group["params"]] for group in self.param_groups]
         self.steps = torch.zeros((), device=self.param_groups[0]["params"][0].device)
 
@@ -321,7 +365,9 @@ class CompilableAdam:
             ids = list(range(index, index + len(moments)))
             for i, (exp_avg, exp_avg_sq) in zip(ids, moments):
                 state[i] = {"step": self.steps.clone(), "exp_avg": exp_avg.clone(), "exp_avg_sq": exp_avg_sq.clone()}
-            groups.append({key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids})
+            groups.append(
+                {key: value for key, value in group.items() if key != "params"} | self.TORCH_GROUP_KEYS | {"params": ids}
+            )
             index += len(moments)
         return {"state": state if self.steps > 0 else {}, "param_groups": groups}
 
@@ -396,7 +442,9 @@ def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, act
                 if frames is not None:
                     frames.append(env.render())
             if frames is not None:
-                imageio.mimwrite(f"{video_prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1)
+                imageio.mimwrite(
+                    f"{video_prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1
+                )
             episode_returns.append(total)
         returns[arch_name(arch)] = float(np.mean(episode_returns))
     env.close()
@@ -405,14 +453,19 @@ def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, act
 
 # ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
 
+
 def check_args(args):
     """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
     if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-                         "the minibatch is split into meta_batch equal chunks, one per architecture")
+        raise SystemExit(
+            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+            "the minibatch is split into meta_batch equal chunks, one per architecture"
+        )
     if args.buffer_size <= args.learning_starts:
-        raise SystemExit(f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
-                         "updates start once the buffer holds more than learning_starts transitions")
+        raise SystemExit(
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "updates start once the buffer holds more than learning_starts transitions"
+        )
     try:
         baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
     except ValueError as error:
@@ -428,9 +481,11 @@ def check_rendering(env_id):
         env.render()
     except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
         gl = os.environ.get("MUJOCO_GL", "")
-        raise SystemExit(f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
-                         f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
-                         "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl")
+        raise SystemExit(
+            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
+        )
     finally:
         env.close()
 
@@ -475,10 +530,14 @@ def load_resume_checkpoint(args):
     if checkpoint.get("algo") != "sac":
         raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
     if "rng" not in checkpoint and "buffer" not in checkpoint and checkpoint.get("ghn") is not None:
-        raise SystemExit(f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
-                         f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}")
+        raise SystemExit(
+            f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
+            f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}"
+        )
     if "rng" not in checkpoint:
-        raise SystemExit(f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly")
+        raise SystemExit(
+            f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly"
+        )
     given = flags_on_command_line(sys.argv[1:])
     for field in fields(Args):
         if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
@@ -489,12 +548,16 @@ def load_resume_checkpoint(args):
             continue
         if field.name in given and getattr(args, field.name) != saved[field.name]:
             flag = "--" + field.name.replace("_", "-")
-            raise SystemExit(f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
-                             f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)")
+            raise SystemExit(
+                f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
+                f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)"
+            )
         setattr(args, field.name, saved[field.name])
     if args.total_timesteps <= checkpoint["global_step"]:
-        raise SystemExit(f"--resume: the checkpoint is at step {checkpoint['global_step']}, so --total-timesteps "
-                         f"{args.total_timesteps} leaves nothing to do: give a larger --total-timesteps")
+        raise SystemExit(
+            f"--resume: the checkpoint is at step {checkpoint['global_step']}, so --total-timesteps "
+            f"{args.total_timesteps} leaves nothing to do: give a larger --total-timesteps"
+        )
     return checkpoint
 
 
@@ -521,9 +584,11 @@ def save_atomically(state, path):
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
         free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
-        raise SystemExit(f"cannot write {path}: it needs about {stored_bytes(state) / 2**20:.0f} MB and its disk has "
-                         f"{free / 2**20:.0f} MB free ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                         "the last complete checkpoint is unchanged")
+        raise SystemExit(
+            f"cannot write {path}: it needs about {stored_bytes(state) / 2**20:.0f} MB and its disk has "
+            f"{free / 2**20:.0f} MB free ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "the last complete checkpoint is unchanged"
+        )
     os.replace(path + ".tmp", path)
 
 
@@ -535,32 +600,49 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, a
     ghp = isinstance(policy_net, GHN)
     device = log_alpha.device
     state = {
-        "algo": "sac", "args": asdict(args), "env_id": args.env_id,
-        "obs_dim": envs.single_observation_space.shape[0], "act_dim": envs.single_action_space.shape[0],
+        "algo": "sac",
+        "args": asdict(args),
+        "env_id": args.env_id,
+        "obs_dim": envs.single_observation_space.shape[0],
+        "act_dim": envs.single_action_space.shape[0],
         "ghn": policy_net.to_checkpoint() if ghp else None,
-        "baseline_arch": None if ghp else policy_net.arch, "baseline_state": None if ghp else policy_net.state_dict(),
+        "baseline_arch": None if ghp else policy_net.arch,
+        "baseline_state": None if ghp else policy_net.state_dict(),
         **{name: net.state_dict() for name, net in critics.items()},
         **{name: optimizer.state_dict() for name, optimizer in optimizers.items()},
-        "log_alpha": log_alpha.detach().cpu(), "alpha": alpha.item(),
-        **progress, "env_states": envs.get_attr("resume_state"),
-        "rng": {"numpy": rng.bit_generator.state, "action_space": envs.action_space.np_random.bit_generator.state,
-                "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-                "python": random.getstate(), "numpy_global": np.random.get_state()},
+        "log_alpha": log_alpha.detach().cpu(),
+        "alpha": alpha.item(),
+        **progress,
+        "env_states": envs.get_attr("resume_state"),
+        "rng": {
+            "numpy": rng.bit_generator.state,
+            "action_space": envs.action_space.np_random.bit_generator.state,
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            "python": random.getstate(),
+            "numpy_global": np.random.get_state(),
+        },
         "buffer": rb.state_dict() if args.save_buffer else None,
     }
     path = os.path.join(run_dir, "checkpoint.pt")
     save_atomically(state, path)
     if ghp:
-        save_atomically({k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
-                        os.path.join(run_dir, f"ghn_{progress['global_step']}.pt"))
+        save_atomically(
+            {k: state[k] for k in ("algo", "args", "env_id", "obs_dim", "act_dim", "global_step", "ghn")},
+            os.path.join(run_dir, f"ghn_{progress['global_step']}.pt"),
+        )
     size_mb = os.path.getsize(path) / 2**20
-    return f"saved {path} ({size_mb:.0f} MB, " + (f"replay buffer of {len(rb)} transitions)" if args.save_buffer else "no replay buffer)")
+    return f"saved {path} ({size_mb:.0f} MB, " + (
+        f"replay buffer of {len(rb)} transitions)" if args.save_buffer else "no replay buffer)"
+    )
 
 
 def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb):
     """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
     (global_step, grad_steps, archs, obs)."""
-    policy_net.load_state_dict(checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"])
+    policy_net.load_state_dict(
+        checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"]
+    )
     for name, module in (*critics.items(), *optimizers.items()):
         module.load_state_dict(checkpoint[name])
     with torch.no_grad():
@@ -577,9 +659,15 @@ def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, log_al
     np.random.set_state(states["numpy_global"])
     if checkpoint["buffer"] is not None:
         rb.load_state_dict(checkpoint["buffer"])
-    print(f"resumed {path} at step {checkpoint['global_step']} ({checkpoint['grad_steps']} gradient steps), replay buffer of {len(rb)} transitions"
-          + ("" if checkpoint["buffer"] is not None else ": it was saved without one (--no-save-buffer), so it refills "
-             "first and the run does not continue exactly"))
+    print(
+        f"resumed {path} at step {checkpoint['global_step']} ({checkpoint['grad_steps']} gradient steps), "
+        f"replay buffer of {len(rb)} transitions"
+        + (
+            ""
+            if checkpoint["buffer"] is not None
+            else ": it was saved without one (--no-save-buffer), so it refills first and the run does not continue exactly"
+        )
+    )
     return {key: checkpoint[key] for key in ("global_step", "grad_steps", "archs", "obs")}
 
 
@@ -634,7 +722,8 @@ class Logger:
             self.writer.add_scalar("losses/qf2_loss", qf2_loss.item(), global_step)
             self.writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
             self.writer.add_scalar("losses/alpha", alpha.item(), global_step)
-            line += f" updates/s={updates_per_s:.1f} qf_loss={(qf1_loss + qf2_loss).item() / 2:.3f} actor_loss={actor_loss.item():.3f}"
+            qf_loss = (qf1_loss + qf2_loss).item() / 2
+            line += f" updates/s={updates_per_s:.1f} qf_loss={qf_loss:.3f} actor_loss={actor_loss.item():.3f}"
             self.update_time, self.update_count = 0.0, 0
         if self.returns:
             line += f" return(last {len(self.returns)} episodes)={np.mean(self.returns):.1f}"
@@ -651,8 +740,11 @@ if __name__ == "__main__":
     args = tyro.cli(Args)
     checkpoint = load_resume_checkpoint(args) if args.resume else None
     baseline_arch, obs_dim, act_dim = check_args(args)
-    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(
-        args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_dir = (
+        os.path.dirname(os.path.abspath(args.resume))
+        if checkpoint
+        else os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    )
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
@@ -663,24 +755,41 @@ if __name__ == "__main__":
     # env setup: gymnasium 1.x SAME_STEP autoreset returns the reset obs at once and keeps the true
     # last observation of a finished episode in infos["final_obs"]
     vector_env = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
-    envs = vector_env([make_env(args.env_id, args.seed + i) for i in range(args.meta_batch)],
-                      autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    envs = vector_env(
+        [make_env(args.env_id, args.seed + i) for i in range(args.meta_batch)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
     envs.action_space.seed(args.seed)
-    action_scale = torch.tensor((envs.single_action_space.high - envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
-    action_bias = torch.tensor((envs.single_action_space.high + envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device)
+    action_scale = torch.tensor(
+        (envs.single_action_space.high - envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device
+    )
+    action_bias = torch.tensor(
+        (envs.single_action_space.high + envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device
+    )
 
     # the policy network: one GHN for all 4680 architectures of Eq. 2 (Fig. 2), or the baseline's one MLP
     # with the same interface; the GHN and the baseline each get their authors' optimizer settings
     if baseline_arch is None:
         try:
-            policy_net = GHN(obs_dim, 2 * act_dim, hidden=args.ghn_hidden, decoder=args.ghn_decoder, rank=args.ghn_rank,
-                             code_slope=args.ghn_code_slope).to(device)
+            policy_net = GHN(
+                obs_dim,
+                2 * act_dim,
+                hidden=args.ghn_hidden,
+                decoder=args.ghn_decoder,
+                rank=args.ghn_rank,
+                code_slope=args.ghn_code_slope,
+            ).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs, policy_lr, policy_decay = archspace.all_archs(), PROBE_ARCHS, args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = BaselineActor(baseline_arch, obs_dim, act_dim).to(device)
-        space, probe_archs, policy_lr, policy_decay = [baseline_arch], [baseline_arch], args.baseline_lr, args.baseline_weight_decay
+        space, probe_archs, policy_lr, policy_decay = (
+            [baseline_arch],
+            [baseline_arch],
+            args.baseline_lr,
+            args.baseline_weight_decay,
+        )
     qf1 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf2 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf1_target = SoftQNetwork(obs_dim, act_dim).to(device)
@@ -705,13 +814,26 @@ if __name__ == "__main__":
     critics = {"qf1": qf1, "qf2": qf2, "qf1_target": qf1_target, "qf2_target": qf2_target}
     optimizers = {"policy_optimizer": policy_optimizer, "q_optimizer": q_optimizer, "alpha_optimizer": alpha_optimizer}
     if checkpoint:  # continue exactly where it stopped
-        progress = restore_checkpoint(args.resume, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb)
-        global_step, grad_steps, archs, obs = progress["global_step"], progress["grad_steps"], progress["archs"], progress["obs"]
+        progress = restore_checkpoint(
+            args.resume, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb
+        )
+        global_step, grad_steps, archs, obs = (
+            progress["global_step"],
+            progress["grad_steps"],
+            progress["archs"],
+            progress["obs"],
+        )
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
-    print("policy: " + (f"baseline MLP {list(baseline_arch)}" if baseline_arch else
-                        f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
-                        f"over {len(space)} architectures, meta-batch {args.meta_batch}"))
+    print(
+        "policy: "
+        + (
+            f"baseline MLP {list(baseline_arch)}"
+            if baseline_arch
+            else f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
+            f"over {len(space)} architectures, meta-batch {args.meta_batch}"
+        )
+    )
 
     def update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, arch_ids):
         """One gradient step: critic, actor (Eq. 4), alpha, target networks. A function of tensors,
@@ -719,7 +841,9 @@ if __name__ == "__main__":
         policies = policy_net.policies(arch_ids)  # one batched GHN call per gradient step
 
         with torch.no_grad():
-            next_actions, next_log_pi = squashed_gaussian(actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias)
+            next_actions, next_log_pi = squashed_gaussian(
+                actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias
+            )
             qf1_next_target = qf1_target(b_next_obs, next_actions)
             qf2_next_target = qf2_target(b_next_obs, next_actions)
             min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
@@ -745,7 +869,9 @@ if __name__ == "__main__":
 
         if args.autotune:
             alpha_loss = (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
-            (log_alpha.grad,) = torch.autograd.grad(alpha_loss, [log_alpha])  # a third .backward() in one compiled graph fails in torch 2.13
+            (log_alpha.grad,) = torch.autograd.grad(
+                alpha_loss, [log_alpha]
+            )  # a third .backward() in one compiled graph fails in torch 2.13
             alpha_optimizer.step()
             alpha.copy_(log_alpha.detach().exp()[0])
 
@@ -809,12 +935,27 @@ if __name__ == "__main__":
         if global_step >= next_eval:
             next_eval = next_multiple(global_step, args.eval_every)
             video_prefix = os.path.join(run_dir, "videos", str(global_step)) if args.capture_video else None
-            logger.evaluation(evaluate_probes(policy_net, probe_archs, args.env_id, args.eval_episodes, args.seed + 10_000,
-                                              action_scale, action_bias, device, video_prefix), global_step)
+            logger.evaluation(
+                evaluate_probes(
+                    policy_net,
+                    probe_archs,
+                    args.env_id,
+                    args.eval_episodes,
+                    args.seed + 10_000,
+                    action_scale,
+                    action_bias,
+                    device,
+                    video_prefix,
+                ),
+                global_step,
+            )
         if global_step >= next_save or global_step >= args.total_timesteps:  # and always at the end
             next_save = next_multiple(global_step, args.save_every)
             progress = dict(global_step=global_step, grad_steps=grad_steps, archs=list(archs), obs=obs)
-            print(save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb), flush=True)
+            print(
+                save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb),
+                flush=True,
+            )
 
     envs.close()
     writer.close()

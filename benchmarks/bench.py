@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import archspace  # noqa: E402
 from ghn import GHN, mlp_forward  # noqa: E402
 
-
 LEARNING_STARTS = 1024  # random env steps before the timed updates of the SAC benchmark
 
 
@@ -87,8 +86,13 @@ def bench_ghn(args, device, in_dim, out_dim):
     archs_per_repeat = [archspace.sample_archs(rng, args.meta_batch, space) for _ in range(args.repeats + 2)]
     x = torch.randn(args.meta_batch, 256 // args.meta_batch, in_dim, device=device)
     rows = []
-    for decoder, path in (("full", "cropped"), ("full", "naive"), ("full", "static"), ("lowrank", "reference"),
-                          ("lowrank", "static")):
+    for decoder, path in (
+        ("full", "cropped"),
+        ("full", "naive"),
+        ("full", "static"),
+        ("lowrank", "reference"),
+        ("lowrank", "static"),
+    ):
         torch.manual_seed(0)
         ghn = GHN(in_dim, out_dim, decoder=decoder).to(device)
         optimizer = torch.optim.Adam(ghn.param_groups(1e-5), lr=1e-3, fused=True)
@@ -110,8 +114,16 @@ def bench_ghn(args, device, in_dim, out_dim):
                 ghn_step(ghn, optimizer, path, archs_per_repeat[-1], x)
                 torch.cuda.synchronize()
             kernels = sum(1 for event in profile.events() if event.device_type == torch.autograd.DeviceType.CUDA)
-        rows.append({"decoder": decoder, "path": path, "ms": float(np.median(times[1:])) * 1e3, "aten_ops": counter.count,
-                     "cuda_kernels": kernels, "ghn_params": sum(p.numel() for p in ghn.parameters())})
+        rows.append(
+            {
+                "decoder": decoder,
+                "path": path,
+                "ms": float(np.median(times[1:])) * 1e3,
+                "aten_ops": counter.count,
+                "cuda_kernels": kernels,
+                "ghn_params": sum(p.numel() for p in ghn.parameters()),
+            }
+        )
     return rows
 
 
@@ -119,6 +131,7 @@ def bench_stages(args, device, in_dim, out_dim):
     """Where one GHN step's time goes (median ms per stage, eager), for the path training uses with each
     decoder: the GNN (encoder, GRU sweeps, LayerNorm), decoding the layers, running the policies,
     backward, Adam; and, for the lowrank decoder, its two factor heads' forward + backward alone."""
+
     def timed(fn):
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -155,15 +168,20 @@ def bench_stages(args, device, in_dim, out_dim):
             _, adam = timed(optimizer.step)
             stage_ms.append([gnn, generate - gnn, run, backward, adam])
         median = np.median(stage_ms[1:], axis=0)
-        row = {"decoder": decoder, "path": "static" if static else "cropped",
-               **dict(zip(("gnn", "decode", "policies", "backward", "adam"), map(float, median)))}
+        row = {
+            "decoder": decoder,
+            "path": "static" if static else "cropped",
+            **dict(zip(("gnn", "decode", "policies", "backward", "adam"), map(float, median))),
+        }
         if decoder == "lowrank":
             codes = torch.randn(args.meta_batch * (ghn.max_depth + 1), 128, device=device)
             heads_ms = []
             for _ in range(args.repeats + 1):
+
                 def heads():
                     out = ghn.row_head(codes).sum() + ghn.col_head(codes).sum()
                     out.backward()
+
                 heads_ms.append(timed(heads)[1])
             row["heads_forward_backward"] = float(np.median(heads_ms[1:]))
         rows.append(row)
@@ -177,27 +195,58 @@ def bench_sac(args, device_flag):
     # glibc returns freed blocks over 32 MB to the OS, so each step's fresh 134 MB gradient of the paper's
     # decoder is page-faulted in anew; these settings keep freed memory for reuse (see README)
     keep_memory = {"MALLOC_MMAP_THRESHOLD_": "4000000000", "MALLOC_TRIM_THRESHOLD_": "4000000000"}
-    modes = [("ghp (full decoder)", ["--ghn-decoder", "full"], {}), ("ghp (full), malloc kept", ["--ghn-decoder", "full"], keep_memory),
-             ("ghp (lowrank decoder)", ["--ghn-decoder", "lowrank"], {}),
-             ("ghp (lowrank, rank 4)", ["--ghn-decoder", "lowrank", "--ghn-rank", "4"], {}),
-             ("baseline 256,256", ["--baseline-arch", "256,256"], {})]
+    modes = [
+        ("ghp (full decoder)", ["--ghn-decoder", "full"], {}),
+        ("ghp (full), malloc kept", ["--ghn-decoder", "full"], keep_memory),
+        ("ghp (lowrank decoder)", ["--ghn-decoder", "lowrank"], {}),
+        ("ghp (lowrank, rank 4)", ["--ghn-decoder", "lowrank", "--ghn-rank", "4"], {}),
+        ("baseline 256,256", ["--baseline-arch", "256,256"], {}),
+    ]
     rows = []
     for compiled in (False, True):
         for mode, extra, env in modes:
             if compiled and ("full" in mode or "rank 4" in mode) and device_flag == "--no-cuda":
                 continue  # compiled, the paper's decoder takes the padded static path: 2x slower on CPU (GHN table)
-            cmd = [sys.executable, script, "--env-id", args.env_id, "--meta-batch", str(args.meta_batch),
-                   "--total-timesteps", str(LEARNING_STARTS + args.sac_steps), "--learning-starts", str(LEARNING_STARTS),
-                   "--log-every", str(LEARNING_STARTS + args.sac_steps), "--eval-every", "0", "--save-every", "0",
-                   "--runs-dir", "/tmp/ghp-bench-runs", "--exp-name", "bench", device_flag,
-                   "--threads", str(args.threads), *extra, *(["--compile"] if compiled else [])]
+            cmd = [
+                sys.executable,
+                script,
+                "--env-id",
+                args.env_id,
+                "--meta-batch",
+                str(args.meta_batch),
+                "--total-timesteps",
+                str(LEARNING_STARTS + args.sac_steps),
+                "--learning-starts",
+                str(LEARNING_STARTS),
+                "--log-every",
+                str(LEARNING_STARTS + args.sac_steps),
+                "--eval-every",
+                "0",
+                "--save-every",
+                "0",
+                "--runs-dir",
+                "/tmp/ghp-bench-runs",
+                "--exp-name",
+                "bench",
+                device_flag,
+                "--threads",
+                str(args.threads),
+                *extra,
+                *(["--compile"] if compiled else []),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
             if out.returncode != 0:
                 raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
             updates = re.findall(r"updates/s=([\d.]+)", out.stdout)
             compile_s = re.findall(r"--compile: the first \d+ updates took (\d+) s", out.stdout)
-            rows.append({"mode": mode, "compiled": compiled, "updates_per_s": float(updates[-1]) if updates else float("nan"),
-                         "compile_s": int(compile_s[0]) if compile_s else None})
+            rows.append(
+                {
+                    "mode": mode,
+                    "compiled": compiled,
+                    "updates_per_s": float(updates[-1]) if updates else float("nan"),
+                    "compile_s": int(compile_s[0]) if compile_s else None,
+                }
+            )
     return rows
 
 
@@ -214,8 +263,9 @@ def bench_eval(args, device):
     torch.manual_seed(0)
     ghn = GHN(obs_dim, 2 * act_dim).to(device).eval()
     archs = archspace.sample_archs(np.random.default_rng(0), args.eval_archs, archspace.all_archs())
-    steps, seconds = evaluate.evaluate_archs(ghn, io, args.env_id, archs, args.eval_episodes, args.eval_envs, 0, 64, device,
-                                             on_result=lambda arch, scores: None)
+    steps, seconds = evaluate.evaluate_archs(
+        ghn, io, args.env_id, archs, args.eval_episodes, args.eval_envs, 0, 64, device, on_result=lambda arch, scores: None
+    )
     envs = [evaluate.make_env(args.env_id) for _ in range(args.eval_envs)]
     for i, e in enumerate(envs):
         e.reset(seed=i)
@@ -228,8 +278,14 @@ def bench_eval(args, device):
                 e.reset()
             random_steps += 1
     random_seconds = time.perf_counter() - start
-    return {"archs": args.eval_archs, "episodes": args.eval_episodes, "envs": args.eval_envs, "env_steps": steps,
-            "evaluate_steps_per_s": steps / seconds, "random_steps_per_s": random_steps / random_seconds}
+    return {
+        "archs": args.eval_archs,
+        "episodes": args.eval_episodes,
+        "envs": args.eval_envs,
+        "env_steps": steps,
+        "evaluate_steps_per_s": steps / seconds,
+        "random_steps_per_s": random_steps / random_seconds,
+    }
 
 
 if __name__ == "__main__":
@@ -249,49 +305,69 @@ if __name__ == "__main__":
     if "ghn" in args.parts:
         rows = bench_ghn(args, device, in_dim, out_dim)
         results["ghn"] = rows
-        print(f"\nGHN step (generate {args.meta_batch} random archs, policy forward of {256 // args.meta_batch} samples each, "
-              f"backward, fused Adam), median of {args.repeats}")
+        print(
+            f"\nGHN step (generate {args.meta_batch} random archs, policy forward of {256 // args.meta_batch} samples each, "
+            f"backward, fused Adam), median of {args.repeats}"
+        )
         print(f"{'decoder':8s} {'path':10s} {'ms':>8s} {'aten ops':>9s} {'CUDA kernels':>13s} {'GHN params':>12s}")
         for row in rows:
             kernels = "-" if row["cuda_kernels"] is None else str(row["cuda_kernels"])
-            print(f"{row['decoder']:8s} {row['path']:10s} {row['ms']:8.1f} {row['aten_ops']:9d} {kernels:>13s} {row['ghn_params']:12,d}")
+            print(
+                f"{row['decoder']:8s} {row['path']:10s} {row['ms']:8.1f} {row['aten_ops']:9d} {kernels:>13s} "
+                f"{row['ghn_params']:12,d}"
+            )
 
     if "stages" in args.parts:
         rows = bench_stages(args, device, in_dim, out_dim)
         results["stages"] = rows
         print(f"\nGHN step by stage (eager, the path training takes), median ms of {args.repeats}")
-        print(f"{'decoder':8s} {'path':8s} {'GNN':>6s} {'decode':>7s} {'policies':>9s} {'backward':>9s} {'Adam':>6s} {'total':>7s}")
+        print(
+            f"{'decoder':8s} {'path':8s} {'GNN':>6s} {'decode':>7s} {'policies':>9s} {'backward':>9s} "
+            f"{'Adam':>6s} {'total':>7s}"
+        )
         for row in rows:
             total = sum(row[key] for key in ("gnn", "decode", "policies", "backward", "adam"))
-            print(f"{row['decoder']:8s} {row['path']:8s} {row['gnn']:6.2f} {row['decode']:7.2f} {row['policies']:9.2f} "
-                  f"{row['backward']:9.2f} {row['adam']:6.2f} {total:7.2f}")
+            print(
+                f"{row['decoder']:8s} {row['path']:8s} {row['gnn']:6.2f} {row['decode']:7.2f} {row['policies']:9.2f} "
+                f"{row['backward']:9.2f} {row['adam']:6.2f} {total:7.2f}"
+            )
             if "heads_forward_backward" in row:
-                print(f"  of which the lowrank factor heads (128 -> 512 x 16, two of them), forward + backward alone: "
-                      f"{row['heads_forward_backward']:.2f} ms")
+                print(
+                    f"  of which the lowrank factor heads (128 -> 512 x 16, two of them), forward + backward alone: "
+                    f"{row['heads_forward_backward']:.2f} ms"
+                )
 
     if "sac" in args.parts:
         rows = bench_sac(args, "--cuda" if args.cuda else "--no-cuda")
         results["sac"] = rows
-        print(f"\nghp_sac.py, {args.env_id}, meta-batch {args.meta_batch}: {args.sac_steps} env steps with one "
-              f"update each, after {LEARNING_STARTS} random steps (--compile: rate after the first, compiling, updates)")
+        print(
+            f"\nghp_sac.py, {args.env_id}, meta-batch {args.meta_batch}: {args.sac_steps} env steps with one "
+            f"update each, after {LEARNING_STARTS} random steps (--compile: rate after the first, compiling, updates)"
+        )
         print(f"{'mode':24s} {'compiled':>8s} {'updates/s':>9s} {'/ baseline':>10s} {'compile s':>9s}")
         for row in rows:
             base = next(r for r in rows if r["mode"].startswith("baseline") and r["compiled"] == row["compiled"])
             compile_s = "-" if row["compile_s"] is None else str(row["compile_s"])
-            print(f"{row['mode']:24s} {'yes' if row['compiled'] else 'no':>8s} {row['updates_per_s']:9.1f} "
-                  f"{row['updates_per_s'] / base['updates_per_s']:10.2f} {compile_s:>9s}")
+            print(
+                f"{row['mode']:24s} {'yes' if row['compiled'] else 'no':>8s} {row['updates_per_s']:9.1f} "
+                f"{row['updates_per_s'] / base['updates_per_s']:10.2f} {compile_s:>9s}"
+            )
 
     if "eval" in args.parts:
         row = bench_eval(args, device)
         results["eval"] = row
-        print(f"\nevaluate.py engine: {row['archs']} random archs x {row['episodes']} episodes on {row['envs']} {args.env_id} copies "
-              f"({row['env_steps']} env steps)")
+        print(
+            f"\nevaluate.py engine: {row['archs']} random archs x {row['episodes']} episodes "
+            f"on {row['envs']} {args.env_id} copies "
+            f"({row['env_steps']} env steps)"
+        )
         print(f"evaluate (generate + policies + envs) {row['evaluate_steps_per_s']:9.0f} env steps/s")
         print(f"random actions, same env copies       {row['random_steps_per_s']:9.0f} env steps/s")
         print(f"ratio {row['evaluate_steps_per_s'] / row['random_steps_per_s']:.2f}")
 
-    path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    f"results-{'cuda' if args.cuda else 'cpu'}.json")
+    path = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), f"results-{'cuda' if args.cuda else 'cpu'}.json"
+    )
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(f"\nwrote {path}")

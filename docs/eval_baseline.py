@@ -42,7 +42,14 @@ if __name__ == "__main__":
         scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
         bias = torch.tensor((space.high + space.low) / 2.0, dtype=torch.float32)
         arch = tuple(checkpoint["baseline_arch"])
-        returns = [ghp_sac.evaluate_probes(actor, [arch], checkpoint["env_id"], 1, args.seed + episode, scale, bias,
-                                           torch.device("cpu"))[ghp_sac.arch_name(arch)] for episode in range(args.episodes)]
-        print(f"{path}: {list(checkpoint['baseline_arch'])} at step {checkpoint['global_step']}: "
-              f"{np.mean(returns):.1f} ± {np.std(returns):.1f} over {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1})")
+        returns = [
+            ghp_sac.evaluate_probes(
+                actor, [arch], checkpoint["env_id"], 1, args.seed + episode, scale, bias, torch.device("cpu")
+            )[ghp_sac.arch_name(arch)]
+            for episode in range(args.episodes)
+        ]
+        print(
+            f"{path}: {list(checkpoint['baseline_arch'])} at step {checkpoint['global_step']}: "
+            f"{np.mean(returns):.1f} ± {np.std(returns):.1f} over {args.episodes} episodes "
+            f"(seeds {args.seed}..{args.seed + args.episodes - 1})"
+        )

@@ -31,5 +31,7 @@ if __name__ == "__main__":
         entries = (pre_activations > 0).float().mean().item()
         units = (pre_activations > 0).flatten(0, 1).any(0).float().mean().item()
         name = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
-        print(f"{name}: {entries:.3f} of code entries > 0, {units:.3f} of code units alive on some node, "
-              f"largest pre-activation {pre_activations.max().item():.3g}")
+        print(
+            f"{name}: {entries:.3f} of code entries > 0, {units:.3f} of code units alive on some node, "
+            f"largest pre-activation {pre_activations.max().item():.3g}"
+        )

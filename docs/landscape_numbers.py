@@ -66,11 +66,19 @@ def main(args):
         for width in sorted({row["arch"][0] for row in rows}):
             print(f"first layer {width}: " + summary(np.array([row["score"] for row in rows if row["arch"][0] == width])))
     elif args.command == "dlm-split":
-        for name, side in ((f"D_LM > {args.d_lm}", [r for r in rows if r["d_lm"] > args.d_lm]),
-                           (f"D_LM <= {args.d_lm}", [r for r in rows if r["d_lm"] <= args.d_lm])):
+        for name, side in (
+            (f"D_LM > {args.d_lm}", [r for r in rows if r["d_lm"] > args.d_lm]),
+            (f"D_LM <= {args.d_lm}", [r for r in rows if r["d_lm"] <= args.d_lm]),
+        ):
             side_scores = np.array([row["score"] for row in side])
-            print(f"{name}: " + (f"{summary(side_scores)}, {int(np.sum(side_scores < args.under))} under {args.under:g}"
-                                 if len(side) else "no archs"))
+            print(
+                f"{name}: "
+                + (
+                    f"{summary(side_scores)}, {int(np.sum(side_scores < args.under))} under {args.under:g}"
+                    if len(side)
+                    else "no archs"
+                )
+            )
     else:
         picks = list(evaluate.table2_picks(results, args.cutoffs, args.seed))
         print(f"{len(picks)} of {args.cutoffs} cutoffs used (seed {args.seed})")
@@ -78,12 +86,17 @@ def main(args):
             picked = np.array([pick[index]["score"] for pick in picks])
             ratios = picked / np.array([pick[0]["score"] for pick in picks])
             archs = {tuple(pick[index]["arch"]) for pick in picks}
-            print(f"{name} picks: {len(archs)} distinct archs, scores min {picked.min():.0f}, 1st percentile "
-                  f"{np.percentile(picked, 1):.0f}, median {np.median(picked):.0f}, max {picked.max():.0f}; "
-                  f"ratio to the best under the cutoff: mean {ratios.mean():.3f}, min {ratios.min():.3f}"
-                  + ("" if args.within is None else
-                     f"; {int(np.sum(picked.round() < args.within[0]))} under {args.within[0]:g}, "
-                     f"{int(np.sum(picked.round() > args.within[1]))} over {args.within[1]:g}"))
+            print(
+                f"{name} picks: {len(archs)} distinct archs, scores min {picked.min():.0f}, 1st percentile "
+                f"{np.percentile(picked, 1):.0f}, median {np.median(picked):.0f}, max {picked.max():.0f}; "
+                f"ratio to the best under the cutoff: mean {ratios.mean():.3f}, min {ratios.min():.3f}"
+                + (
+                    ""
+                    if args.within is None
+                    else f"; {int(np.sum(picked.round() < args.within[0]))} under {args.within[0]:g}, "
+                    f"{int(np.sum(picked.round() > args.within[1]))} over {args.within[1]:g}"
+                )
+            )
 
 
 if __name__ == "__main__":

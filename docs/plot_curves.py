@@ -40,7 +40,8 @@ class Args:
 
 
 def read_run(path, prefixes, max_step):
-    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes` (steps <= max_step unless it is 0)."""
+    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes`
+    (steps <= max_step unless it is 0)."""
     events = EventAccumulator(path, size_guidance={"scalars": 0})
     events.Reload()
     curves = {}
@@ -87,7 +88,13 @@ if __name__ == "__main__":
         curve_name = tag.split("/")[-1]
         color = colors[curve_names.index(curve_name) % len(colors)]
         style = ["-", "--", ":", "-."][experiments.index(experiment) % 4]
-        ax.plot(steps, values.mean(0), style, color=color, label=f"{experiment} {curve_name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
+        ax.plot(
+            steps,
+            values.mean(0),
+            style,
+            color=color,
+            label=f"{experiment} {curve_name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})",
+        )
         if len(seeds) > 1:
             ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15)
         for seed, (seed_steps, seed_values) in sorted(seeds.items()):
@@ -98,9 +105,15 @@ if __name__ == "__main__":
         print("|---|---|---|" + "---|" * len(args.levels))
         for (experiment, tag), seeds in sorted(groups.items()):
             for seed, (seed_steps, seed_values) in sorted(seeds.items()):
-                firsts = [seed_steps[np.argmax(seed_values >= level)] if np.any(seed_values >= level) else None for level in args.levels]
-                print(f"| {experiment} | {tag} | {seed} | " + " | ".join("not reached" if step is None else f"{int(step) // 1000}k"
-                                                                       for step in firsts) + " |")
+                firsts = [
+                    seed_steps[np.argmax(seed_values >= level)] if np.any(seed_values >= level) else None
+                    for level in args.levels
+                ]
+                print(
+                    f"| {experiment} | {tag} | {seed} | "
+                    + " | ".join("not reached" if step is None else f"{int(step) // 1000}k" for step in firsts)
+                    + " |"
+                )
         for level in args.levels:
             ax.axhline(level, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("env steps")

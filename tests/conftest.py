@@ -23,5 +23,13 @@ def run_script(script, *flags, check=True, env=None):
 def osmesa_renders():
     """Whether MuJoCo renders offscreen with OSMesa on this machine (asked in a fresh process: mujoco
     reads MUJOCO_GL when it is imported)."""
-    probe = "import gymnasium as gym; e = gym.make('Hopper-v4', render_mode='rgb_array', width=16, height=16); e.reset(); e.render()"
-    return subprocess.run([sys.executable, "-c", probe], env={**os.environ, "MUJOCO_GL": "osmesa"}, capture_output=True).returncode == 0
+    probe = (
+        "import gymnasium as gym; e = gym.make('Hopper-v4', render_mode='rgb_array', width=16, height=16); "
+        "e.reset(); e.render()"
+    )
+    return (
+        subprocess.run(
+            [sys.executable, "-c", probe], env={**os.environ, "MUJOCO_GL": "osmesa"}, capture_output=True
+        ).returncode
+        == 0
+    )

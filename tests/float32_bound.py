@@ -3,7 +3,7 @@ with a tolerance that follows from the arithmetic rather than from one CPU's res
 
 import numpy as np
 
-UNIT_ROUNDOFF = 2.0 ** -24  # float32: every +, * is exact to a relative 2^-24
+UNIT_ROUNDOFF = 2.0**-24  # float32: every +, * is exact to a relative 2^-24
 
 
 def gamma(k):

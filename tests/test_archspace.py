@@ -20,8 +20,14 @@ def test_smaller_space_lists_depth_then_widths():
 
 @pytest.mark.parametrize(
     "arch, in_dim, out_dim, expected",
-    [((256, 256), 11, 3, 69635), ((8, 4, 4, 4), 11, 3, 187), ((16, 8, 32, 8), 17, 6, 1030),  # paper numbers
-     ((256, 256), 17, 6, 71942), ((16, 16, 4), 17, 6, 658), ((4, 8), 13, 4, 132)],  # Table I
+    [
+        ((256, 256), 11, 3, 69635),
+        ((8, 4, 4, 4), 11, 3, 187),
+        ((16, 8, 32, 8), 17, 6, 1030),  # paper numbers
+        ((256, 256), 17, 6, 71942),
+        ((16, 16, 4), 17, 6, 658),
+        ((4, 8), 13, 4, 132),
+    ],  # Table I
 )
 def test_num_params_matches_paper(arch, in_dim, out_dim, expected):
     assert num_params(arch, in_dim, out_dim) == expected
@@ -50,7 +56,14 @@ def test_parse_arch_rejects_bad_text(text):
 def test_arch_graph_is_eq3():
     assert arch_graph((16, 8), out_dim=6) == [0, 16, 16, 8, 8, 6]
     assert arch_graph((4,), out_dim=8) == [0, 4, 4, 8]
-    assert archspace.graph_roles((16, 8)) == [archspace.INPUT, archspace.WEIGHT, archspace.BIAS, archspace.WEIGHT, archspace.BIAS, archspace.OUTPUT]
+    assert archspace.graph_roles((16, 8)) == [
+        archspace.INPUT,
+        archspace.WEIGHT,
+        archspace.BIAS,
+        archspace.WEIGHT,
+        archspace.BIAS,
+        archspace.OUTPUT,
+    ]
 
 
 def test_layer_shapes_are_fan_out_by_fan_in():
@@ -101,8 +114,11 @@ def test_ties_do_not_depend_on_the_order_of_the_list():
     for archs in (tied, tied[::-1]):
         # max size: the earlier one in the space's order (fewer layers first, then lexicographic)
         assert select_under_budget(archs, 200_000, 11, 3, rule="size") == (512, 64, 128, 512)
-    rows = [{"arch": (8, 8), "params": 100, "d_lm": 50}, {"arch": (4, 4, 4), "params": 100, "d_lm": 50},
-            {"arch": (16,), "params": 120, "d_lm": 50}]
+    rows = [
+        {"arch": (8, 8), "params": 100, "d_lm": 50},
+        {"arch": (4, 4, 4), "params": 100, "d_lm": 50},
+        {"arch": (16,), "params": 120, "d_lm": 50},
+    ]
     for order in (rows, rows[::-1], rows[1:] + rows[:1]):
         assert pick(order, "d_lm")["arch"] == (8, 8)  # D_LM tie: fewer params, then fewer layers
         assert pick(order, "size")["arch"] == (16,)

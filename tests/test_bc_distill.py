@@ -5,9 +5,9 @@ import os
 import re
 
 import torch
+from conftest import run_script
 
 from bc_distill import bc_loss
-from conftest import run_script
 from ghp_sac import deterministic_action
 
 run_bc = functools.partial(run_script, "bc_distill.py", "--threads", "1")
@@ -16,17 +16,46 @@ run_bc = functools.partial(run_script, "bc_distill.py", "--threads", "1")
 def pendulum_teacher(tmp_path):
     """A [64, 64] ghp_sac.py baseline, briefly trained on Pendulum-v1: a teacher whose outputs depend on the state."""
     runs = str(tmp_path / "teacher")
-    run_script("ghp_sac.py", "--no-cuda", "--threads", "1", "--env-id", "Pendulum-v1", "--meta-batch", "2",
-               "--total-timesteps", "600", "--learning-starts", "400", "--eval-every", "0", "--baseline-arch", "64,64",
-               "--runs-dir", runs)
+    run_script(
+        "ghp_sac.py",
+        "--no-cuda",
+        "--threads",
+        "1",
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "600",
+        "--learning-starts",
+        "400",
+        "--eval-every",
+        "0",
+        "--baseline-arch",
+        "64,64",
+        "--runs-dir",
+        runs,
+    )
     (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
     return path
 
 
 def test_student_learns_the_teacher_outputs_and_evaluate_reads_it(tmp_path):
     teacher = pendulum_teacher(tmp_path)
-    result = run_bc("--teacher", teacher, "--arch", "16,16", "--data-steps", "2000", "--epochs", "30", "--eval-episodes", "2",
-                    "--runs-dir", str(tmp_path / "bc"))
+    result = run_bc(
+        "--teacher",
+        teacher,
+        "--arch",
+        "16,16",
+        "--data-steps",
+        "2000",
+        "--epochs",
+        "30",
+        "--eval-episodes",
+        "2",
+        "--runs-dir",
+        str(tmp_path / "bc"),
+    )
     mse = [float(value) for value in re.findall(r"mse=([\d.]+)", result.stdout)]
     assert len(mse) == 4 and mse[-1] < 0.1 * mse[0]  # epochs 1, 10, 20, 30: the error fell 10x at least
     (path,) = glob.glob(os.path.join(tmp_path, "bc", "*", "checkpoint.pt"))
@@ -44,7 +73,10 @@ def test_student_learns_the_teacher_outputs_and_evaluate_reads_it(tmp_path):
 def test_a_ghn_checkpoint_is_not_a_teacher(tmp_path):
     torch.save({"algo": "sac", "baseline_arch": None, "ghn": {}}, tmp_path / "ghn.pt")
     result = run_bc("--teacher", str(tmp_path / "ghn.pt"), "--arch", "8", check=False)
-    assert result.returncode != 0 and "not a checkpoint of a ghp_sac.py --baseline-arch run" in result.stderr.strip().splitlines()[-1]
+    assert (
+        result.returncode != 0
+        and "not a checkpoint of a ghp_sac.py --baseline-arch run" in result.stderr.strip().splitlines()[-1]
+    )
 
 
 def test_the_loss_is_on_the_action_that_evaluation_runs():

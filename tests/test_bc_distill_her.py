@@ -5,8 +5,8 @@ import re
 
 import numpy as np
 import torch
-
 from conftest import run_script
+
 from ghp_ddpg_her import BaselineActor
 
 run_bc = functools.partial(run_script, "bc_distill_her.py", "--threads", "1")
@@ -20,17 +20,43 @@ def fetch_teacher(path):
     rng = np.random.default_rng(0)
     obs, goals = rng.normal(1.0, 0.3, (100, 10)), rng.normal(1.3, 0.1, (100, 3))
     norm = lambda x: {"sum": x.sum(0), "sumsq": np.square(x).sum(0), "count": len(x)}  # noqa: E731
-    torch.save({"algo": "ddpg_her", "env_id": "FetchReach-v4", "obs_dim": 10, "goal_dim": 3, "act_dim": 4, "epoch": 1,
-                "env_steps": 400, "args": {"clip_obs": 200.0, "clip_norm": 5.0, "exploration_noise": 0.2, "random_eps": 0.3},
-                "ghn": None, "baseline_arch": (32, 32), "baseline_state": teacher.state_dict(),
-                "obs_norm": norm(obs), "goal_norm": norm(goals)}, path)
+    torch.save(
+        {
+            "algo": "ddpg_her",
+            "env_id": "FetchReach-v4",
+            "obs_dim": 10,
+            "goal_dim": 3,
+            "act_dim": 4,
+            "epoch": 1,
+            "env_steps": 400,
+            "args": {"clip_obs": 200.0, "clip_norm": 5.0, "exploration_noise": 0.2, "random_eps": 0.3},
+            "ghn": None,
+            "baseline_arch": (32, 32),
+            "baseline_state": teacher.state_dict(),
+            "obs_norm": norm(obs),
+            "goal_norm": norm(goals),
+        },
+        path,
+    )
     return str(path)
 
 
 def test_student_learns_the_teacher_actions_and_evaluate_reads_it(tmp_path):
     teacher = fetch_teacher(tmp_path / "teacher.pt")
-    result = run_bc("--teacher", teacher, "--arch", "16,16", "--data-steps", "800", "--epochs", "30", "--eval-episodes", "8",
-                    "--runs-dir", str(tmp_path / "bc"))
+    result = run_bc(
+        "--teacher",
+        teacher,
+        "--arch",
+        "16,16",
+        "--data-steps",
+        "800",
+        "--epochs",
+        "30",
+        "--eval-episodes",
+        "8",
+        "--runs-dir",
+        str(tmp_path / "bc"),
+    )
     assert "collected 800 teacher steps (16 episodes)" in result.stdout  # 2 rollouts of 8 envs x 50 steps
     mse = [float(value) for value in re.findall(r"mse=([\d.]+)", result.stdout)]
     assert len(mse) == 4 and mse[-1] < 0.1 * mse[0]  # epochs 1, 10, 20, 30: the error fell 10x at least

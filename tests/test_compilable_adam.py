@@ -1,4 +1,5 @@
 """CompilableAdam (the --compile optimizer of both scripts) against torch.optim.Adam."""
+
 import pytest
 import torch
 

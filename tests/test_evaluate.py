@@ -5,20 +5,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import osmesa_renders, run_script
+from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 
 import archspace
-from conftest import osmesa_renders, run_script
 import evaluate
 import ghp_ddpg_her
 import ghp_sac
-from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 from ghn import GHN
-
 
 
 def run_eval(command, *flags, check=True, env=None):
@@ -31,8 +29,18 @@ def sac_checkpoint(path):
     """A just-initialised GHN in ghp_sac.py's checkpoint format (Pendulum: 3 obs, 1 action)."""
     torch.manual_seed(0)
     ghn = GHN(3, 2, decoder="lowrank", max_width=512)
-    torch.save({"algo": "sac", "env_id": "Pendulum-v1", "obs_dim": 3, "act_dim": 1, "global_step": 0,
-                "args": {}, "ghn": ghn.to_checkpoint()}, path)
+    torch.save(
+        {
+            "algo": "sac",
+            "env_id": "Pendulum-v1",
+            "obs_dim": 3,
+            "act_dim": 1,
+            "global_step": 0,
+            "args": {},
+            "ghn": ghn.to_checkpoint(),
+        },
+        path,
+    )
     return str(path)
 
 
@@ -43,9 +51,22 @@ def her_checkpoint(path):
     rng = np.random.default_rng(0)
     obs, goals = rng.normal(1.0, 0.3, (100, 10)), rng.normal(1.3, 0.1, (100, 3))
     norm = lambda x: {"sum": x.sum(0), "sumsq": np.square(x).sum(0), "count": len(x)}  # noqa: E731
-    torch.save({"algo": "ddpg_her", "env_id": "FetchReach-v4", "obs_dim": 10, "goal_dim": 3, "act_dim": 4, "epoch": 1,
-                "env_steps": 0, "args": {"clip_obs": 200.0, "clip_norm": 5.0}, "ghn": ghn.to_checkpoint(),
-                "obs_norm": norm(obs), "goal_norm": norm(goals)}, path)
+    torch.save(
+        {
+            "algo": "ddpg_her",
+            "env_id": "FetchReach-v4",
+            "obs_dim": 10,
+            "goal_dim": 3,
+            "act_dim": 4,
+            "epoch": 1,
+            "env_steps": 0,
+            "args": {"clip_obs": 200.0, "clip_norm": 5.0},
+            "ghn": ghn.to_checkpoint(),
+            "obs_norm": norm(obs),
+            "goal_norm": norm(goals),
+        },
+        path,
+    )
     return str(path)
 
 
@@ -57,7 +78,9 @@ def rows(path):
 def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
-    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", out)
+    run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", out
+    )
     table = rows(os.path.join(out, "results.csv"))
     assert sorted(r["arch"] for r in table) == ["16,16", "4", "8,4,4,4"]
     for r in table:
@@ -70,7 +93,9 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
         assert os.path.isfile(os.path.join(out, name)), name
 
     # a rerun with one more arch evaluates only that one, and the old rows stay untouched
-    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4;64,64", "--episodes", "2", "--out-dir", out)
+    result = run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4;64,64", "--episodes", "2", "--out-dir", out
+    )
     assert "3 already in" in result.stdout and "1 to evaluate" in result.stdout
     again = rows(os.path.join(out, "results.csv"))
     assert again[:3] == table and again[3]["arch"] == "64,64"
@@ -79,7 +104,19 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
     # bit for bit (the same archs on the same env copies batch their forwards the same way; other
     # batching may sum in another order and move a chaotic return by more than float32 rounding)
     fresh = str(tmp_path / "fresh")
-    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8,4,4,4", "--episodes", "2", "--num-envs", "3", "--out-dir", fresh)
+    run_eval(
+        "run",
+        "--checkpoint",
+        checkpoint,
+        "--archs",
+        "4;16,16;8,4,4,4",
+        "--episodes",
+        "2",
+        "--num-envs",
+        "3",
+        "--out-dir",
+        fresh,
+    )
     assert rows(os.path.join(fresh, "results.csv")) == table
 
 
@@ -93,12 +130,19 @@ def test_shards_cover_the_archs_once_and_merge(tmp_path):
     second = [r["arch"] for r in rows(os.path.join(out, "results-shard1of2.csv"))]
     assert sorted(first) == ["16", "4", "8,8"] and sorted(second) == ["4,4", "8"]
     merged = str(tmp_path / "merged")
-    run_eval("merge", "--csvs", os.path.join(out, "results-shard0of2.csv"), os.path.join(out, "results-shard1of2.csv"),
-             "--out-dir", merged)
+    run_eval(
+        "merge",
+        "--csvs",
+        os.path.join(out, "results-shard0of2.csv"),
+        os.path.join(out, "results-shard1of2.csv"),
+        "--out-dir",
+        merged,
+    )
     assert sorted(r["arch"] for r in rows(os.path.join(merged, "results.csv"))) == sorted(first + second)
     shard_rows = rows(os.path.join(out, "results-shard0of2.csv")) + rows(os.path.join(out, "results-shard1of2.csv"))
-    assert sorted(map(tuple, map(dict.items, rows(os.path.join(merged, "results.csv"))))) == \
-        sorted(map(tuple, map(dict.items, shard_rows)))  # rows, per-episode scores included, carried over unchanged
+    assert sorted(map(tuple, map(dict.items, rows(os.path.join(merged, "results.csv"))))) == sorted(
+        map(tuple, map(dict.items, shard_rows))
+    )  # rows, per-episode scores included, carried over unchanged
     assert os.path.isfile(os.path.join(merged, "report.json"))
 
 
@@ -133,7 +177,9 @@ def test_a_damaged_row_before_the_last_is_an_error(tmp_path):
     lines = open(csv_path).read().splitlines()
     lines[1] = lines[1].replace(lines[1].split(",")[-3], "99999.0", 1)  # a score that is not the mean of its episodes
     open(csv_path, "w").write("\n".join(lines) + "\n")
-    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
+    result = run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"{csv_path}: line 2 is damaged" in result.stderr.strip().splitlines()[-1]
 
@@ -141,12 +187,15 @@ def test_a_damaged_row_before_the_last_is_an_error(tmp_path):
 def test_a_folder_another_evaluation_writes_is_refused(tmp_path):
     """Two evaluations of the same archs into one folder wrote every row twice; the second now stops at once."""
     import fcntl
+
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = tmp_path / "eval"
     out.mkdir()
     with open(out / "results.csv.lock", "w") as lock:  # what a running evaluation holds
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out), check=False)
+        result = run_eval(
+            "run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out), check=False
+        )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "another evaluate.py is writing" in result.stderr.strip().splitlines()[-1]
     assert not (out / "results.csv").exists()
@@ -172,13 +221,17 @@ def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     torch.manual_seed(7)
     state["ghn"] = GHN(3, 2, decoder="lowrank").to_checkpoint()
     torch.save(state, checkpoint)
-    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, check=False)
+    result = run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, check=False
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert "holds results of other settings (fingerprint" in last_line and "--fresh" in last_line
     assert rows(os.path.join(out, "results.csv")) == first  # nothing was touched
 
-    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False)
+    result = run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False
+    )
     assert "episodes 1 vs 2" in result.stderr.strip().splitlines()[-1]
 
     result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, "--fresh")
@@ -198,9 +251,28 @@ def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
     torch.save(state, second)
     out = str(tmp_path / "eval")
     run_eval("run", "--checkpoint", first, "--archs", "4;8", "--episodes", "1", "--shard", "0/2", "--out-dir", out)
-    run_eval("run", "--checkpoint", second, "--archs", "4;8", "--episodes", "1", "--shard", "1/2", "--out-dir", str(tmp_path / "other"))
-    result = run_eval("merge", "--csvs", os.path.join(out, "results-shard0of2.csv"),
-                      os.path.join(tmp_path, "other", "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
+    run_eval(
+        "run",
+        "--checkpoint",
+        second,
+        "--archs",
+        "4;8",
+        "--episodes",
+        "1",
+        "--shard",
+        "1/2",
+        "--out-dir",
+        str(tmp_path / "other"),
+    )
+    result = run_eval(
+        "merge",
+        "--csvs",
+        os.path.join(out, "results-shard0of2.csv"),
+        os.path.join(tmp_path, "other", "results-shard1of2.csv"),
+        "--out-dir",
+        str(tmp_path / "merged"),
+        check=False,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "does not match" in result.stderr.strip().splitlines()[-1] and "fingerprint" in result.stderr
 
@@ -210,7 +282,9 @@ def test_merge_of_no_results_is_a_one_line_error(tmp_path):
     out = str(tmp_path / "eval")
     run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--shard", "1/2", "--out-dir", out)
     assert rows(os.path.join(out, "results-shard1of2.csv")) == []  # one arch, and shard 1 of 2 gets none
-    result = run_eval("merge", "--csvs", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False)
+    result = run_eval(
+        "merge", "--csvs", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
 
@@ -230,8 +304,10 @@ def test_curves_over_training_plot_fig3(tmp_path):
 
 
 def hand_results(entries):
-    return {arch: {"arch": arch, "params": params, "d_lm": dlm, "score": score, "std": 0.0, "episodes": 5}
-            for arch, params, dlm, score in entries}
+    return {
+        arch: {"arch": arch, "params": params, "d_lm": dlm, "score": score, "std": 0.0, "episodes": 5}
+        for arch, params, dlm, score in entries
+    }
 
 
 def test_levels_pick_the_smallest_arch_reaching_each_fraction():
@@ -255,8 +331,15 @@ def test_table2_ratios_on_known_table():
 
 def test_picks_do_not_depend_on_row_order():
     # the issue's Hopper tie: equal parameter counts, different scores; plus a tie on the best score
-    results = hand_results([((512, 128, 64, 512), 114_883, 6667, 900.0), ((512, 64, 128, 512), 114_883, 6603, 300.0),
-                            ((16, 16), 500, 240, 300.0), ((4, 4, 4), 500, 70, 600.0), ((8, 4), 500, 110, 600.0)])
+    results = hand_results(
+        [
+            ((512, 128, 64, 512), 114_883, 6667, 900.0),
+            ((512, 64, 128, 512), 114_883, 6603, 300.0),
+            ((16, 16), 500, 240, 300.0),
+            ((4, 4, 4), 500, 70, 600.0),
+            ((8, 4), 500, 110, 600.0),
+        ]
+    )
     expected = None
     for order in (list(results), list(results)[::-1], sorted(results, key=str)):
         shuffled = {arch: results[arch] for arch in order}
@@ -281,8 +364,15 @@ def test_report_names_the_level_archs_with_their_numbers(tmp_path):
 
 def test_landscape_counts_archs_per_depth_against_the_best_score(tmp_path):
     # best 100: 90% of it is 90, 80% is 80
-    results = hand_results([((512,), 5000, 10, 100.0), ((64,), 300, 20, 70.0), ((8, 8), 200, 30, 89.0),
-                            ((4, 4), 100, 40, 90.0), ((16, 16), 400, 50, 81.0)])
+    results = hand_results(
+        [
+            ((512,), 5000, 10, 100.0),
+            ((64,), 300, 20, 70.0),
+            ((8, 8), 200, 30, 89.0),
+            ((4, 4), 100, 40, 90.0),
+            ((16, 16), 400, 50, 81.0),
+        ]
+    )
     spread = evaluate.landscape(results)
     assert list(spread) == ["1", "2", "all"]
     assert spread["1"] == {"archs": 2, "mean": 85.0, "median": 85.0, "min": 70.0, "max": 100.0, "reach_90": 1, "reach_80": 1}
@@ -315,12 +405,17 @@ def exported(request, tmp_path_factory):
     raw = np.random.default_rng(0).normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
     observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw] if io.goal_env else raw
     program = tmp_path / "main.c"
-    program.write_text('#include <stdio.h>\n#include "policy.h"\nint main(void) {\n'
-                       '  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n'
-                       '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
-                       '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n')
+    program.write_text(
+        '#include <stdio.h>\n#include "policy.h"\nint main(void) {\n'
+        "  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n"
+        '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
+        '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n'
+    )
     binary = tmp_path / "policy_main"
-    subprocess.run(["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"], check=True)
+    subprocess.run(
+        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"],
+        check=True,
+    )
     stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
     printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
     c_actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
@@ -348,7 +443,7 @@ def c_pre_tanh_outputs(mlp, inputs):
         weight, bias = layer.weight.detach().numpy(), layer.bias.detach().numpy()
         acc = np.repeat(bias[None], len(x), 0)
         for i in range(weight.shape[1]):
-            acc = acc + x[:, i: i + 1] * weight[:, i]
+            acc = acc + x[:, i : i + 1] * weight[:, i]
         x = np.maximum(acc, np.float32(0)) if k < len(linears) - 1 else acc
     return x
 
@@ -418,7 +513,9 @@ def test_evaluation_and_export_agree_within_float32_rounding(exported):
         exact, input_error = np.asarray(observations, np.float64), 0.0
     assert np.all(np.abs(evaluation_inputs.double().numpy() - exact) <= UNIT_ROUNDOFF * np.abs(exact))
     assert np.all(np.abs(inputs - exact) <= input_error)
-    layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    layers = [
+        (layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)
+    ]
     _, bound = mlp_float32_error_bound(layers, exact, input_error)
     with torch.no_grad():
         outputs = mlp(evaluation_inputs)
@@ -437,8 +534,18 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
     _, ghn, io = evaluate.load_policy(checkpoint)
     archs, episodes, seed = [(4,), (16, 16), (8, 4, 4, 4)], 2, 7
     scores = {}
-    evaluate.evaluate_archs(ghn, io, "Pendulum-v1", archs, episodes, 1, seed, len(archs), torch.device("cpu"),
-                            on_result=lambda arch, per_episode: scores.update({ghp_sac.arch_name(arch): np.mean(per_episode)}))
+    evaluate.evaluate_archs(
+        ghn,
+        io,
+        "Pendulum-v1",
+        archs,
+        episodes,
+        1,
+        seed,
+        len(archs),
+        torch.device("cpu"),
+        on_result=lambda arch, per_episode: scores.update({ghp_sac.arch_name(arch): np.mean(per_episode)}),
+    )
     space = evaluate.make_env("Pendulum-v1").action_space  # the action scale as ghp_sac.py derives it
     scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
     bias = torch.tensor((space.high + space.low) / 2.0, dtype=torch.float32)
@@ -451,9 +558,30 @@ def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path)
     differ), evaluate.py's inputs and actions equal those of the training script's PolicyInputs and
     deterministic_action, loaded as --resume loads them."""
     runs = str(tmp_path / "runs")
-    run_script("ghp_ddpg_her.py", "--no-cuda", "--threads", "1", "--epochs", "1", "--cycles-per-epoch", "2",
-               "--updates-per-cycle", "2", "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1",
-               "--ghn-decoder", "lowrank", "--clip-obs", "1.5", "--runs-dir", runs)
+    run_script(
+        "ghp_ddpg_her.py",
+        "--no-cuda",
+        "--threads",
+        "1",
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "2",
+        "--updates-per-cycle",
+        "2",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+        "--clip-obs",
+        "1.5",
+        "--runs-dir",
+        runs,
+    )
     (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
     checkpoint, ghn, io = evaluate.load_policy(path)
     training_inputs = ghp_ddpg_her.PolicyInputs(10, 3, 1.5, 5.0, torch.device("cpu"))
@@ -461,17 +589,31 @@ def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path)
     training_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
     env = evaluate.make_env("FetchReach-v4")
     observations = [env.reset(seed=i)[0] for i in range(5)]
-    expected = training_inputs(np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations]))
+    expected = training_inputs(
+        np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations])
+    )
     assert torch.equal(io.inputs(observations), expected)
     outputs = 3 * torch.randn(5, 4)
-    np.testing.assert_array_equal(io.actions(outputs), ghp_ddpg_her.deterministic_action(outputs, float(env.action_space.high[0])).numpy())
+    np.testing.assert_array_equal(
+        io.actions(outputs), ghp_ddpg_her.deterministic_action(outputs, float(env.action_space.high[0])).numpy()
+    )
 
 
 def hopper_checkpoint(path):
     """A just-initialised GHN in ghp_sac.py's checkpoint format for Hopper-v4 (11 obs, 3 actions)."""
     torch.manual_seed(0)
-    torch.save({"algo": "sac", "env_id": "Hopper-v4", "obs_dim": 11, "act_dim": 3, "global_step": 0, "args": {},
-                "ghn": GHN(11, 6, decoder="lowrank").to_checkpoint()}, path)
+    torch.save(
+        {
+            "algo": "sac",
+            "env_id": "Hopper-v4",
+            "obs_dim": 11,
+            "act_dim": 3,
+            "global_step": 0,
+            "args": {},
+            "ghn": GHN(11, 6, decoder="lowrank").to_checkpoint(),
+        },
+        path,
+    )
     return str(path)
 
 
@@ -481,12 +623,34 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
     import imageio.v2 as imageio
 
     checkpoint, out = hopper_checkpoint(tmp_path / "ckpt.pt"), str(tmp_path / "hopper.mp4")
-    result = run_eval("video", "--checkpoint", checkpoint, "--arch", "16,16", "--episodes", "2", "--size", "64", "--out", out,
-                      env={"MUJOCO_GL": "osmesa"})
+    result = run_eval(
+        "video",
+        "--checkpoint",
+        checkpoint,
+        "--arch",
+        "16,16",
+        "--episodes",
+        "2",
+        "--size",
+        "64",
+        "--out",
+        out,
+        env={"MUJOCO_GL": "osmesa"},
+    )
     scores = []  # the same episodes played by evaluate.py's run engine
     _, ghn, io = evaluate.load_policy(checkpoint)
-    evaluate.evaluate_archs(ghn, io, "Hopper-v4", [(16, 16)], 2, 1, 0, 1, torch.device("cpu"),
-                            on_result=lambda arch, per_episode: scores.extend(per_episode))
+    evaluate.evaluate_archs(
+        ghn,
+        io,
+        "Hopper-v4",
+        [(16, 16)],
+        2,
+        1,
+        0,
+        1,
+        torch.device("cpu"),
+        on_result=lambda arch, per_episode: scores.extend(per_episode),
+    )
     assert f"return per episode {scores[0]:.2f}, {scores[1]:.2f}" in result.stdout
     frames = imageio.mimread(out, memtest=False)
     steps = int(result.stdout.split("wrote ")[1].split(": ")[1].split(" frames")[0])
@@ -496,8 +660,17 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
 
 def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
     checkpoint = hopper_checkpoint(tmp_path / "ckpt.pt")
-    result = run_eval("video", "--checkpoint", checkpoint, "--arch", "16,16", "--out", str(tmp_path / "x.mp4"), check=False,
-                      env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None})
+    result = run_eval(
+        "video",
+        "--checkpoint",
+        checkpoint,
+        "--arch",
+        "16,16",
+        "--out",
+        str(tmp_path / "x.mp4"),
+        check=False,
+        env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None},
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot render with MUJOCO_GL=glfw" in result.stderr.strip().splitlines()[-1]
     assert "MUJOCO_GL=osmesa" in result.stderr.strip().splitlines()[-1]
@@ -505,19 +678,24 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["run", "--checkpoint", "/nonexistent.pt"], "no checkpoint file '/nonexistent.pt'"),
-     (["run", "--checkpoint", "CORRUPT"], "cannot read checkpoint"),
-     (["run", "--checkpoint", "CKPT", "--archs", "16,1024"], "outside the space"),
-     (["run", "--checkpoint", "CKPT", "--archs", "16,x"], "bad architecture '16,x'"),
-     (["run", "--checkpoint", "CKPT", "--archs", "random:0"], "bad --archs 'random:0'"),
-     (["run"], "run needs --checkpoint PATH"),
-     (["budget", "--checkpoint", "CKPT", "--params", "10"], "no architecture fits a budget of 10 parameters: the smallest has 21"),
-     (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
-     (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
-     (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
-     (["export", "--checkpoint", "CKPT"], "--arch is needed: the one architecture to use, e.g. --arch 16,16"),
-     (["video", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
-     (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints")],
+    [
+        (["run", "--checkpoint", "/nonexistent.pt"], "no checkpoint file '/nonexistent.pt'"),
+        (["run", "--checkpoint", "CORRUPT"], "cannot read checkpoint"),
+        (["run", "--checkpoint", "CKPT", "--archs", "16,1024"], "outside the space"),
+        (["run", "--checkpoint", "CKPT", "--archs", "16,x"], "bad architecture '16,x'"),
+        (["run", "--checkpoint", "CKPT", "--archs", "random:0"], "bad --archs 'random:0'"),
+        (["run"], "run needs --checkpoint PATH"),
+        (
+            ["budget", "--checkpoint", "CKPT", "--params", "10"],
+            "no architecture fits a budget of 10 parameters: the smallest has 21",
+        ),
+        (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
+        (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
+        (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
+        (["export", "--checkpoint", "CKPT"], "--arch is needed: the one architecture to use, e.g. --arch 16,16"),
+        (["video", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
+        (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints"),
+    ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")

@@ -1,4 +1,5 @@
 """Flags added after runs were saved: a checkpoint without the flag resumes as the run ran."""
+
 import sys
 from dataclasses import asdict
 
@@ -9,12 +10,15 @@ import ghp_ddpg_her
 import ghp_sac
 
 
-@pytest.mark.parametrize("script, algo, flag, former, given", [
-    (ghp_ddpg_her, "ddpg_her", "steps_per_arch", 0, 2),  # before the flag every cycle trained one meta-batch
-    (ghp_ddpg_her, "ddpg_her", "rollouts_per_cycle", 1, 3),  # before the flag every cycle collected one rollout
-    (ghp_ddpg_her, "ddpg_her", "ghn_code_slope", 0.0, 0.2),  # before the flag the GHN's codes ended in a plain ReLU
-    (ghp_sac, "sac", "ghn_code_slope", 0.0, 0.2),
-])
+@pytest.mark.parametrize(
+    "script, algo, flag, former, given",
+    [
+        (ghp_ddpg_her, "ddpg_her", "steps_per_arch", 0, 2),  # before the flag every cycle trained one meta-batch
+        (ghp_ddpg_her, "ddpg_her", "rollouts_per_cycle", 1, 3),  # before the flag every cycle collected one rollout
+        (ghp_ddpg_her, "ddpg_her", "ghn_code_slope", 0.0, 0.2),  # before the flag the GHN's codes ended in a plain ReLU
+        (ghp_sac, "sac", "ghn_code_slope", 0.0, 0.2),
+    ],
+)
 def test_a_checkpoint_older_than_a_changed_default_resumes_as_it_ran(tmp_path, monkeypatch, script, algo, flag, former, given):
     """Without the flag in the checkpoint: the former behaviour, unless the flag is given. With the flag
     in the checkpoint: its saved value, whatever today's default."""

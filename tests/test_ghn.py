@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from float32_bound import mlp_float32_error_bound
 
 import archspace
-from float32_bound import mlp_float32_error_bound
 from ghn import GHN, mlp_forward
 
 PROBE = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512), (512, 4, 512)]
@@ -82,7 +82,9 @@ def test_to_mlp_matches_functional_forward(hopper_ghn):
         mlp = hopper_ghn.to_mlp(arch)
         assert isinstance(mlp, torch.nn.Sequential) and len(mlp) == 2 * len(arch) + 1
         # the same float32 weights; the two forwards may sum in other orders (other kernels)
-        layers = [(layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)]
+        layers = [
+            (layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)
+        ]
         _, bound = mlp_float32_error_bound(layers, x.numpy())
         with torch.no_grad():
             assert np.all(np.abs(mlp(x) - expected).numpy() <= 2 * bound)
@@ -94,8 +96,13 @@ def test_to_mlp_matches_functional_forward(hopper_ghn):
 
 @pytest.mark.parametrize(
     "arch, message",
-    [((), "allowed 1..4"), ((8, 8, 8, 8, 8), "allowed 1..4"), ((1024,), "allowed integers 1..512"),
-     ((0, 8), "allowed integers 1..512"), ((8.5,), "allowed integers 1..512")],
+    [
+        ((), "allowed 1..4"),
+        ((8, 8, 8, 8, 8), "allowed 1..4"),
+        ((1024,), "allowed integers 1..512"),
+        ((0, 8), "allowed integers 1..512"),
+        ((8.5,), "allowed integers 1..512"),
+    ],
 )
 def test_bad_arch_is_a_clear_error(hopper_ghn, arch, message):
     with pytest.raises(ValueError, match=message):
@@ -212,7 +219,7 @@ def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
         head = ghn.row_head
         with torch.no_grad():
             ghn.col_head.weight.zero_()
-            ghn.col_head.bias.copy_((torch.eye(rank)[0] * rank ** 0.5).repeat(width))
+            ghn.col_head.bias.copy_((torch.eye(rank)[0] * rank**0.5).repeat(width))
         rows = head.weight[::rank]  # the entries that feed U[:, 0]
         scale = effective_head_scale(ghn, rows, lambda z: ghn._decode_weights(z, [(width, width)], naive=True)[0][:, 0])
     assert scale == pytest.approx((2 / 128) ** 0.5, rel=1e-12)
@@ -223,7 +230,7 @@ def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
     decay_of = {id(p): group["weight_decay"] for group in groups for p in group["params"]}
     # Adam adds decay * stored weight to the stored weight's gradient; by the chain rule that is
     # decay / scale^2 * effective weight on the effective weight's gradient
-    assert decay_of[id(head.weight)] / scale ** 2 == pytest.approx(1e-5, rel=1e-12)
+    assert decay_of[id(head.weight)] / scale**2 == pytest.approx(1e-5, rel=1e-12)
     if decoder == "lowrank":
         assert decay_of[id(ghn.col_head.weight)] == decay_of[id(ghn.row_head.weight)]
     for name, param in ghn.named_parameters():
@@ -234,8 +241,9 @@ def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
 def reference_and_fast(ghn, archs, inputs):
     """Outputs and gradients (of a fixed random linear loss) of the reference path (ghn(archs) and
     one mlp_forward per arch) and of the static-shape path (ghn.batched), for inputs (B, n, in)."""
-    weights = torch.randn(len(archs), inputs.shape[1], ghn.out_dim, dtype=inputs.dtype,
-                          generator=torch.Generator().manual_seed(0)).to(inputs.device)
+    weights = torch.randn(
+        len(archs), inputs.shape[1], ghn.out_dim, dtype=inputs.dtype, generator=torch.Generator().manual_seed(0)
+    ).to(inputs.device)
     results = []
     for fast in (False, True):
         ghn.zero_grad()
@@ -248,8 +256,18 @@ def reference_and_fast(ghn, archs, inputs):
     return results
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device (runs wherever one is present)"))])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(
+                not torch.cuda.is_available(), reason="needs a CUDA device (runs wherever one is present)"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("decoder", ["full", "lowrank"])
 def test_static_shape_path_equals_the_reference_path(decoder, device):
     """Same outputs and same gradients for every GHN parameter, in float64, for extreme archs, mixed

@@ -5,14 +5,16 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from checkpoint_compare import assert_same, assert_same_first_gradients
 from conftest import osmesa_renders, run_script
-from ghn import GHN, mlp_forward
+
 import ghp_ddpg_her
+from ghn import GHN, mlp_forward
 from ghp_ddpg_her import EpisodeBuffer, Normalizer
 
-run_her = functools.partial(run_script, "ghp_ddpg_her.py", "--no-cuda", "--threads", "1")  # every run on the CPU with one torch thread
+run_her = functools.partial(
+    run_script, "ghp_ddpg_her.py", "--no-cuda", "--threads", "1"
+)  # every run on the CPU with one torch thread
 
 
 def sparse_reward(achieved, goal, info):
@@ -90,8 +92,22 @@ def test_actions_are_split_by_arch_and_bounded_by_max_action():
 
 def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
-    result = run_her("--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "4",
-                     "--batch-size", "64", "--eval-archs", "2", "--runs-dir", runs)
+    result = run_her(
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "2",
+        "--updates-per-cycle",
+        "3",
+        "--meta-batch",
+        "4",
+        "--batch-size",
+        "64",
+        "--eval-archs",
+        "2",
+        "--runs-dir",
+        runs,
+    )
     assert "epoch=1" in result.stdout and "[256-256]=" in result.stdout
     (run_dir,) = glob.glob(os.path.join(runs, "*"))
     assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
@@ -108,12 +124,28 @@ def test_short_run_logs_and_saves_its_state(tmp_path):
 
 
 def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the_training_archs(tmp_path):
-    flags = ["--epochs", "1", "--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
-             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    flags = [
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "2",
+        "--updates-per-cycle",
+        "3",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+    ]
     checkpoints = {}
-    for name, extra in (("classic", ["--rollouts-per-cycle", "1", "--steps-per-arch", "0"]),
-                        ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
-                        ("redraw", ["--rollouts-per-cycle", "1", "--steps-per-arch", "1"])):
+    for name, extra in (
+        ("classic", ["--rollouts-per-cycle", "1", "--steps-per-arch", "0"]),
+        ("rollouts", ["--rollouts-per-cycle", "3", "--steps-per-arch", "0"]),
+        ("redraw", ["--rollouts-per-cycle", "1", "--steps-per-arch", "1"]),
+    ):
         run_her(*flags, *extra, "--runs-dir", str(tmp_path / name))
         (path,) = glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))
         checkpoints[name] = torch.load(path, weights_only=False)
@@ -130,23 +162,51 @@ def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the
 def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_path):
     if not osmesa_renders():
         pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
-    flags = ["--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2", "--batch-size", "32",
-             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    flags = [
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "1",
+        "--updates-per-cycle",
+        "2",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+    ]
     run_her(*flags, "--runs-dir", str(tmp_path / "plain"))
     run_her(*flags, "--capture-video", "--runs-dir", str(tmp_path / "video"), env={"MUJOCO_GL": "osmesa"})
     (run_dir,) = glob.glob(os.path.join(tmp_path, "video", "*"))
     videos = sorted(os.path.basename(path) for path in glob.glob(os.path.join(run_dir, "videos", "*.mp4")))
     assert videos == sorted(f"epoch1_{ghp_ddpg_her.arch_name(arch)}.mp4" for arch in ghp_ddpg_her.PROBE_ARCHS)
-    plain, video = (torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
-                    for name in ("plain", "video"))
+    plain, video = (
+        torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
+        for name in ("plain", "video")
+    )
     assert_same({k: v for k, v in plain.items() if k != "args"}, {k: v for k, v in video.items() if k != "args"})
 
 
 def test_resume_continues_exactly(tmp_path):
     """Stopped after epoch 1 and resumed (with another --eval-archs, which must not change training),
     the run ends bit-identical to the same run done in one go."""
-    flags = ["--cycles-per-epoch", "2", "--updates-per-cycle", "3", "--meta-batch", "2", "--batch-size", "32",
-             "--eval-archs", "2", "--ghn-decoder", "lowrank"]
+    flags = [
+        "--cycles-per-epoch",
+        "2",
+        "--updates-per-cycle",
+        "3",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "2",
+        "--ghn-decoder",
+        "lowrank",
+    ]
     run_her(*flags, "--epochs", "2", "--runs-dir", str(tmp_path / "one_go"))
     run_her(*flags, "--epochs", "1", "--runs-dir", str(tmp_path / "stopped"))
     (run_dir,) = glob.glob(os.path.join(tmp_path, "stopped", "*"))
@@ -163,12 +223,28 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
     """--compile against the eager update from the same state and minibatch: gradients (Adam's first
     moment is 0.1 x the gradient after one step) within 1e-3 of each tensor's largest entry (float32
     rounding in another order; the reasoning is in test_ghp_sac.py's twin), parameters within 2 lr."""
-    flags = ["--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "1", "--meta-batch", "2", "--batch-size", "32",
-             "--eval-archs", "1", "--ghn-decoder", "lowrank"]
+    flags = [
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "1",
+        "--updates-per-cycle",
+        "1",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+    ]
     run_her(*flags, "--runs-dir", str(tmp_path / "eager"))
     run_her(*flags, "--compile", "--runs-dir", str(tmp_path / "compiled"))
-    eager, compiled = (torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
-                       for name in ("eager", "compiled"))
+    eager, compiled = (
+        torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
+        for name in ("eager", "compiled")
+    )
     assert eager["grad_steps"] == compiled["grad_steps"] == 1
     assert_same_first_gradients(eager, compiled, ("policy_optimizer", "q_optimizer"))
     for name, value in eager["ghn"]["state_dict"].items():
@@ -179,8 +255,20 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
 
 def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     runs = str(tmp_path / "runs")
-    result = run_her("--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2", "--meta-batch", "2",
-                     "--baseline-arch", "32,32", "--runs-dir", runs)
+    result = run_her(
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "1",
+        "--updates-per-cycle",
+        "2",
+        "--meta-batch",
+        "2",
+        "--baseline-arch",
+        "32,32",
+        "--runs-dir",
+        runs,
+    )
     assert "test_success(baseline)=" in result.stdout
     (run_dir,) = glob.glob(os.path.join(runs, "*"))
     checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
@@ -192,15 +280,17 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--env-id", "Hopper-v4"], "is not goal-conditioned"),
-     (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
-     (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
-     (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
-     (["--future-p", "1.5"], "bad --future-p 1.5"),
-     (["--epochs", "0"], "bad --epochs 0"),
-     (["--buffer-size", "3000"], "--buffer-size 3000 must hold at least one cycle's episodes: 3200 transitions"),
-     (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: must be at least 1"),
-     (["--steps-per-arch", "-1"], "bad --steps-per-arch -1")],
+    [
+        (["--env-id", "Hopper-v4"], "is not goal-conditioned"),
+        (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+        (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
+        (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
+        (["--future-p", "1.5"], "bad --future-p 1.5"),
+        (["--epochs", "0"], "bad --epochs 0"),
+        (["--buffer-size", "3000"], "--buffer-size 3000 must hold at least one cycle's episodes: 3200 transitions"),
+        (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: must be at least 1"),
+        (["--steps-per-arch", "-1"], "bad --steps-per-arch -1"),
+    ],
 )
 def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     result = run_her(*flags, "--runs-dir", str(tmp_path), check=False)
@@ -211,22 +301,59 @@ def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
 @pytest.mark.parametrize("env_id", ["FetchPush-v4", "FetchSlide-v4", "FetchPickAndPlace-v4"])
 def test_other_fetch_tasks_run(tmp_path, env_id):
     runs = str(tmp_path / "runs")
-    result = run_her("--env-id", env_id, "--epochs", "1", "--cycles-per-epoch", "1", "--updates-per-cycle", "2",
-                     "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1", "--ghn-decoder", "lowrank",
-                     "--runs-dir", runs)
+    result = run_her(
+        "--env-id",
+        env_id,
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "1",
+        "--updates-per-cycle",
+        "2",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+        "--runs-dir",
+        runs,
+    )
     assert f"{env_id} (obs 25 + goal 3, act 4, 50 steps)" in result.stdout and "epoch=1" in result.stdout
 
 
 def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
     runs = str(tmp_path / "runs")
-    run_her("--epochs", "1", "--cycles-per-epoch", "1", "--rollouts-per-cycle", "1", "--updates-per-cycle", "1", "--meta-batch", "2",
-            "--batch-size", "32", "--eval-archs", "1", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+    run_her(
+        "--epochs",
+        "1",
+        "--cycles-per-epoch",
+        "1",
+        "--rollouts-per-cycle",
+        "1",
+        "--updates-per-cycle",
+        "1",
+        "--meta-batch",
+        "2",
+        "--batch-size",
+        "32",
+        "--eval-archs",
+        "1",
+        "--ghn-decoder",
+        "lowrank",
+        "--runs-dir",
+        runs,
+    )
     (run_dir,) = glob.glob(os.path.join(runs, "*"))
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_epoch1.pt")
     result = run_her("--resume", snapshot, "--epochs", "2", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
-        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}")
+        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}"
+    )
     result = run_her("--resume", checkpoint, "--epochs", "1", check=False)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == ("--resume: the checkpoint is after epoch 1, so --epochs 1 leaves nothing to do: "
-                                                      "give a larger --epochs")
+    assert result.stderr.strip().splitlines()[-1] == (
+        "--resume: the checkpoint is after epoch 1, so --epochs 1 leaves nothing to do: give a larger --epochs"
+    )

@@ -6,14 +6,16 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
-import archspace
 from checkpoint_compare import assert_same, assert_same_first_gradients
 from conftest import osmesa_renders, run_script
-from ghn import GHN
-import ghp_sac
 
-run_sac = functools.partial(run_script, "ghp_sac.py", "--no-cuda", "--threads", "1")  # every run on the CPU with one torch thread
+import archspace
+import ghp_sac
+from ghn import GHN
+
+run_sac = functools.partial(
+    run_script, "ghp_sac.py", "--no-cuda", "--threads", "1"
+)  # every run on the CPU with one torch thread
 
 
 def only_run_dir(runs_dir):
@@ -23,10 +25,12 @@ def only_run_dir(runs_dir):
 
 def test_split_gives_each_arch_its_own_equal_chunk():
     meta_batch, batch_size, obs_dim = 4, 256, 3
+
     # policy i ignores its input and outputs the constant i, so each output row says which policy ran it
     def policies(inputs):
         assert inputs.shape == (meta_batch, batch_size // meta_batch, obs_dim)
         return torch.arange(meta_batch, dtype=torch.float32)[:, None, None].expand(*inputs.shape[:2], 2)
+
     outputs = ghp_sac.actor_forward(policies, torch.randn(batch_size, obs_dim), meta_batch)
     assert outputs.shape == (batch_size, 2)
     owner = outputs[:, 0].long()
@@ -41,8 +45,9 @@ def test_split_matches_per_arch_forward(decoder):
     obs = torch.randn(12, 5, dtype=torch.float64)
     outputs = ghp_sac.actor_forward(ghn.policies(ghn.arch_ids(archs)), obs, len(archs))
     from ghn import mlp_forward
+
     for i, p in enumerate(ghn(archs)):  # float64: the two paths agree far below 1e-9 (see test_ghn.py)
-        torch.testing.assert_close(outputs[4 * i: 4 * i + 4], mlp_forward(p, obs[4 * i: 4 * i + 4]), rtol=0, atol=1e-9)
+        torch.testing.assert_close(outputs[4 * i : 4 * i + 4], mlp_forward(p, obs[4 * i : 4 * i + 4]), rtol=0, atol=1e-9)
 
 
 def test_squashed_gaussian_respects_bounds_and_log_prob():
@@ -76,9 +81,24 @@ def test_replay_buffer_wraps_around_and_samples_only_filled_rows():
 
 def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
-    result = run_sac("--env-id", "Hopper-v4", "--meta-batch", "4", "--total-timesteps", "1000",
-                     "--learning-starts", "800", "--log-every", "200", "--eval-every", "1000",
-                     "--save-every", "0", "--runs-dir", runs)
+    result = run_sac(
+        "--env-id",
+        "Hopper-v4",
+        "--meta-batch",
+        "4",
+        "--total-timesteps",
+        "1000",
+        "--learning-starts",
+        "800",
+        "--log-every",
+        "200",
+        "--eval-every",
+        "1000",
+        "--save-every",
+        "0",
+        "--runs-dir",
+        runs,
+    )
     assert "updates/s=" in result.stdout and "eval [4]=" in result.stdout
     run_dir = only_run_dir(runs)
     assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
@@ -96,9 +116,23 @@ def comparable(state):
     """A checkpoint with MuJoCo's data reduced to the simulation state: the rest of an MjData is
     scratch space and timers, which differ between processes without changing any step."""
     state = dict(state)
-    state["env_states"] = [[{key: (value if key != "mujoco_data" else
-                                   [np.copy(getattr(pickle.loads(value), field)) for field in ("qpos", "qvel", "act", "qacc_warmstart", "time")])
-                             for key, value in layer.items()} for layer in env] for env in state["env_states"]]
+    state["env_states"] = [
+        [
+            {
+                key: (
+                    value
+                    if key != "mujoco_data"
+                    else [
+                        np.copy(getattr(pickle.loads(value), field))
+                        for field in ("qpos", "qvel", "act", "qacc_warmstart", "time")
+                    ]
+                )
+                for key, value in layer.items()
+            }
+            for layer in env
+        ]
+        for env in state["env_states"]
+    ]
     return state
 
 
@@ -106,15 +140,38 @@ def test_capture_video_saves_each_probe_episode(tmp_path):
     if not osmesa_renders():
         pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Hopper-v4", "--meta-batch", "2", "--total-timesteps", "200", "--learning-starts", "100",
-            "--eval-every", "200", "--ghn-decoder", "lowrank", "--capture-video", "--runs-dir", runs, env={"MUJOCO_GL": "osmesa"})
+    run_sac(
+        "--env-id",
+        "Hopper-v4",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "200",
+        "--learning-starts",
+        "100",
+        "--eval-every",
+        "200",
+        "--ghn-decoder",
+        "lowrank",
+        "--capture-video",
+        "--runs-dir",
+        runs,
+        env={"MUJOCO_GL": "osmesa"},
+    )
     videos = sorted(os.path.basename(path) for path in glob.glob(os.path.join(only_run_dir(runs), "videos", "*.mp4")))
     assert videos == sorted(f"200_{ghp_sac.arch_name(arch)}.mp4" for arch in ghp_sac.PROBE_ARCHS)
 
 
 def test_capture_video_without_a_renderer_is_a_one_line_error(tmp_path):
-    result = run_sac("--env-id", "Hopper-v4", "--capture-video", "--runs-dir", str(tmp_path), check=False,
-                     env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None})
+    result = run_sac(
+        "--env-id",
+        "Hopper-v4",
+        "--capture-video",
+        "--runs-dir",
+        str(tmp_path),
+        check=False,
+        env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None},
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--capture-video: cannot render with MUJOCO_GL=glfw" in result.stderr.strip().splitlines()[-1]
 
@@ -123,8 +180,23 @@ def test_resume_continues_exactly(tmp_path):
     """A run stopped during the random warm-up and again mid-training (envs mid-episode), then
     resumed, ends bit-identical to the same run done in one go: weights, optimizers, alpha, buffer,
     envs and every random generator."""
-    flags = ["--env-id", "Hopper-v4", "--meta-batch", "2", "--learning-starts", "200", "--ghn-decoder", "lowrank",
-             "--autotune", "--steps-per-arch", "7", "--eval-every", "0", "--log-every", "200"]
+    flags = [
+        "--env-id",
+        "Hopper-v4",
+        "--meta-batch",
+        "2",
+        "--learning-starts",
+        "200",
+        "--ghn-decoder",
+        "lowrank",
+        "--autotune",
+        "--steps-per-arch",
+        "7",
+        "--eval-every",
+        "0",
+        "--log-every",
+        "200",
+    ]
     run_sac(*flags, "--total-timesteps", "600", "--runs-dir", str(tmp_path / "one_go"))
     run_sac(*flags, "--total-timesteps", "100", "--runs-dir", str(tmp_path / "stopped"))
     checkpoint = os.path.join(only_run_dir(str(tmp_path / "stopped")), "checkpoint.pt")
@@ -134,8 +206,10 @@ def test_resume_continues_exactly(tmp_path):
     one_go = torch.load(os.path.join(only_run_dir(str(tmp_path / "one_go")), "checkpoint.pt"), weights_only=False)
     resumed = torch.load(checkpoint, weights_only=False)
     assert resumed["global_step"] == 600 and resumed["grad_steps"] == 400
-    assert_same(comparable({k: v for k, v in one_go.items() if k != "args"}),
-                comparable({k: v for k, v in resumed.items() if k != "args"}))
+    assert_same(
+        comparable({k: v for k, v in one_go.items() if k != "args"}),
+        comparable({k: v for k, v in resumed.items() if k != "args"}),
+    )
     # the flags not given on resume are the checkpoint's; the one given (--log-every) is the new one
     assert resumed["args"] == dict(one_go["args"], log_every=100, resume=checkpoint, runs_dir=str(tmp_path / "stopped"))
 
@@ -149,14 +223,34 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
     leaves room for other CPUs' vector widths, while a wrong or missing loss term differs at O(1).
     After one Adam step every parameter has moved by less than lr, so the two runs' parameters
     differ by less than 2 lr, whatever the rounding."""
-    flags = ["--env-id", "Pendulum-v1", "--meta-batch", "1", "--batch-size", "32", "--learning-starts", "8",
-             "--total-timesteps", "9", "--buffer-size", "100", "--ghn-decoder", "lowrank", "--autotune",
-             "--eval-every", "0", "--log-every", "9"]
+    flags = [
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "1",
+        "--batch-size",
+        "32",
+        "--learning-starts",
+        "8",
+        "--total-timesteps",
+        "9",
+        "--buffer-size",
+        "100",
+        "--ghn-decoder",
+        "lowrank",
+        "--autotune",
+        "--eval-every",
+        "0",
+        "--log-every",
+        "9",
+    ]
     run_sac(*flags, "--runs-dir", str(tmp_path / "eager"))
     result = run_sac(*flags, "--compile", "--runs-dir", str(tmp_path / "compiled"))
     assert "--compile: the first 1 updates took" in result.stdout
-    eager, compiled = (torch.load(os.path.join(only_run_dir(str(tmp_path / name)), "checkpoint.pt"), weights_only=False)
-                       for name in ("eager", "compiled"))
+    eager, compiled = (
+        torch.load(os.path.join(only_run_dir(str(tmp_path / name)), "checkpoint.pt"), weights_only=False)
+        for name in ("eager", "compiled")
+    )
     assert eager["grad_steps"] == compiled["grad_steps"] == 1
     assert_same_first_gradients(eager, compiled, ("policy_optimizer", "q_optimizer", "alpha_optimizer"))
     for name, value in eager["ghn"]["state_dict"].items():
@@ -167,8 +261,24 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
 
 def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "20", "--learning-starts", "10",
-            "--buffer-size", "100", "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", runs)
+    run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "20",
+        "--learning-starts",
+        "10",
+        "--buffer-size",
+        "100",
+        "--ghn-decoder",
+        "lowrank",
+        "--eval-every",
+        "0",
+        "--runs-dir",
+        runs,
+    )
     checkpoint = os.path.join(only_run_dir(runs), "checkpoint.pt")
     result = run_sac("--resume", checkpoint, "--ghn-lr", "0.0005", "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -182,8 +292,22 @@ def test_same_seed_reproduces_a_cpu_run(tmp_path):
     states = []
     for run in ("a", "b"):
         runs = str(tmp_path / run)
-        run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500",
-                "--learning-starts", "400", "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs)
+        run_sac(
+            "--env-id",
+            "Pendulum-v1",
+            "--meta-batch",
+            "2",
+            "--total-timesteps",
+            "500",
+            "--learning-starts",
+            "400",
+            "--eval-every",
+            "0",
+            "--ghn-decoder",
+            "lowrank",
+            "--runs-dir",
+            runs,
+        )
         states.append(torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False))
     for key, value in states[0]["ghn"]["state_dict"].items():
         assert torch.equal(value, states[1]["ghn"]["state_dict"][key]), key
@@ -193,8 +317,22 @@ def test_same_seed_reproduces_a_cpu_run(tmp_path):
 
 def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500", "--learning-starts", "400",
-            "--eval-every", "500", "--baseline-arch", "[16, 8]", "--runs-dir", runs)
+    run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "500",
+        "--learning-starts",
+        "400",
+        "--eval-every",
+        "500",
+        "--baseline-arch",
+        "[16, 8]",
+        "--runs-dir",
+        runs,
+    )
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     assert checkpoint["ghn"] is None and checkpoint["baseline_arch"] == (16, 8)
     shapes = [tuple(v.shape) for k, v in checkpoint["baseline_state"].items() if k.endswith("weight")]
@@ -206,9 +344,27 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
 
 def test_async_envs_with_depth_sampling_train_one_step_per_transition(tmp_path):
     runs = str(tmp_path / "runs")
-    result = run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "600", "--learning-starts", "400",
-                     "--log-every", "600", "--eval-every", "0", "--ghn-decoder", "lowrank", "--async-envs",
-                     "--arch-sampling", "depth", "--runs-dir", runs)
+    result = run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "600",
+        "--learning-starts",
+        "400",
+        "--log-every",
+        "600",
+        "--eval-every",
+        "0",
+        "--ghn-decoder",
+        "lowrank",
+        "--async-envs",
+        "--arch-sampling",
+        "depth",
+        "--runs-dir",
+        runs,
+    )
     assert "updates/s=" in result.stdout
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     assert checkpoint["grad_steps"] == 200  # (600 - 400) env steps after the buffer holds more than 400
@@ -216,8 +372,23 @@ def test_async_envs_with_depth_sampling_train_one_step_per_transition(tmp_path):
 
 def test_autotune_learns_alpha(tmp_path):
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "500", "--learning-starts", "400",
-            "--eval-every", "0", "--ghn-decoder", "lowrank", "--autotune", "--runs-dir", runs)
+    run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "500",
+        "--learning-starts",
+        "400",
+        "--eval-every",
+        "0",
+        "--ghn-decoder",
+        "lowrank",
+        "--autotune",
+        "--runs-dir",
+        runs,
+    )
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     assert checkpoint["log_alpha"].item() != pytest.approx(np.log(0.2))
     assert checkpoint["alpha"] == pytest.approx(np.exp(checkpoint["log_alpha"].item()))  # the alpha the losses use follows it
@@ -225,14 +396,19 @@ def test_autotune_learns_alpha(tmp_path):
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
-     (["--env-id", "CartPole-v1"], "has a Discrete action space"),
-     (["--env-id", "FetchReach-v4"], "use ghp_ddpg_her.py"),
-     (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
-     (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
-     (["--ghn-decoder", "lowrank", "--ghn-rank", "0"], "bad GHN rank 0: allowed 1..max_width=512"),
-     (["--buffer-size", "1000", "--learning-starts", "1000"], "--buffer-size 1000 must be larger than --learning-starts 1000"),
-     (["--resume", "/nonexistent/checkpoint.pt"], "no such checkpoint file")],
+    [
+        (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+        (["--env-id", "CartPole-v1"], "has a Discrete action space"),
+        (["--env-id", "FetchReach-v4"], "use ghp_ddpg_her.py"),
+        (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
+        (["--batch-size", "250"], "--batch-size 250 must be a positive multiple of --meta-batch 8"),
+        (["--ghn-decoder", "lowrank", "--ghn-rank", "0"], "bad GHN rank 0: allowed 1..max_width=512"),
+        (
+            ["--buffer-size", "1000", "--learning-starts", "1000"],
+            "--buffer-size 1000 must be larger than --learning-starts 1000",
+        ),
+        (["--resume", "/nonexistent/checkpoint.pt"], "no such checkpoint file"),
+    ],
 )
 def test_bad_input_is_a_one_line_error(flags, message, tmp_path):
     result = run_sac(*flags, "--runs-dir", str(tmp_path), check=False)
@@ -253,17 +429,50 @@ def test_choice_flags_list_their_choices_and_refuse_others(script, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
-    result = run_script("ghp_sac.py", "--cuda", "--threads", "1", "--env-id", "Pendulum-v1", "--meta-batch", "2",
-                        "--total-timesteps", "4", "--learning-starts", "2", "--buffer-size", "10", "--ghn-decoder", "lowrank",
-                        "--eval-every", "0", "--runs-dir", str(tmp_path))
+    result = run_script(
+        "ghp_sac.py",
+        "--cuda",
+        "--threads",
+        "1",
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "4",
+        "--learning-starts",
+        "2",
+        "--buffer-size",
+        "10",
+        "--ghn-decoder",
+        "lowrank",
+        "--eval-every",
+        "0",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert "--cuda: no CUDA device is available, running on the CPU" in result.stdout and "on cpu" in result.stdout
 
 
 def test_help_documents_every_flag():
     result = run_sac("--help")
-    for flag in ("--meta-batch", "--steps-per-arch", "--baseline-arch", "--arch-sampling", "--resume",
-                 "--eval-every", "--save-every", "--ghn-decoder", "--async-envs", "--autotune", "--ghn-lr",
-                 "--baseline-lr", "--baseline-weight-decay", "--save-buffer", "--compile"):
+    for flag in (
+        "--meta-batch",
+        "--steps-per-arch",
+        "--baseline-arch",
+        "--arch-sampling",
+        "--resume",
+        "--eval-every",
+        "--save-every",
+        "--ghn-decoder",
+        "--async-envs",
+        "--autotune",
+        "--ghn-lr",
+        "--baseline-lr",
+        "--baseline-weight-decay",
+        "--save-buffer",
+        "--compile",
+    ):
         assert flag in result.stdout
 
 
@@ -274,8 +483,23 @@ def test_ghp_sac_learns_pendulum(tmp_path, mode):
     eager and --compile: the generated policies clearly improve over the untrained GHN's (about -1300
     to -1800 per episode); a [64, 64] SAC baseline reaches about -120 to -400 in this budget."""
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "4", "--total-timesteps", "10000", "--learning-starts", "1000",
-            "--eval-every", "0", "--ghn-decoder", "lowrank", "--runs-dir", runs, *(["--compile"] if mode == "compile" else []))
+    run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "4",
+        "--total-timesteps",
+        "10000",
+        "--learning-starts",
+        "1000",
+        "--eval-every",
+        "0",
+        "--ghn-decoder",
+        "lowrank",
+        "--runs-dir",
+        runs,
+        *(["--compile"] if mode == "compile" else []),
+    )
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
     ghn = GHN.from_checkpoint(checkpoint["ghn"])
     scale, bias = torch.tensor([2.0]), torch.tensor([0.0])
@@ -283,8 +507,9 @@ def test_ghp_sac_learns_pendulum(tmp_path, mode):
     archs = probes + archspace.sample_archs(np.random.default_rng(0), 5, archspace.all_archs())
     with torch.no_grad():
         trained = ghp_sac.evaluate_probes(ghn, archs, "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu"))
-        untrained = ghp_sac.evaluate_probes(GHN(3, 2, decoder="lowrank"), archs, "Pendulum-v1", 3, 123, scale, bias,
-                                            torch.device("cpu"))
+        untrained = ghp_sac.evaluate_probes(
+            GHN(3, 2, decoder="lowrank"), archs, "Pendulum-v1", 3, 123, scale, bias, torch.device("cpu")
+        )
     print("trained", trained, "untrained", untrained)
     assert sum(trained[ghp_sac.arch_name(a)] > -600 for a in probes) >= 2, trained
     assert np.mean(list(trained.values())) > np.mean(list(untrained.values())) + 400
@@ -295,6 +520,7 @@ def test_an_env_whose_package_is_missing_is_not_called_unknown(tmp_path):
     pytest.importorskip("gymnasium")
     try:
         import Box2D  # noqa: F401
+
         pytest.skip("Box2D is installed here, so the env can be made")
     except ImportError:
         pass
@@ -306,13 +532,30 @@ def test_an_env_whose_package_is_missing_is_not_called_unknown(tmp_path):
 
 def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path):
     runs = str(tmp_path / "runs")
-    run_sac("--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "20", "--learning-starts", "10",
-            "--buffer-size", "100", "--ghn-decoder", "lowrank", "--eval-every", "0", "--runs-dir", runs)
+    run_sac(
+        "--env-id",
+        "Pendulum-v1",
+        "--meta-batch",
+        "2",
+        "--total-timesteps",
+        "20",
+        "--learning-starts",
+        "10",
+        "--buffer-size",
+        "100",
+        "--ghn-decoder",
+        "lowrank",
+        "--eval-every",
+        "0",
+        "--runs-dir",
+        runs,
+    )
     run_dir = only_run_dir(runs)
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_20.pt")
     result = run_sac("--resume", snapshot, "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
-        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}")
+        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}"
+    )
     events = glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
     for total in ("20", "12"):  # at or below the checkpoint's step: nothing to do is an error, and nothing is written
         result = run_sac("--resume", checkpoint, "--total-timesteps", total, check=False)

@@ -1,7 +1,8 @@
 import csv
 
-import archspace
 from conftest import run_script
+
+import archspace
 from evaluate import CSV_FIELDS
 
 # Hopper's dims (11 observations, 3 actions); D_LM by Algorithm 1: (11 + 2) x l1 + ... + min(widths, 3)
@@ -13,8 +14,18 @@ def write_csv(path):
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for arch, score in SCORES.items():
-            writer.writerow({"arch": ",".join(map(str, arch)), "depth": len(arch), "params": archspace.num_params(arch, 11, 3),
-                             "d_lm": archspace.d_lm(arch, 11, 3), "episodes": 1, "score": score, "std": 0.0, "per_episode": f"{score:.4f}"})
+            writer.writerow(
+                {
+                    "arch": ",".join(map(str, arch)),
+                    "depth": len(arch),
+                    "params": archspace.num_params(arch, 11, 3),
+                    "d_lm": archspace.d_lm(arch, 11, 3),
+                    "episodes": 1,
+                    "score": score,
+                    "std": 0.0,
+                    "per_episode": f"{score:.4f}",
+                }
+            )
     return str(path)
 
 
@@ -25,12 +36,18 @@ def landscape(*flags):
 def test_spread_first_layer_and_dlm_split_count_by_hand(tmp_path):
     path = write_csv(tmp_path / "results.csv")
     assert landscape("spread", path, "--levels", "150", "--beat", "250") == [
-        "4 archs, min 100, quartiles 175 / 250 / 325, max 400, mean 250", "above 150: 3", "above 250: 2"]
-    assert landscape("first-layer", path) == ["first layer 4: 2 archs, min 100, quartiles 125 / 150 / 175, max 200",
-                                              "first layer 8: 2 archs, min 300, quartiles 325 / 350 / 375, max 400"]
+        "4 archs, min 100, quartiles 175 / 250 / 325, max 400, mean 250",
+        "above 150: 3",
+        "above 250: 2",
+    ]
+    assert landscape("first-layer", path) == [
+        "first layer 4: 2 archs, min 100, quartiles 125 / 150 / 175, max 200",
+        "first layer 8: 2 archs, min 300, quartiles 325 / 350 / 375, max 400",
+    ]
     assert landscape("dlm-split", path, "--d-lm", "100", "--under", "250") == [
         "D_LM > 100: 2 archs, min 300, quartiles 325 / 350 / 375, max 400, 0 under 250",
-        "D_LM <= 100: 2 archs, min 100, quartiles 125 / 150 / 175, max 200, 2 under 250"]
+        "D_LM <= 100: 2 archs, min 100, quartiles 125 / 150 / 175, max 200, 2 under 250",
+    ]
 
 
 def test_picks_replay_table2_cutoffs(tmp_path):
@@ -41,8 +58,10 @@ def test_picks_replay_table2_cutoffs(tmp_path):
     lines = landscape("picks", path, "--within", "350", "450")
     assert lines[0] == "5000 of 5000 cutoffs used (seed 0)"
     for line, name in zip(lines[1:], ("max-D_LM", "max-size")):
-        assert line == (f"{name} picks: 1 distinct archs, scores min 400, 1st percentile 400, median 400, max 400; "
-                        "ratio to the best under the cutoff: mean 1.000, min 1.000; 0 under 350, 0 over 450")
+        assert line == (
+            f"{name} picks: 1 distinct archs, scores min 400, 1st percentile 400, median 400, max 400; "
+            "ratio to the best under the cutoff: mean 1.000, min 1.000; 0 under 350, 0 over 450"
+        )
 
 
 def test_a_missing_csv_is_a_one_line_error(tmp_path):

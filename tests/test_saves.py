@@ -1,5 +1,6 @@
 """Checkpoints and GHN snapshots of both training scripts are never left half-written (a kill during a
 write, a full disk)."""
+
 import glob
 import os
 import subprocess
@@ -7,7 +8,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT, run_script
 
 SCRIPTS = ["ghp_sac", "ghp_ddpg_her"]
@@ -45,23 +45,62 @@ def small_disk(tmp_path):
     """A 1 MB tmpfs (needs root and mount permission: skipped elsewhere)."""
     mount_point = tmp_path / "small_disk"
     mount_point.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root and mount permission)")
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)
 
 
-@pytest.mark.parametrize("script, flags", [
-    ("ghp_sac.py", ["--env-id", "Pendulum-v1", "--meta-batch", "2", "--total-timesteps", "20", "--learning-starts", "10",
-                    "--buffer-size", "100", "--eval-every", "0"]),
-    ("ghp_ddpg_her.py", ["--epochs", "1", "--cycles-per-epoch", "1", "--rollouts-per-cycle", "1", "--updates-per-cycle", "1",
-                         "--meta-batch", "2", "--batch-size", "32", "--eval-archs", "1"]),
-])
+@pytest.mark.parametrize(
+    "script, flags",
+    [
+        (
+            "ghp_sac.py",
+            [
+                "--env-id",
+                "Pendulum-v1",
+                "--meta-batch",
+                "2",
+                "--total-timesteps",
+                "20",
+                "--learning-starts",
+                "10",
+                "--buffer-size",
+                "100",
+                "--eval-every",
+                "0",
+            ],
+        ),
+        (
+            "ghp_ddpg_her.py",
+            [
+                "--epochs",
+                "1",
+                "--cycles-per-epoch",
+                "1",
+                "--rollouts-per-cycle",
+                "1",
+                "--updates-per-cycle",
+                "1",
+                "--meta-batch",
+                "2",
+                "--batch-size",
+                "32",
+                "--eval-archs",
+                "1",
+            ],
+        ),
+    ],
+)
 def test_a_full_disk_is_a_one_line_error_and_leaves_no_partial_file(small_disk, script, flags):
     """The lowrank GHN's checkpoint (~25 MB with Adam's moments) cannot fit on 1 MB: before, torch's zip writer
     raised a RuntimeError traceback and left checkpoint.pt.tmp filling the disk."""
-    result = run_script(script, "--no-cuda", "--threads", "1", *flags, "--ghn-decoder", "lowrank", "--runs-dir", str(small_disk),
-                        check=False)
+    result = run_script(
+        script, "--no-cuda", "--threads", "1", *flags, "--ghn-decoder", "lowrank", "--runs-dir", str(small_disk), check=False
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"cannot write {small_disk}") and "checkpoint.pt: it needs about" in last_line

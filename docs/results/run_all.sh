@@ -359,3 +359,7 @@ reach_rollouts 1 authors --rollouts-per-cycle 8 --cycles-per-epoch 10 --epochs 5
 python docs/plot_curves.py --runs $RESULTS/reach_rollouts/FetchReach-v4__* --tags charts/test_success_rate eval/success_ \
   --ylabel "success rate" --out docs/results/reach_rollouts_curves.png \
   --title "FetchReach-v4, GHP lowrank, seed 1, 160k env steps: 1 or 8 rollouts per cycle" > docs/results/reach_rollouts_curves.md
+# Humanoid's learning curves (both runs' probe evaluations; the first step each reaches 1000 / 3000 / 5000)
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Humanoid-v4__baseline__1) \
+  --tags eval/return_ --levels 1000 3000 5000 --out docs/results/humanoid_curves.png \
+  --title "Humanoid-v4, SAC, seed 1: GHP (lowrank, steps_per_arch 100) vs the [256,256] baseline" > docs/results/humanoid_curves.md
