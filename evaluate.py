@@ -244,7 +244,13 @@ def meta_mismatch(meta, expected):
 
 
 def make_env(env_id, **kwargs):
-    return gym.make(env_id, **kwargs)  # Fetch ids are registered by importing ghp_ddpg_her
+    """The checkpoint's env (importing ghp_ddpg_her registers the Fetch ids); a one-line error if it cannot be made."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as error:
+        fail(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
+    except gym.error.Error as error:
+        fail(f"unknown env id {env_id!r}: {error}")
 
 
 class PolicyIO:

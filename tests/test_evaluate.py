@@ -202,6 +202,35 @@ def test_a_folder_another_evaluation_writes_is_refused(tmp_path):
     run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out))  # released: it runs
 
 
+def test_a_checkpoint_of_an_env_that_cannot_be_made_here_is_a_one_line_error(tmp_path):
+    """LunarLanderContinuous-v3 is registered but needs Box2D: before, gym.make's traceback."""
+    try:
+        import Box2D  # noqa: F401
+
+        pytest.skip("Box2D is installed here, so the env can be made")
+    except ImportError:
+        pass
+    path = str(tmp_path / "lunar.pt")
+    torch.save(
+        {
+            "algo": "sac",
+            "env_id": "LunarLanderContinuous-v3",
+            "obs_dim": 8,
+            "act_dim": 2,
+            "global_step": 0,
+            "args": {},
+            "ghn": GHN(8, 4, decoder="lowrank").to_checkpoint(),
+        },
+        path,
+    )
+    result = run_eval("run", "--checkpoint", path, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        "evaluate.py: env 'LunarLanderContinuous-v3' cannot be made here, a package it needs is missing"
+    )
+
+
 def test_an_arch_named_twice_is_evaluated_once(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
