@@ -40,22 +40,6 @@ gym.register_envs(gymnasium_robotics)
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment (part of the run name)"""
-    seed: int = 1
-    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
-    torch_deterministic: bool = True
-    """if toggled, `torch.backends.cudnn.deterministic=True`"""
-    cuda: bool = True
-    """use CUDA when it is available (--no-cuda forces the CPU)"""
-    threads: int = 0
-    """torch CPU threads; 0 keeps torch's default"""
-    runs_dir: str = "runs"
-    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
-    resume: str = ""
-    """path to a checkpoint.pt to continue exactly after its epoch (flags, RNG states, buffer);
-    flags not given are the checkpoint's; only run length, evaluation and device flags may differ"""
-
     # Algorithm specific arguments
     env_id: str = "FetchReach-v4"
     """a goal-conditioned gymnasium-robotics env: FetchReach-v4, FetchPush-v4, FetchSlide-v4, FetchPickAndPlace-v4"""
@@ -73,8 +57,6 @@ class Args:
     4 in all their Fetch configs); 0 trains the last rollout's archs for the whole cycle (the classic schedule)"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
-    async_envs: bool = False
-    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
     buffer_size: int = int(1e6)
     """replay buffer size in transitions (stored as whole episodes)"""
     gamma: float = 0.98
@@ -83,14 +65,6 @@ class Args:
     """target smoothing coefficient, applied once per cycle"""
     batch_size: int = 256
     """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
-    ghn_lr: float = 1e-3
-    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
-    ghn_weight_decay: float = 1e-5
-    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
-    baseline_lr: float = 1e-3
-    """Adam learning rate of the --baseline-arch actor (the authors' DDPG actor: 1e-3)"""
-    baseline_weight_decay: float = 0.0
-    """Adam weight decay of the --baseline-arch actor (the authors' DDPG actor has none)"""
     q_lr: float = 1e-3
     """learning rate of the Q network"""
     future_p: float = 0.8
@@ -119,8 +93,33 @@ class Args:
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
     ghn_code_slope: float = 0.1
     """negative slope of the leaky ReLU that ends the GHN's weight codes (0: a plain ReLU, as the authors'; docs/method.md)"""
+    ghn_lr: float = 1e-3
+    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
+    ghn_weight_decay: float = 1e-5
+    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
+    baseline_lr: float = 1e-3
+    """Adam learning rate of the --baseline-arch actor (the authors' DDPG actor: 1e-3)"""
+    baseline_weight_decay: float = 0.0
+    """Adam weight decay of the --baseline-arch actor (the authors' DDPG actor has none)"""
 
-    # Evaluation and checkpoints
+    # Run: naming, device, logging, evaluation, checkpoints, resume, compile
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """use CUDA when it is available (--no-cuda forces the CPU)"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+    runs_dir: str = "runs"
+    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
+    resume: str = ""
+    """path to a checkpoint.pt to continue exactly after its epoch (flags, RNG states, buffer);
+    flags not given are the checkpoint's; only run length, evaluation and device flags may differ"""
+    async_envs: bool = False
+    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
     eval_archs: int = 16
     """random architectures tested after each epoch (besides the probe set), one episode each"""
     capture_video: bool = False
@@ -136,27 +135,6 @@ class Args:
     on a GPU; the first step compiles (about a minute)"""
 
 
-# Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
-# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = (
-    "resume",
-    "epochs",
-    "eval_archs",
-    "capture_video",
-    "save_every",
-    "save_buffer",
-    "cuda",
-    "threads",
-    "async_envs",
-    "torch_deterministic",
-    "compile",
-)
-# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
-# then with the value that reproduces what the run did (before --steps-per-arch and --rollouts-per-cycle,
-# every cycle was classic; before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
-FORMER_DEFAULTS = {"steps_per_arch": 0, "rollouts_per_cycle": 1, "ghn_code_slope": 0.0}
-
-
 PROBE_ARCHS = [(4, 8), (16, 16, 8), (64, 64), (256, 256)]
 
 
@@ -167,34 +145,6 @@ def make_env(env_id, seed):
         return env
 
     return thunk
-
-
-def check_env(env_id):
-    """One-line errors for env ids this script cannot train on; returns (obs_dim, goal_dim, act_dim, T)."""
-    try:
-        env = gym.make(env_id)
-    except gym.error.DependencyNotInstalled as error:  # a registered env whose package is missing
-        raise SystemExit(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
-    except gym.error.Error as error:
-        raise SystemExit(f"unknown env id {env_id!r}: {error}")
-    obs_space, act_space, horizon = env.observation_space, env.action_space, env.spec.max_episode_steps
-    has_reward_fn = hasattr(env.unwrapped, "compute_reward")
-    env.close()
-    if not (
-        isinstance(obs_space, gym.spaces.Dict)
-        and {"observation", "achieved_goal", "desired_goal"} <= set(obs_space.spaces)
-        and has_reward_fn
-    ):
-        raise SystemExit(
-            f"env {env_id!r} is not goal-conditioned: ghp_ddpg_her.py needs a dict observation with "
-            "observation/achieved_goal/desired_goal and compute_reward (e.g. FetchReach-v4); "
-            "for MuJoCo locomotion use ghp_sac.py"
-        )
-    if not isinstance(act_space, gym.spaces.Box):
-        raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_ddpg_her.py needs a Box one")
-    if not horizon:
-        raise SystemExit(f"env {env_id!r} has no max_episode_steps: HER needs fixed-length episodes")
-    return obs_space["observation"].shape[0], obs_space["desired_goal"].shape[0], act_space.shape[0], horizon
 
 
 class Normalizer:
@@ -328,6 +278,27 @@ class QNetwork(nn.Module):
         return self.fc4(x)
 
 
+def run_split_by_arch(policies, inputs, meta_batch):
+    """Eq. 4's split of the minibatch by architecture: the rows of `inputs` are cut into meta_batch
+    equal chunks, and chunk i goes through the policy of arch i (`policies` maps (meta_batch, n, dim)
+    to (meta_batch, n, act_dim)); returns the outputs in the rows' order."""
+    return policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1)
+
+
+def deterministic_action(outputs, max_action=1.0):
+    """The policy's action: tanh of the generated network's outputs, times the action bound (1 for the
+    critic's units in [-1, 1]; the env's bound in rollouts, evaluate.py and the exported C code)."""
+    return torch.tanh(outputs) * max_action
+
+
+def sample_meta_batch(rng, n, space, mode):
+    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
+    baseline's space is its one architecture: that draws no random numbers."""
+    if len(space) == 1:
+        return [space[0]] * n
+    return archspace.sample_archs(rng, n, space, mode=mode)
+
+
 class BaselineActor(nn.Module):
     """An ordinary MLP (obs, goal) -> arch -> act_dim with the GHN's interface, so that the training
     loop treats both alike: baseline(archs) gives [(W, b), ...] per arch like ghn(archs) (the same MLP
@@ -358,6 +329,189 @@ class BaselineActor(nn.Module):
 
     def param_groups(self, weight_decay):
         return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
+
+
+def arch_name(arch):
+    return "-".join(str(width) for width in arch)
+
+
+def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
+    """One episode in every env, env i acting with the policy generated for archs[i], which stays the
+    same for the whole episode (Sec. III-C). With explore: Gaussian action noise, plus a uniformly
+    random action with probability random_eps. Returns the episode arrays and the final success flags."""
+    n, max_action = len(archs), float(envs.single_action_space.high[0])
+    spaces = envs.single_observation_space
+    obs_ep = np.zeros((n, horizon + 1, spaces["observation"].shape[0]), np.float32)
+    achieved_ep = np.zeros((n, horizon + 1, spaces["achieved_goal"].shape[0]), np.float32)
+    goals_ep = np.zeros((n, horizon, spaces["desired_goal"].shape[0]), np.float32)
+    actions_ep = np.zeros((n, horizon, envs.single_action_space.shape[0]), np.float32)
+    observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
+    with torch.no_grad():
+        acting_policies = policy_net.policies(policy_net.arch_ids(archs))
+    for t in range(horizon):
+        obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
+        goals_ep[:, t] = observation["desired_goal"]
+        with torch.no_grad():
+            outputs = run_split_by_arch(
+                acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n
+            )
+        actions = deterministic_action(outputs, max_action).cpu().numpy()
+        if explore:
+            actions = np.clip(
+                actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape), -max_action, max_action
+            )
+            random_actions = rng.uniform(-max_action, max_action, actions.shape)
+            actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
+        actions_ep[:, t] = actions
+        observation, _, _, _, infos = envs.step(actions)
+    obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
+    return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
+
+
+def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, args, seed):
+    """Success of one deterministic episode per arch, the archs run meta_batch at a time (the last
+    batch padded, so that every env runs an episode)."""
+    success = []
+    for start in range(0, len(archs), args.meta_batch):
+        batch = archs[start : start + args.meta_batch]
+        padded = batch + batch[-1:] * (args.meta_batch - len(batch))
+        success.extend(
+            rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)[4][
+                : len(batch)
+            ]
+        )
+    return np.array(success)
+
+
+@torch.no_grad()
+def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
+    """One deterministic episode (reset with `seed`) of the policy generated for each arch, saved as
+    <prefix>_<arch>.mp4; draws no random numbers and changes no normaliser."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    max_action = float(env.action_space.high[0])
+    for arch, params in zip(archs, policy_net(archs)):
+        observation, _ = env.reset(seed=seed)
+        frames, done = [env.render()], False
+        while not done:
+            outputs = mlp_forward(params, policy_inputs(observation["observation"][None], observation["desired_goal"][None]))
+            observation, _, terminated, truncated, _ = env.step(deterministic_action(outputs, max_action)[0].cpu().numpy())
+            frames.append(env.render())
+            done = terminated or truncated
+        imageio.mimwrite(f"{prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 25), macro_block_size=1)
+    env.close()
+
+
+# ---- run plumbing (flag checks, resume, compile, logging): not needed to follow the algorithm ----
+
+# Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
+# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
+RESUME_MAY_CHANGE = (
+    "resume",
+    "epochs",
+    "eval_archs",
+    "capture_video",
+    "save_every",
+    "save_buffer",
+    "cuda",
+    "threads",
+    "async_envs",
+    "torch_deterministic",
+    "compile",
+)
+# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
+# then with the value that reproduces what the run did (before --steps-per-arch and --rollouts-per-cycle,
+# every cycle was classic; before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
+FORMER_DEFAULTS = {"steps_per_arch": 0, "rollouts_per_cycle": 1, "ghn_code_slope": 0.0}
+
+
+def check_env(env_id):
+    """One-line errors for env ids this script cannot train on; returns (obs_dim, goal_dim, act_dim, T)."""
+    try:
+        env = gym.make(env_id)
+    except gym.error.DependencyNotInstalled as error:  # a registered env whose package is missing
+        raise SystemExit(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
+    except gym.error.Error as error:
+        raise SystemExit(f"unknown env id {env_id!r}: {error}")
+    obs_space, act_space, horizon = env.observation_space, env.action_space, env.spec.max_episode_steps
+    has_reward_fn = hasattr(env.unwrapped, "compute_reward")
+    env.close()
+    if not (
+        isinstance(obs_space, gym.spaces.Dict)
+        and {"observation", "achieved_goal", "desired_goal"} <= set(obs_space.spaces)
+        and has_reward_fn
+    ):
+        raise SystemExit(
+            f"env {env_id!r} is not goal-conditioned: ghp_ddpg_her.py needs a dict observation with "
+            "observation/achieved_goal/desired_goal and compute_reward (e.g. FetchReach-v4); "
+            "for MuJoCo locomotion use ghp_sac.py"
+        )
+    if not isinstance(act_space, gym.spaces.Box):
+        raise SystemExit(f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_ddpg_her.py needs a Box one")
+    if not horizon:
+        raise SystemExit(f"env {env_id!r} has no max_episode_steps: HER needs fixed-length episodes")
+    return obs_space["observation"].shape[0], obs_space["desired_goal"].shape[0], act_space.shape[0], horizon
+
+
+def check_args(args):
+    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim,
+    goal_dim, act_dim, horizon)."""
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(
+            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+            "the minibatch is split into meta_batch equal chunks, one per architecture"
+        )
+    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "rollouts_per_cycle", "eval_archs", "save_every"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if args.steps_per_arch < 0:
+        raise SystemExit(f"bad --steps-per-arch {args.steps_per_arch}: must be at least 0 (0: one meta-batch per cycle)")
+    if not 0.0 <= args.future_p <= 1.0:
+        raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
+    cycle = args.rollouts_per_cycle * args.meta_batch * horizon
+    if args.buffer_size < cycle:
+        raise SystemExit(
+            f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
+            f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)"
+        )
+    return baseline_arch, obs_dim, goal_dim, act_dim, horizon
+
+
+def check_rendering(env_id):
+    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
+        gl = os.environ.get("MUJOCO_GL", "")
+        raise SystemExit(
+            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
+        )
+    finally:
+        env.close()
+
+
+def seed_and_device(args):
+    """Seeds python, numpy and torch; returns the torch device and the numpy generator of exploration,
+    HER sampling and architecture sampling."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
+    return device, np.random.default_rng(args.seed)
 
 
 class CompilableAdam:
@@ -433,160 +587,6 @@ class CompilableAdam:
                     exp_avg_sq.copy_(entry["exp_avg_sq"])
                     self.steps.fill_(float(entry["step"]))
                 index += 1
-
-
-def actor_forward(policies, inputs, meta_batch):
-    """Eq. 4's split of the minibatch by architecture: the rows of `inputs` are cut into meta_batch
-    equal chunks, and chunk i goes through the policy of arch i (`policies` maps (meta_batch, n, dim)
-    to (meta_batch, n, act_dim)); returns the outputs in the rows' order."""
-    return policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1)
-
-
-def deterministic_action(outputs, max_action=1.0):
-    """The policy's action: tanh of the generated network's outputs, times the action bound (1 for the
-    critic's units in [-1, 1]; the env's bound in rollouts, evaluate.py and the exported C code)."""
-    return torch.tanh(outputs) * max_action
-
-
-def arch_name(arch):
-    return "-".join(str(width) for width in arch)
-
-
-def sample_meta_batch(rng, n, space, mode):
-    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
-    baseline's space is its one architecture: that draws no random numbers."""
-    if len(space) == 1:
-        return [space[0]] * n
-    return archspace.sample_archs(rng, n, space, mode=mode)
-
-
-def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
-    """One episode in every env, env i acting with the policy generated for archs[i], which stays the
-    same for the whole episode (Sec. III-C). With explore: Gaussian action noise, plus a uniformly
-    random action with probability random_eps. Returns the episode arrays and the final success flags."""
-    n, max_action = len(archs), float(envs.single_action_space.high[0])
-    spaces = envs.single_observation_space
-    obs_ep = np.zeros((n, horizon + 1, spaces["observation"].shape[0]), np.float32)
-    achieved_ep = np.zeros((n, horizon + 1, spaces["achieved_goal"].shape[0]), np.float32)
-    goals_ep = np.zeros((n, horizon, spaces["desired_goal"].shape[0]), np.float32)
-    actions_ep = np.zeros((n, horizon, envs.single_action_space.shape[0]), np.float32)
-    observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
-    with torch.no_grad():
-        acting_policies = policy_net.policies(policy_net.arch_ids(archs))
-    for t in range(horizon):
-        obs_ep[:, t], achieved_ep[:, t] = observation["observation"], observation["achieved_goal"]
-        goals_ep[:, t] = observation["desired_goal"]
-        with torch.no_grad():
-            outputs = actor_forward(acting_policies, policy_inputs(observation["observation"], observation["desired_goal"]), n)
-        actions = deterministic_action(outputs, max_action).cpu().numpy()
-        if explore:
-            actions = np.clip(
-                actions + args.exploration_noise * max_action * rng.standard_normal(actions.shape), -max_action, max_action
-            )
-            random_actions = rng.uniform(-max_action, max_action, actions.shape)
-            actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
-        actions_ep[:, t] = actions
-        observation, _, _, _, infos = envs.step(actions)
-    obs_ep[:, horizon], achieved_ep[:, horizon] = observation["observation"], observation["achieved_goal"]
-    return obs_ep, achieved_ep, goals_ep, actions_ep, infos["is_success"].astype(np.float64)
-
-
-def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, args, seed):
-    """Success of one deterministic episode per arch, the archs run meta_batch at a time (the last
-    batch padded, so that every env runs an episode)."""
-    success = []
-    for start in range(0, len(archs), args.meta_batch):
-        batch = archs[start : start + args.meta_batch]
-        padded = batch + batch[-1:] * (args.meta_batch - len(batch))
-        success.extend(
-            rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)[4][
-                : len(batch)
-            ]
-        )
-    return np.array(success)
-
-
-@torch.no_grad()
-def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
-    """One deterministic episode (reset with `seed`) of the policy generated for each arch, saved as
-    <prefix>_<arch>.mp4; draws no random numbers and changes no normaliser."""
-    env = gym.make(env_id, render_mode="rgb_array")
-    max_action = float(env.action_space.high[0])
-    for arch, params in zip(archs, policy_net(archs)):
-        observation, _ = env.reset(seed=seed)
-        frames, done = [env.render()], False
-        while not done:
-            outputs = mlp_forward(params, policy_inputs(observation["observation"][None], observation["desired_goal"][None]))
-            observation, _, terminated, truncated, _ = env.step(deterministic_action(outputs, max_action)[0].cpu().numpy())
-            frames.append(env.render())
-            done = terminated or truncated
-        imageio.mimwrite(f"{prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 25), macro_block_size=1)
-    env.close()
-
-
-# ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
-
-
-def check_args(args):
-    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim,
-    goal_dim, act_dim, horizon)."""
-    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(
-            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-            "the minibatch is split into meta_batch equal chunks, one per architecture"
-        )
-    for name in ("epochs", "cycles_per_epoch", "updates_per_cycle", "rollouts_per_cycle", "eval_archs", "save_every"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
-    if args.steps_per_arch < 0:
-        raise SystemExit(f"bad --steps-per-arch {args.steps_per_arch}: must be at least 0 (0: one meta-batch per cycle)")
-    if not 0.0 <= args.future_p <= 1.0:
-        raise SystemExit(f"bad --future-p {args.future_p}: allowed 0..1")
-    try:
-        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
-    except ValueError as error:
-        raise SystemExit(f"--baseline-arch: {error}")
-    obs_dim, goal_dim, act_dim, horizon = check_env(args.env_id)
-    cycle = args.rollouts_per_cycle * args.meta_batch * horizon
-    if args.buffer_size < cycle:
-        raise SystemExit(
-            f"--buffer-size {args.buffer_size} must hold at least one cycle's episodes: {cycle} transitions "
-            f"(--rollouts-per-cycle {args.rollouts_per_cycle} x --meta-batch {args.meta_batch} x {horizon} steps)"
-        )
-    return baseline_arch, obs_dim, goal_dim, act_dim, horizon
-
-
-def check_rendering(env_id):
-    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
-    env = gym.make(env_id, render_mode="rgb_array")
-    try:
-        env.reset(seed=0)
-        env.render()
-    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
-        gl = os.environ.get("MUJOCO_GL", "")
-        raise SystemExit(
-            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
-            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
-            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
-        )
-    finally:
-        env.close()
-
-
-def seed_and_device(args):
-    """Seeds python, numpy and torch; returns the torch device and the numpy generator of exploration,
-    HER sampling and architecture sampling."""
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # denormal Adam moments of rarely used GHN rows slow CPU updates
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
-    return device, np.random.default_rng(args.seed)
 
 
 def flags_on_command_line(argv):
@@ -860,7 +860,7 @@ if __name__ == "__main__":
             # Target policy = the current GHN's policies for the same archs, as the authors do
             # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
             # its current actor the same way, so that only the policy network differs.
-            next_actions = deterministic_action(actor_forward(policies, b_next_inputs, args.meta_batch))
+            next_actions = deterministic_action(run_split_by_arch(policies, b_next_inputs, args.meta_batch))
             target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
             target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
         q_values = qf(b_inputs, b_actions).view(-1)
@@ -870,7 +870,7 @@ if __name__ == "__main__":
         q_optimizer.step()
 
         # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-        pi = deterministic_action(actor_forward(policies, b_inputs, args.meta_batch))
+        pi = deterministic_action(run_split_by_arch(policies, b_inputs, args.meta_batch))
         actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
         policy_optimizer.zero_grad()
         actor_loss.backward()

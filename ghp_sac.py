@@ -38,22 +38,6 @@ from ghn import GHN, mlp_forward
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment (part of the run name)"""
-    seed: int = 1
-    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
-    torch_deterministic: bool = True
-    """if toggled, `torch.backends.cudnn.deterministic=True`"""
-    cuda: bool = True
-    """use CUDA when it is available (--no-cuda forces the CPU)"""
-    threads: int = 0
-    """torch CPU threads; 0 keeps torch's default"""
-    runs_dir: str = "runs"
-    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
-    resume: str = ""
-    """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs);
-    flags not given are the checkpoint's; only run length, logging and device flags may differ"""
-
     # Algorithm specific arguments
     env_id: str = "Hopper-v4"
     """the id of a gymnasium MuJoCo env with a Box observation and action space"""
@@ -61,8 +45,6 @@ class Args:
     """total env steps, summed over the meta_batch parallel envs"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
-    async_envs: bool = False
-    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
     buffer_size: int = int(1e6)
     """the replay memory buffer size, shared by all envs"""
     gamma: float = 0.99
@@ -73,14 +55,6 @@ class Args:
     """minibatch size, split into meta_batch equal chunks, one per architecture (Eq. 4)"""
     learning_starts: int = 10_000
     """env steps of uniformly random actions before learning; updates start once the buffer holds more than this"""
-    ghn_lr: float = 1e-3
-    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
-    ghn_weight_decay: float = 1e-5
-    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
-    baseline_lr: float = 3e-4
-    """Adam learning rate of the --baseline-arch actor (the authors' SAC baseline and CleanRL: 3e-4)"""
-    baseline_weight_decay: float = 0.0
-    """Adam weight decay of the --baseline-arch actor (the authors' SAC baseline has none)"""
     q_lr: float = 3e-4
     """learning rate of the Q networks"""
     alpha: float = 0.2
@@ -103,8 +77,33 @@ class Args:
     """rank of the lowrank decoder's row and column factors (ignored by the full decoder)"""
     ghn_code_slope: float = 0.1
     """negative slope of the leaky ReLU that ends the GHN's weight codes (0: a plain ReLU, as the authors'; docs/method.md)"""
+    ghn_lr: float = 1e-3
+    """Adam learning rate of the GHN (the authors' hyper/core.py)"""
+    ghn_weight_decay: float = 1e-5
+    """Adam weight decay of the GHN, applied to the weights as the generated policies see them (the authors' 1e-5)"""
+    baseline_lr: float = 3e-4
+    """Adam learning rate of the --baseline-arch actor (the authors' SAC baseline and CleanRL: 3e-4)"""
+    baseline_weight_decay: float = 0.0
+    """Adam weight decay of the --baseline-arch actor (the authors' SAC baseline has none)"""
 
-    # Logging, evaluation and checkpoints
+    # Run: naming, device, logging, evaluation, checkpoints, resume, compile
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    seed: int = 1
+    """seed of the experiment (python, numpy, torch, envs, architecture sampling)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """use CUDA when it is available (--no-cuda forces the CPU)"""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default"""
+    runs_dir: str = "runs"
+    """folder for tensorboard logs and checkpoints: <runs-dir>/<run name>/ (a resumed run stays in its checkpoint's folder)"""
+    resume: str = ""
+    """path to a checkpoint.pt to continue exactly where it stopped (flags, RNG states, buffer, envs);
+    flags not given are the checkpoint's; only run length, logging and device flags may differ"""
+    async_envs: bool = False
+    """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
     log_every: int = 1000
     """env steps between terminal progress lines and tensorboard loss scalars (updates/s is measured over that window)"""
     eval_every: int = 50_000
@@ -124,28 +123,6 @@ class Args:
     as CUDA graphs on a GPU; the first steps compile (about a minute)"""
 
 
-# Flags that --resume may change: run length, logging, and where and how the run executes. Every
-# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
-RESUME_MAY_CHANGE = (
-    "resume",
-    "total_timesteps",
-    "log_every",
-    "eval_every",
-    "eval_episodes",
-    "capture_video",
-    "save_every",
-    "save_buffer",
-    "cuda",
-    "threads",
-    "async_envs",
-    "torch_deterministic",
-    "compile",
-)
-# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
-# then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
-FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
-
-
 PROBE_ARCHS = [(4,), (8, 4, 4, 4), (16, 16), (64, 64), (256, 256), (512, 512, 512, 512)]
 LOG_STD_MAX = 2
 LOG_STD_MIN = -5
@@ -159,60 +136,6 @@ def make_env(env_id, seed):
         return ExactEnvState(env)
 
     return thunk
-
-
-class ExactEnvState(gym.Wrapper):
-    """Adds `resume_state`: everything an env's next steps depend on, to save and restore mid-episode
-    for an exact --resume (also through AsyncVectorEnv's get_attr/set_attr). Per wrapper layer its
-    plain attributes (step counters, episode statistics, random generators); for MuJoCo envs the
-    whole MjData, derived quantities included (some rewards read them before stepping)."""
-
-    PLAIN = (bool, int, float, str, type(None), np.ndarray, np.generic, np.random.Generator, collections.deque)
-
-    @property
-    def resume_state(self):
-        layers, env = [], self.env
-        while env is not None:
-            layer = {key: copy.deepcopy(value) for key, value in vars(env).items() if isinstance(value, self.PLAIN)}
-            if isinstance(getattr(env, "data", None), mujoco.MjData):
-                layer["mujoco_data"] = pickle.dumps(env.data)
-            layers.append(layer)
-            env = getattr(env, "env", None)
-        return layers
-
-    @resume_state.setter
-    def resume_state(self, layers):
-        env = self.env
-        for layer in layers:
-            for key, value in layer.items():
-                if key == "mujoco_data":
-                    mujoco.mj_copyData(env.data, env.model, pickle.loads(value))
-                else:
-                    setattr(env, key, copy.deepcopy(value))
-            env = getattr(env, "env", None)
-
-
-def check_env(env_id):
-    """One-line errors for env ids this script cannot train on; returns (obs_dim, act_dim)."""
-    try:
-        env = gym.make(env_id)
-    except gym.error.DependencyNotInstalled as error:  # a registered env whose package is missing
-        raise SystemExit(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
-    except gym.error.Error as error:
-        hint = " (goal-conditioned Fetch envs: use ghp_ddpg_her.py)" if env_id.startswith("Fetch") else ""
-        raise SystemExit(f"unknown env id {env_id!r}: {error}{hint}")
-    obs_space, act_space = env.observation_space, env.action_space
-    env.close()
-    if not isinstance(act_space, gym.spaces.Box):
-        raise SystemExit(
-            f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_sac.py needs a Box (continuous) one"
-        )
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise SystemExit(
-            f"env {env_id!r} has observation space {obs_space}: ghp_sac.py needs a flat Box one "
-            "(goal-conditioned Fetch envs: use ghp_ddpg_her.py)"
-        )
-    return obs_space.shape[0], act_space.shape[0]
 
 
 class ReplayBuffer:
@@ -276,6 +199,39 @@ class SoftQNetwork(nn.Module):
         return self.fc3(x)
 
 
+def run_split_by_arch(policies, obs, meta_batch):
+    """Eq. 4's split of the minibatch by architecture: the rows of `obs` are cut into meta_batch equal
+    chunks, and chunk i goes through the policy of arch i. `policies` maps (meta_batch, n, obs_dim)
+    to (meta_batch, n, 2 x act_dim)."""
+    return policies(obs.view(meta_batch, -1, obs.shape[1])).flatten(0, 1)
+
+
+def squashed_gaussian(outputs, action_scale, action_bias):
+    """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
+    mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
+    log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
+    normal = torch.distributions.Normal(mean, log_std.exp())
+    x_t = normal.rsample()
+    y_t = torch.tanh(x_t)
+    action = y_t * action_scale + action_bias
+    log_prob = normal.log_prob(x_t) - torch.log(action_scale * (1 - y_t.pow(2)) + 1e-6)
+    return action, log_prob.sum(1, keepdim=True)
+
+
+def deterministic_action(outputs, action_scale, action_bias):
+    """The evaluation action tanh(mean), scaled to the action bounds; draws no random numbers, so
+    evaluating never changes the training run's random stream."""
+    return torch.tanh(outputs.chunk(2, dim=1)[0]) * action_scale + action_bias
+
+
+def sample_meta_batch(rng, n, space, mode):
+    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
+    baseline's space is its one architecture: that draws no random numbers."""
+    if len(space) == 1:
+        return [space[0]] * n
+    return archspace.sample_archs(rng, n, space, mode=mode)
+
+
 class BaselineActor(nn.Module):
     """An ordinary MLP obs -> arch -> 2 x act_dim with the GHN's interface, so that the training loop
     treats both alike: baseline(archs) gives [(W, b), ...] per arch like ghn(archs) (the same MLP for
@@ -306,6 +262,172 @@ class BaselineActor(nn.Module):
 
     def param_groups(self, weight_decay):
         return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
+
+
+def arch_name(arch):
+    return "-".join(str(width) for width in arch)
+
+
+@torch.no_grad()
+def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, action_bias, device, video_prefix=None):
+    """Deterministic return (tanh of the mean, as in training) of the policy generated for each arch:
+    {arch name: mean return over `episodes` episodes}. With video_prefix, the first episode of each
+    arch is also saved as <video_prefix>_<arch>.mp4."""
+    env = gym.make(env_id, render_mode="rgb_array" if video_prefix else None)
+    returns = {}
+    for arch, params in zip(archs, policy_net(archs)):
+        episode_returns = []
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            frames = [env.render()] if video_prefix and episode == 0 else None
+            done, total = False, 0.0
+            while not done:
+                outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
+                action = deterministic_action(outputs, action_scale, action_bias)
+                obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
+                total += float(reward)
+                done = terminated or truncated
+                if frames is not None:
+                    frames.append(env.render())
+            if frames is not None:
+                imageio.mimwrite(
+                    f"{video_prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1
+                )
+            episode_returns.append(total)
+        returns[arch_name(arch)] = float(np.mean(episode_returns))
+    env.close()
+    return returns
+
+
+# ---- run plumbing (flag checks, resume, compile, logging): not needed to follow the algorithm ----
+
+# Flags that --resume may change: run length, logging, and where and how the run executes. Every
+# other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
+RESUME_MAY_CHANGE = (
+    "resume",
+    "total_timesteps",
+    "log_every",
+    "eval_every",
+    "eval_episodes",
+    "capture_video",
+    "save_every",
+    "save_buffer",
+    "cuda",
+    "threads",
+    "async_envs",
+    "torch_deterministic",
+    "compile",
+)
+# A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
+# then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
+FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
+
+
+def check_env(env_id):
+    """One-line errors for env ids this script cannot train on; returns (obs_dim, act_dim)."""
+    try:
+        env = gym.make(env_id)
+    except gym.error.DependencyNotInstalled as error:  # a registered env whose package is missing
+        raise SystemExit(f"env {env_id!r} cannot be made here, a package it needs is missing: {error}")
+    except gym.error.Error as error:
+        hint = " (goal-conditioned Fetch envs: use ghp_ddpg_her.py)" if env_id.startswith("Fetch") else ""
+        raise SystemExit(f"unknown env id {env_id!r}: {error}{hint}")
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    if not isinstance(act_space, gym.spaces.Box):
+        raise SystemExit(
+            f"env {env_id!r} has a {type(act_space).__name__} action space: ghp_sac.py needs a Box (continuous) one"
+        )
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise SystemExit(
+            f"env {env_id!r} has observation space {obs_space}: ghp_sac.py needs a flat Box one "
+            "(goal-conditioned Fetch envs: use ghp_ddpg_her.py)"
+        )
+    return obs_space.shape[0], act_space.shape[0]
+
+
+def check_args(args):
+    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
+    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
+        raise SystemExit(
+            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
+            "the minibatch is split into meta_batch equal chunks, one per architecture"
+        )
+    if args.buffer_size <= args.learning_starts:
+        raise SystemExit(
+            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
+            "updates start once the buffer holds more than learning_starts transitions"
+        )
+    try:
+        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
+    except ValueError as error:
+        raise SystemExit(f"--baseline-arch: {error}")
+    return (baseline_arch, *check_env(args.env_id))
+
+
+def check_rendering(env_id):
+    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        env.render()
+    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
+        gl = os.environ.get("MUJOCO_GL", "")
+        raise SystemExit(
+            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
+            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
+            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
+        )
+    finally:
+        env.close()
+
+
+def seed_and_device(args):
+    """Seeds python, numpy and torch; returns the torch device and the numpy generator that samples architectures."""
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
+    # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
+    torch.set_flush_denormal(True)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.cuda and device.type == "cpu":
+        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
+    return device, np.random.default_rng(args.seed)
+
+
+class ExactEnvState(gym.Wrapper):
+    """Adds `resume_state`: everything an env's next steps depend on, to save and restore mid-episode
+    for an exact --resume (also through AsyncVectorEnv's get_attr/set_attr). Per wrapper layer its
+    plain attributes (step counters, episode statistics, random generators); for MuJoCo envs the
+    whole MjData, derived quantities included (some rewards read them before stepping)."""
+
+    PLAIN = (bool, int, float, str, type(None), np.ndarray, np.generic, np.random.Generator, collections.deque)
+
+    @property
+    def resume_state(self):
+        layers, env = [], self.env
+        while env is not None:
+            layer = {key: copy.deepcopy(value) for key, value in vars(env).items() if isinstance(value, self.PLAIN)}
+            if isinstance(getattr(env, "data", None), mujoco.MjData):
+                layer["mujoco_data"] = pickle.dumps(env.data)
+            layers.append(layer)
+            env = getattr(env, "env", None)
+        return layers
+
+    @resume_state.setter
+    def resume_state(self, layers):
+        env = self.env
+        for layer in layers:
+            for key, value in layer.items():
+                if key == "mujoco_data":
+                    mujoco.mj_copyData(env.data, env.model, pickle.loads(value))
+                else:
+                    setattr(env, key, copy.deepcopy(value))
+            env = getattr(env, "env", None)
 
 
 class CompilableAdam:
@@ -381,130 +503,6 @@ class CompilableAdam:
                     exp_avg_sq.copy_(entry["exp_avg_sq"])
                     self.steps.fill_(float(entry["step"]))
                 index += 1
-
-
-def actor_forward(policies, obs, meta_batch):
-    """Eq. 4's split of the minibatch by architecture: the rows of `obs` are cut into meta_batch equal
-    chunks, and chunk i goes through the policy of arch i. `policies` maps (meta_batch, n, obs_dim)
-    to (meta_batch, n, 2 x act_dim)."""
-    return policies(obs.view(meta_batch, -1, obs.shape[1])).flatten(0, 1)
-
-
-def squashed_gaussian(outputs, action_scale, action_bias):
-    """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
-    mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
-    log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
-    normal = torch.distributions.Normal(mean, log_std.exp())
-    x_t = normal.rsample()
-    y_t = torch.tanh(x_t)
-    action = y_t * action_scale + action_bias
-    log_prob = normal.log_prob(x_t) - torch.log(action_scale * (1 - y_t.pow(2)) + 1e-6)
-    return action, log_prob.sum(1, keepdim=True)
-
-
-def deterministic_action(outputs, action_scale, action_bias):
-    """The evaluation action tanh(mean), scaled to the action bounds; draws no random numbers, so
-    evaluating never changes the training run's random stream."""
-    return torch.tanh(outputs.chunk(2, dim=1)[0]) * action_scale + action_bias
-
-
-def arch_name(arch):
-    return "-".join(str(width) for width in arch)
-
-
-def sample_meta_batch(rng, n, space, mode):
-    """n architectures from `space` (Sec. III-C), one per env or per chunk of a minibatch. The
-    baseline's space is its one architecture: that draws no random numbers."""
-    if len(space) == 1:
-        return [space[0]] * n
-    return archspace.sample_archs(rng, n, space, mode=mode)
-
-
-@torch.no_grad()
-def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, action_bias, device, video_prefix=None):
-    """Deterministic return (tanh of the mean, as in training) of the policy generated for each arch:
-    {arch name: mean return over `episodes` episodes}. With video_prefix, the first episode of each
-    arch is also saved as <video_prefix>_<arch>.mp4."""
-    env = gym.make(env_id, render_mode="rgb_array" if video_prefix else None)
-    returns = {}
-    for arch, params in zip(archs, policy_net(archs)):
-        episode_returns = []
-        for episode in range(episodes):
-            obs, _ = env.reset(seed=seed + episode)
-            frames = [env.render()] if video_prefix and episode == 0 else None
-            done, total = False, 0.0
-            while not done:
-                outputs = mlp_forward(params, torch.as_tensor(obs, dtype=torch.float32, device=device)[None])
-                action = deterministic_action(outputs, action_scale, action_bias)
-                obs, reward, terminated, truncated, _ = env.step(action[0].cpu().numpy())
-                total += float(reward)
-                done = terminated or truncated
-                if frames is not None:
-                    frames.append(env.render())
-            if frames is not None:
-                imageio.mimwrite(
-                    f"{video_prefix}_{arch_name(arch)}.mp4", frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1
-                )
-            episode_returns.append(total)
-        returns[arch_name(arch)] = float(np.mean(episode_returns))
-    env.close()
-    return returns
-
-
-# ---- plumbing: flag checks, set-up, checkpoints, logging. The algorithm is all in __main__ below. ----
-
-
-def check_args(args):
-    """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
-    if args.meta_batch < 1 or args.batch_size % args.meta_batch != 0:
-        raise SystemExit(
-            f"--batch-size {args.batch_size} must be a positive multiple of --meta-batch {args.meta_batch}: "
-            "the minibatch is split into meta_batch equal chunks, one per architecture"
-        )
-    if args.buffer_size <= args.learning_starts:
-        raise SystemExit(
-            f"--buffer-size {args.buffer_size} must be larger than --learning-starts {args.learning_starts}: "
-            "updates start once the buffer holds more than learning_starts transitions"
-        )
-    try:
-        baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
-    except ValueError as error:
-        raise SystemExit(f"--baseline-arch: {error}")
-    return (baseline_arch, *check_env(args.env_id))
-
-
-def check_rendering(env_id):
-    """One-line error unless MuJoCo can render offscreen here (--capture-video)."""
-    env = gym.make(env_id, render_mode="rgb_array")
-    try:
-        env.reset(seed=0)
-        env.render()
-    except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
-        gl = os.environ.get("MUJOCO_GL", "")
-        raise SystemExit(
-            f"--capture-video: cannot render with MUJOCO_GL={gl or '(unset: glfw, needs a display)'} "
-            f"({type(error).__name__}): on a headless machine install OSMesa (Debian/Ubuntu: apt-get install "
-            "libosmesa6) and run with MUJOCO_GL=osmesa, or EGL (a GPU driver's libEGL) with MUJOCO_GL=egl"
-        )
-    finally:
-        env.close()
-
-
-def seed_and_device(args):
-    """Seeds python, numpy and torch; returns the torch device and the numpy generator that samples architectures."""
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    # Adam moments of GHN decoder rows that a meta-batch rarely uses decay towards zero and turn
-    # denormal; on CPU that made updates ~2x slower within 8k steps. Flush them to zero.
-    torch.set_flush_denormal(True)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    if args.cuda and device.type == "cpu":
-        print("--cuda: no CUDA device is available, running on the CPU (--no-cuda skips this note)")
-    return device, np.random.default_rng(args.seed)
 
 
 def flags_on_command_line(argv):
@@ -842,7 +840,7 @@ if __name__ == "__main__":
 
         with torch.no_grad():
             next_actions, next_log_pi = squashed_gaussian(
-                actor_forward(policies, b_next_obs, args.meta_batch), action_scale, action_bias
+                run_split_by_arch(policies, b_next_obs, args.meta_batch), action_scale, action_bias
             )
             qf1_next_target = qf1_target(b_next_obs, next_actions)
             qf2_next_target = qf2_target(b_next_obs, next_actions)
@@ -859,8 +857,8 @@ if __name__ == "__main__":
         q_optimizer.step()
 
         # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch,
-        # the minibatch split by architecture (actor_forward)
-        pi, log_pi = squashed_gaussian(actor_forward(policies, b_obs, args.meta_batch), action_scale, action_bias)
+        # the minibatch split by architecture (run_split_by_arch)
+        pi, log_pi = squashed_gaussian(run_split_by_arch(policies, b_obs, args.meta_batch), action_scale, action_bias)
         min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
         actor_loss = (alpha * log_pi - min_qf_pi).mean()
         policy_optimizer.zero_grad()
@@ -898,7 +896,9 @@ if __name__ == "__main__":
         else:
             with torch.no_grad():
                 acting_policies = policy_net.policies(policy_net.arch_ids(archs))
-                outputs = actor_forward(acting_policies, torch.as_tensor(obs, dtype=torch.float32, device=device), len(archs))
+                outputs = run_split_by_arch(
+                    acting_policies, torch.as_tensor(obs, dtype=torch.float32, device=device), len(archs)
+                )
                 actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.meta_batch

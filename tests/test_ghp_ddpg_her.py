@@ -83,7 +83,7 @@ def test_actions_are_split_by_arch_and_bounded_by_max_action():
     ghn = GHN(13, 4, max_width=64, decoder="lowrank", rank=4).double()  # float64: the two paths agree to ~1e-15
     archs, inputs = [(4, 8), (64, 64)], 100 * torch.randn(10, 13, dtype=torch.float64)
     with torch.no_grad():
-        outputs = ghp_ddpg_her.actor_forward(ghn.policies(ghn.arch_ids(archs)), inputs, 2)
+        outputs = ghp_ddpg_her.run_split_by_arch(ghn.policies(ghn.arch_ids(archs)), inputs, 2)
         per_arch = [mlp_forward(params, chunk) for params, chunk in zip(ghn(archs), inputs.split(5))]
     torch.testing.assert_close(outputs, torch.cat(per_arch), rtol=0, atol=1e-9 * outputs.abs().max().item())
     actions = ghp_ddpg_her.deterministic_action(outputs, max_action=2.0)

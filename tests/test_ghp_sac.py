@@ -31,7 +31,7 @@ def test_split_gives_each_arch_its_own_equal_chunk():
         assert inputs.shape == (meta_batch, batch_size // meta_batch, obs_dim)
         return torch.arange(meta_batch, dtype=torch.float32)[:, None, None].expand(*inputs.shape[:2], 2)
 
-    outputs = ghp_sac.actor_forward(policies, torch.randn(batch_size, obs_dim), meta_batch)
+    outputs = ghp_sac.run_split_by_arch(policies, torch.randn(batch_size, obs_dim), meta_batch)
     assert outputs.shape == (batch_size, 2)
     owner = outputs[:, 0].long()
     assert torch.equal(owner, torch.arange(meta_batch).repeat_interleave(batch_size // meta_batch))
@@ -43,7 +43,7 @@ def test_split_matches_per_arch_forward(decoder):
     ghn = GHN(5, 4, max_width=32, decoder=decoder, rank=4).double()
     archs = [(8,), (32, 4), (16, 16, 16)]
     obs = torch.randn(12, 5, dtype=torch.float64)
-    outputs = ghp_sac.actor_forward(ghn.policies(ghn.arch_ids(archs)), obs, len(archs))
+    outputs = ghp_sac.run_split_by_arch(ghn.policies(ghn.arch_ids(archs)), obs, len(archs))
     from ghn import mlp_forward
 
     for i, p in enumerate(ghn(archs)):  # float64: the two paths agree far below 1e-9 (see test_ghn.py)
