@@ -787,6 +787,12 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         "score": io.score_name,
         "checkpoint": os.path.abspath(path),
     }
+    # one evaluation per CSV: the lock is held until this function returns (a killed process releases it too)
+    lock = open(csv_path + ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fail(f"another evaluate.py is writing {csv_path}: wait for it to finish, or use another --out-dir or --shard")
     if os.path.isfile(csv_path) and args.fresh:
         os.remove(csv_path)
     if os.path.isfile(csv_path):  # resume only what this very checkpoint, env, seed and episode count produced
@@ -802,16 +808,14 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
                 f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
                 "use --fresh to start it over, or another --out-dir"
             )
-    lock = open(csv_path + ".lock", "w")  # held until this process ends (a kill releases it too)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fail(f"another evaluate.py is writing {csv_path}: wait for it to finish, or use another --out-dir or --shard")
     with open(meta_path(csv_path), "w") as f:
         json.dump(meta, f, indent=2)
     done = read_results(csv_path)
-    if os.path.isfile(csv_path) and sum(1 for _ in open(csv_path)) != len(done) + 1:
-        write_results(csv_path, done)  # without the cut last row, so that new rows start on a line of their own
+    if os.path.isfile(csv_path):
+        with open(csv_path) as f:
+            lines = sum(1 for _ in f)
+        if lines != len(done) + 1:  # a cut last row (or rows twice): rewrite, so that new rows start on a line of their own
+            write_results(csv_path, done)
     todo = [a for a in archs if a not in done]
     print(
         f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
@@ -843,6 +847,7 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
             )
             print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     results = read_results(csv_path)
+    lock.close()  # releases the CSV to other evaluations
     return {a: results[a] for a in archs if a in results}, checkpoint, ghn, io
 
 

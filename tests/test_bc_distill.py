@@ -17,23 +17,10 @@ def pendulum_teacher(tmp_path):
     """A [64, 64] ghp_sac.py baseline, briefly trained on Pendulum-v1: a teacher whose outputs depend on the state."""
     runs = str(tmp_path / "teacher")
     run_script(
-        "ghp_sac.py",
-        "--no-cuda",
-        "--threads",
-        "1",
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "600",
-        "--learning-starts",
-        "400",
-        "--eval-every",
-        "0",
-        "--baseline-arch",
-        "64,64",
-        "--runs-dir",
+        *(
+            "ghp_sac.py --no-cuda --threads 1 --env-id Pendulum-v1 --meta-batch 2 --total-timesteps 600 --learning-starts "
+            "400 --eval-every 0 --baseline-arch 64,64 --runs-dir"
+        ).split(),
         runs,
     )
     (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
@@ -45,15 +32,7 @@ def test_student_learns_the_teacher_outputs_and_evaluate_reads_it(tmp_path):
     result = run_bc(
         "--teacher",
         teacher,
-        "--arch",
-        "16,16",
-        "--data-steps",
-        "2000",
-        "--epochs",
-        "30",
-        "--eval-episodes",
-        "2",
-        "--runs-dir",
+        *"--arch 16,16 --data-steps 2000 --epochs 30 --eval-episodes 2 --runs-dir".split(),
         str(tmp_path / "bc"),
     )
     mse = [float(value) for value in re.findall(r"mse=([\d.]+)", result.stdout)]

@@ -46,15 +46,7 @@ def test_student_learns_the_teacher_actions_and_evaluate_reads_it(tmp_path):
     result = run_bc(
         "--teacher",
         teacher,
-        "--arch",
-        "16,16",
-        "--data-steps",
-        "800",
-        "--epochs",
-        "30",
-        "--eval-episodes",
-        "8",
-        "--runs-dir",
+        *"--arch 16,16 --data-steps 800 --epochs 30 --eval-episodes 8 --runs-dir".split(),
         str(tmp_path / "bc"),
     )
     assert "collected 800 teacher steps (16 episodes)" in result.stdout  # 2 rollouts of 8 envs x 50 steps

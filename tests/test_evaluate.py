@@ -108,13 +108,7 @@ def test_evaluates_appends_csv_and_resume_skips_done_archs(tmp_path):
         "run",
         "--checkpoint",
         checkpoint,
-        "--archs",
-        "4;16,16;8,4,4,4",
-        "--episodes",
-        "2",
-        "--num-envs",
-        "3",
-        "--out-dir",
+        *"--archs 4;16,16;8,4,4,4 --episodes 2 --num-envs 3 --out-dir".split(),
         fresh,
     )
     assert rows(os.path.join(fresh, "results.csv")) == table
@@ -284,13 +278,7 @@ def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
         "run",
         "--checkpoint",
         second,
-        "--archs",
-        "4;8",
-        "--episodes",
-        "1",
-        "--shard",
-        "1/2",
-        "--out-dir",
+        *"--archs 4;8 --episodes 1 --shard 1/2 --out-dir".split(),
         str(tmp_path / "other"),
     )
     result = run_eval(
@@ -588,27 +576,10 @@ def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path)
     deterministic_action, loaded as --resume loads them."""
     runs = str(tmp_path / "runs")
     run_script(
-        "ghp_ddpg_her.py",
-        "--no-cuda",
-        "--threads",
-        "1",
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "2",
-        "--updates-per-cycle",
-        "2",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-        "--clip-obs",
-        "1.5",
-        "--runs-dir",
+        *(
+            "ghp_ddpg_her.py --no-cuda --threads 1 --epochs 1 --cycles-per-epoch 2 --updates-per-cycle 2 --meta-batch 2 "
+            "--batch-size 32 --eval-archs 1 --ghn-decoder lowrank --clip-obs 1.5 --runs-dir"
+        ).split(),
         runs,
     )
     (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
@@ -656,13 +627,7 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
         "video",
         "--checkpoint",
         checkpoint,
-        "--arch",
-        "16,16",
-        "--episodes",
-        "2",
-        "--size",
-        "64",
-        "--out",
+        *"--arch 16,16 --episodes 2 --size 64 --out".split(),
         out,
         env={"MUJOCO_GL": "osmesa"},
     )

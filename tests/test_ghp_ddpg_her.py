@@ -93,19 +93,9 @@ def test_actions_are_split_by_arch_and_bounded_by_max_action():
 def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her(
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "2",
-        "--updates-per-cycle",
-        "3",
-        "--meta-batch",
-        "4",
-        "--batch-size",
-        "64",
-        "--eval-archs",
-        "2",
-        "--runs-dir",
+        *(
+            "--epochs 1 --cycles-per-epoch 2 --updates-per-cycle 3 --meta-batch 4 --batch-size 64 --eval-archs 2 --runs-dir"
+        ).split(),
         runs,
     )
     assert "epoch=1" in result.stdout and "[256-256]=" in result.stdout
@@ -124,22 +114,10 @@ def test_short_run_logs_and_saves_its_state(tmp_path):
 
 
 def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the_training_archs(tmp_path):
-    flags = [
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "2",
-        "--updates-per-cycle",
-        "3",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-    ]
+    flags = (
+        "--epochs 1 --cycles-per-epoch 2 --updates-per-cycle 3 --meta-batch 2 --batch-size 32 --eval-archs 1 --ghn-decoder "
+        "lowrank"
+    ).split()
     checkpoints = {}
     for name, extra in (
         ("classic", ["--rollouts-per-cycle", "1", "--steps-per-arch", "0"]),
@@ -162,22 +140,10 @@ def test_rollouts_per_cycle_collect_more_episodes_and_steps_per_arch_redraws_the
 def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_path):
     if not osmesa_renders():
         pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
-    flags = [
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "1",
-        "--updates-per-cycle",
-        "2",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-    ]
+    flags = (
+        "--epochs 1 --cycles-per-epoch 1 --updates-per-cycle 2 --meta-batch 2 --batch-size 32 --eval-archs 1 --ghn-decoder "
+        "lowrank"
+    ).split()
     run_her(*flags, "--runs-dir", str(tmp_path / "plain"))
     run_her(*flags, "--capture-video", "--runs-dir", str(tmp_path / "video"), env={"MUJOCO_GL": "osmesa"})
     (run_dir,) = glob.glob(os.path.join(tmp_path, "video", "*"))
@@ -193,20 +159,9 @@ def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_pa
 def test_resume_continues_exactly(tmp_path):
     """Stopped after epoch 1 and resumed (with another --eval-archs, which must not change training),
     the run ends bit-identical to the same run done in one go."""
-    flags = [
-        "--cycles-per-epoch",
-        "2",
-        "--updates-per-cycle",
-        "3",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "2",
-        "--ghn-decoder",
-        "lowrank",
-    ]
+    flags = (
+        "--cycles-per-epoch 2 --updates-per-cycle 3 --meta-batch 2 --batch-size 32 --eval-archs 2 --ghn-decoder lowrank"
+    ).split()
     run_her(*flags, "--epochs", "2", "--runs-dir", str(tmp_path / "one_go"))
     run_her(*flags, "--epochs", "1", "--runs-dir", str(tmp_path / "stopped"))
     (run_dir,) = glob.glob(os.path.join(tmp_path, "stopped", "*"))
@@ -223,22 +178,10 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
     """--compile against the eager update from the same state and minibatch: gradients (Adam's first
     moment is 0.1 x the gradient after one step) within 1e-3 of each tensor's largest entry (float32
     rounding in another order; the reasoning is in test_ghp_sac.py's twin), parameters within 2 lr."""
-    flags = [
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "1",
-        "--updates-per-cycle",
-        "1",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-    ]
+    flags = (
+        "--epochs 1 --cycles-per-epoch 1 --updates-per-cycle 1 --meta-batch 2 --batch-size 32 --eval-archs 1 --ghn-decoder "
+        "lowrank"
+    ).split()
     run_her(*flags, "--runs-dir", str(tmp_path / "eager"))
     run_her(*flags, "--compile", "--runs-dir", str(tmp_path / "compiled"))
     eager, compiled = (
@@ -256,17 +199,7 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
 def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_her(
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "1",
-        "--updates-per-cycle",
-        "2",
-        "--meta-batch",
-        "2",
-        "--baseline-arch",
-        "32,32",
-        "--runs-dir",
+        *"--epochs 1 --cycles-per-epoch 1 --updates-per-cycle 2 --meta-batch 2 --baseline-arch 32,32 --runs-dir".split(),
         runs,
     )
     assert "test_success(baseline)=" in result.stdout
@@ -304,21 +237,10 @@ def test_other_fetch_tasks_run(tmp_path, env_id):
     result = run_her(
         "--env-id",
         env_id,
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "1",
-        "--updates-per-cycle",
-        "2",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-        "--runs-dir",
+        *(
+            "--epochs 1 --cycles-per-epoch 1 --updates-per-cycle 2 --meta-batch 2 --batch-size 32 --eval-archs 1 "
+            "--ghn-decoder lowrank --runs-dir"
+        ).split(),
         runs,
     )
     assert f"{env_id} (obs 25 + goal 3, act 4, 50 steps)" in result.stdout and "epoch=1" in result.stdout
@@ -327,23 +249,10 @@ def test_other_fetch_tasks_run(tmp_path, env_id):
 def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
     runs = str(tmp_path / "runs")
     run_her(
-        "--epochs",
-        "1",
-        "--cycles-per-epoch",
-        "1",
-        "--rollouts-per-cycle",
-        "1",
-        "--updates-per-cycle",
-        "1",
-        "--meta-batch",
-        "2",
-        "--batch-size",
-        "32",
-        "--eval-archs",
-        "1",
-        "--ghn-decoder",
-        "lowrank",
-        "--runs-dir",
+        *(
+            "--epochs 1 --cycles-per-epoch 1 --rollouts-per-cycle 1 --updates-per-cycle 1 --meta-batch 2 --batch-size 32 "
+            "--eval-archs 1 --ghn-decoder lowrank --runs-dir"
+        ).split(),
         runs,
     )
     (run_dir,) = glob.glob(os.path.join(runs, "*"))

@@ -82,21 +82,10 @@ def test_replay_buffer_wraps_around_and_samples_only_filled_rows():
 def test_short_run_logs_and_saves_its_state(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac(
-        "--env-id",
-        "Hopper-v4",
-        "--meta-batch",
-        "4",
-        "--total-timesteps",
-        "1000",
-        "--learning-starts",
-        "800",
-        "--log-every",
-        "200",
-        "--eval-every",
-        "1000",
-        "--save-every",
-        "0",
-        "--runs-dir",
+        *(
+            "--env-id Hopper-v4 --meta-batch 4 --total-timesteps 1000 --learning-starts 800 --log-every 200 --eval-every "
+            "1000 --save-every 0 --runs-dir"
+        ).split(),
         runs,
     )
     assert "updates/s=" in result.stdout and "eval [4]=" in result.stdout
@@ -141,20 +130,10 @@ def test_capture_video_saves_each_probe_episode(tmp_path):
         pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Hopper-v4",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "200",
-        "--learning-starts",
-        "100",
-        "--eval-every",
-        "200",
-        "--ghn-decoder",
-        "lowrank",
-        "--capture-video",
-        "--runs-dir",
+        *(
+            "--env-id Hopper-v4 --meta-batch 2 --total-timesteps 200 --learning-starts 100 --eval-every 200 --ghn-decoder "
+            "lowrank --capture-video --runs-dir"
+        ).split(),
         runs,
         env={"MUJOCO_GL": "osmesa"},
     )
@@ -164,10 +143,7 @@ def test_capture_video_saves_each_probe_episode(tmp_path):
 
 def test_capture_video_without_a_renderer_is_a_one_line_error(tmp_path):
     result = run_sac(
-        "--env-id",
-        "Hopper-v4",
-        "--capture-video",
-        "--runs-dir",
+        *"--env-id Hopper-v4 --capture-video --runs-dir".split(),
         str(tmp_path),
         check=False,
         env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None},
@@ -180,23 +156,10 @@ def test_resume_continues_exactly(tmp_path):
     """A run stopped during the random warm-up and again mid-training (envs mid-episode), then
     resumed, ends bit-identical to the same run done in one go: weights, optimizers, alpha, buffer,
     envs and every random generator."""
-    flags = [
-        "--env-id",
-        "Hopper-v4",
-        "--meta-batch",
-        "2",
-        "--learning-starts",
-        "200",
-        "--ghn-decoder",
-        "lowrank",
-        "--autotune",
-        "--steps-per-arch",
-        "7",
-        "--eval-every",
-        "0",
-        "--log-every",
-        "200",
-    ]
+    flags = (
+        "--env-id Hopper-v4 --meta-batch 2 --learning-starts 200 --ghn-decoder lowrank --autotune --steps-per-arch 7 "
+        "--eval-every 0 --log-every 200"
+    ).split()
     run_sac(*flags, "--total-timesteps", "600", "--runs-dir", str(tmp_path / "one_go"))
     run_sac(*flags, "--total-timesteps", "100", "--runs-dir", str(tmp_path / "stopped"))
     checkpoint = os.path.join(only_run_dir(str(tmp_path / "stopped")), "checkpoint.pt")
@@ -223,27 +186,10 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
     leaves room for other CPUs' vector widths, while a wrong or missing loss term differs at O(1).
     After one Adam step every parameter has moved by less than lr, so the two runs' parameters
     differ by less than 2 lr, whatever the rounding."""
-    flags = [
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "1",
-        "--batch-size",
-        "32",
-        "--learning-starts",
-        "8",
-        "--total-timesteps",
-        "9",
-        "--buffer-size",
-        "100",
-        "--ghn-decoder",
-        "lowrank",
-        "--autotune",
-        "--eval-every",
-        "0",
-        "--log-every",
-        "9",
-    ]
+    flags = (
+        "--env-id Pendulum-v1 --meta-batch 1 --batch-size 32 --learning-starts 8 --total-timesteps 9 --buffer-size 100 "
+        "--ghn-decoder lowrank --autotune --eval-every 0 --log-every 9"
+    ).split()
     run_sac(*flags, "--runs-dir", str(tmp_path / "eager"))
     result = run_sac(*flags, "--compile", "--runs-dir", str(tmp_path / "compiled"))
     assert "--compile: the first 1 updates took" in result.stdout
@@ -262,21 +208,10 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
 def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "20",
-        "--learning-starts",
-        "10",
-        "--buffer-size",
-        "100",
-        "--ghn-decoder",
-        "lowrank",
-        "--eval-every",
-        "0",
-        "--runs-dir",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 --ghn-decoder "
+            "lowrank --eval-every 0 --runs-dir"
+        ).split(),
         runs,
     )
     checkpoint = os.path.join(only_run_dir(runs), "checkpoint.pt")
@@ -293,19 +228,10 @@ def test_same_seed_reproduces_a_cpu_run(tmp_path):
     for run in ("a", "b"):
         runs = str(tmp_path / run)
         run_sac(
-            "--env-id",
-            "Pendulum-v1",
-            "--meta-batch",
-            "2",
-            "--total-timesteps",
-            "500",
-            "--learning-starts",
-            "400",
-            "--eval-every",
-            "0",
-            "--ghn-decoder",
-            "lowrank",
-            "--runs-dir",
+            *(
+                "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 500 --learning-starts 400 --eval-every 0 "
+                "--ghn-decoder lowrank --runs-dir"
+            ).split(),
             runs,
         )
         states.append(torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False))
@@ -318,17 +244,9 @@ def test_same_seed_reproduces_a_cpu_run(tmp_path):
 def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "500",
-        "--learning-starts",
-        "400",
-        "--eval-every",
-        "500",
-        "--baseline-arch",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 500 --learning-starts 400 --eval-every 500 --baseline-arch"
+        ).split(),
         "[16, 8]",
         "--runs-dir",
         runs,
@@ -345,24 +263,10 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
 def test_async_envs_with_depth_sampling_train_one_step_per_transition(tmp_path):
     runs = str(tmp_path / "runs")
     result = run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "600",
-        "--learning-starts",
-        "400",
-        "--log-every",
-        "600",
-        "--eval-every",
-        "0",
-        "--ghn-decoder",
-        "lowrank",
-        "--async-envs",
-        "--arch-sampling",
-        "depth",
-        "--runs-dir",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 600 --learning-starts 400 --log-every 600 --eval-every 0 "
+            "--ghn-decoder lowrank --async-envs --arch-sampling depth --runs-dir"
+        ).split(),
         runs,
     )
     assert "updates/s=" in result.stdout
@@ -373,20 +277,10 @@ def test_async_envs_with_depth_sampling_train_one_step_per_transition(tmp_path):
 def test_autotune_learns_alpha(tmp_path):
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "500",
-        "--learning-starts",
-        "400",
-        "--eval-every",
-        "0",
-        "--ghn-decoder",
-        "lowrank",
-        "--autotune",
-        "--runs-dir",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 500 --learning-starts 400 --eval-every 0 --ghn-decoder "
+            "lowrank --autotune --runs-dir"
+        ).split(),
         runs,
     )
     checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
@@ -430,25 +324,10 @@ def test_choice_flags_list_their_choices_and_refuse_others(script, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
     result = run_script(
-        "ghp_sac.py",
-        "--cuda",
-        "--threads",
-        "1",
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "4",
-        "--learning-starts",
-        "2",
-        "--buffer-size",
-        "10",
-        "--ghn-decoder",
-        "lowrank",
-        "--eval-every",
-        "0",
-        "--runs-dir",
+        *(
+            "ghp_sac.py --cuda --threads 1 --env-id Pendulum-v1 --meta-batch 2 --total-timesteps 4 --learning-starts 2 "
+            "--buffer-size 10 --ghn-decoder lowrank --eval-every 0 --runs-dir"
+        ).split(),
         str(tmp_path),
     )
     assert "--cuda: no CUDA device is available, running on the CPU" in result.stdout and "on cpu" in result.stdout
@@ -457,21 +336,10 @@ def test_cuda_without_a_gpu_says_it_runs_on_the_cpu(tmp_path):
 def test_help_documents_every_flag():
     result = run_sac("--help")
     for flag in (
-        "--meta-batch",
-        "--steps-per-arch",
-        "--baseline-arch",
-        "--arch-sampling",
-        "--resume",
-        "--eval-every",
-        "--save-every",
-        "--ghn-decoder",
-        "--async-envs",
-        "--autotune",
-        "--ghn-lr",
-        "--baseline-lr",
-        "--baseline-weight-decay",
-        "--save-buffer",
-        "--compile",
+        *(
+            "--meta-batch --steps-per-arch --baseline-arch --arch-sampling --resume --eval-every --save-every --ghn-decoder "
+            "--async-envs --autotune --ghn-lr --baseline-lr --baseline-weight-decay --save-buffer --compile"
+        ).split(),
     ):
         assert flag in result.stdout
 
@@ -484,19 +352,10 @@ def test_ghp_sac_learns_pendulum(tmp_path, mode):
     to -1800 per episode); a [64, 64] SAC baseline reaches about -120 to -400 in this budget."""
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "4",
-        "--total-timesteps",
-        "10000",
-        "--learning-starts",
-        "1000",
-        "--eval-every",
-        "0",
-        "--ghn-decoder",
-        "lowrank",
-        "--runs-dir",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 4 --total-timesteps 10000 --learning-starts 1000 --eval-every 0 --ghn-decoder "
+            "lowrank --runs-dir"
+        ).split(),
         runs,
         *(["--compile"] if mode == "compile" else []),
     )
@@ -533,21 +392,10 @@ def test_an_env_whose_package_is_missing_is_not_called_unknown(tmp_path):
 def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path):
     runs = str(tmp_path / "runs")
     run_sac(
-        "--env-id",
-        "Pendulum-v1",
-        "--meta-batch",
-        "2",
-        "--total-timesteps",
-        "20",
-        "--learning-starts",
-        "10",
-        "--buffer-size",
-        "100",
-        "--ghn-decoder",
-        "lowrank",
-        "--eval-every",
-        "0",
-        "--runs-dir",
+        *(
+            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 --ghn-decoder "
+            "lowrank --eval-every 0 --runs-dir"
+        ).split(),
         runs,
     )
     run_dir = only_run_dir(runs)

@@ -40,11 +40,7 @@ def test_max_step_keeps_only_the_first_steps(tmp_path):
         "--runs",
         str(tmp_path / "Hopper-v4__ghp__1__100"),
         str(tmp_path / "Hopper-v4__full__1__100"),
-        "--tags",
-        "eval/",
-        "--max-step",
-        "10000",
-        "--out",
+        *"--tags eval/ --max-step 10000 --out".split(),
         str(tmp_path / "curves.png"),
     )
     rows = [line for line in result.stdout.splitlines() if line.startswith(("| ghp |", "| full |"))]
@@ -73,12 +69,7 @@ def test_levels_give_the_first_step_each_curve_reaches(tmp_path):
         "--runs",
         str(tmp_path / "Humanoid-v4__ghp__1__100"),
         str(tmp_path / "Humanoid-v4__baseline__1__100"),
-        "--tags",
-        "eval/",
-        "--levels",
-        "1000",
-        "3000",
-        "--out",
+        *"--tags eval/ --levels 1000 3000 --out".split(),
         str(tmp_path / "curves.png"),
     )
     lines = result.stdout.splitlines()

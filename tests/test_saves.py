@@ -59,39 +59,17 @@ def small_disk(tmp_path):
     [
         (
             "ghp_sac.py",
-            [
-                "--env-id",
-                "Pendulum-v1",
-                "--meta-batch",
-                "2",
-                "--total-timesteps",
-                "20",
-                "--learning-starts",
-                "10",
-                "--buffer-size",
-                "100",
-                "--eval-every",
-                "0",
-            ],
+            (
+                "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 "
+                "--eval-every 0"
+            ).split(),
         ),
         (
             "ghp_ddpg_her.py",
-            [
-                "--epochs",
-                "1",
-                "--cycles-per-epoch",
-                "1",
-                "--rollouts-per-cycle",
-                "1",
-                "--updates-per-cycle",
-                "1",
-                "--meta-batch",
-                "2",
-                "--batch-size",
-                "32",
-                "--eval-archs",
-                "1",
-            ],
+            (
+                "--epochs 1 --cycles-per-epoch 1 --rollouts-per-cycle 1 --updates-per-cycle 1 --meta-batch 2 --batch-size 32 "
+                "--eval-archs 1"
+            ).split(),
         ),
     ],
 )
