@@ -205,16 +205,15 @@ def test_compiled_update_matches_the_eager_one(tmp_path):
         assert (value - compiled["qf1"][name]).abs().max() < 2 * 3e-4, name  # --q-lr
 
 
+def short_pendulum_run(runs):
+    """A 20-step lowrank GHP run on Pendulum (10 random steps, then 10 updates); returns its run folder."""
+    flags = "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 --eval-every 0"
+    run_sac(*flags.split(), "--ghn-decoder", "lowrank", "--runs-dir", runs)
+    return only_run_dir(runs)
+
+
 def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
-    runs = str(tmp_path / "runs")
-    run_sac(
-        *(
-            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 --ghn-decoder "
-            "lowrank --eval-every 0 --runs-dir"
-        ).split(),
-        runs,
-    )
-    checkpoint = os.path.join(only_run_dir(runs), "checkpoint.pt")
+    checkpoint = os.path.join(short_pendulum_run(str(tmp_path / "runs")), "checkpoint.pt")
     result = run_sac("--resume", checkpoint, "--ghn-lr", "0.0005", "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--ghn-lr 0.0005 contradicts the checkpoint's 0.001" in result.stderr.strip().splitlines()[-1]
@@ -390,15 +389,7 @@ def test_an_env_whose_package_is_missing_is_not_called_unknown(tmp_path):
 
 
 def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path):
-    runs = str(tmp_path / "runs")
-    run_sac(
-        *(
-            "--env-id Pendulum-v1 --meta-batch 2 --total-timesteps 20 --learning-starts 10 --buffer-size 100 --ghn-decoder "
-            "lowrank --eval-every 0 --runs-dir"
-        ).split(),
-        runs,
-    )
-    run_dir = only_run_dir(runs)
+    run_dir = short_pendulum_run(str(tmp_path / "runs"))
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_20.pt")
     result = run_sac("--resume", snapshot, "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
