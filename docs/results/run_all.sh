@@ -370,3 +370,13 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lo
 evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) Hopper-v4_s1_baseline_retrained
 behaviour_cloning Hopper-v4 1 4,4 bc_action
 behaviour_cloning Hopper-v4 1 8,4,4,4 bc_action
+# The same teacher and data with the former loss on raw (mean, log_std), bc_distill.py as of b0e9910, to separate the
+# loss from the teacher
+git worktree add /tmp/bc_former b0e9910
+for arch in 8,4,4,4 4,4; do
+  (cd /tmp/bc_former && python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1)/checkpoint.pt --arch $arch \
+     --seed 1 --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc --exp-name bc_formerloss) \
+    > $RESULTS/logs/bc_formerloss_Hopper-v4_s1_${arch//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/Hopper-v4__bc_formerloss_${arch//,/-}__1) Hopper-v4_s1_bc_formerloss_${arch//,/-}
+done
+git worktree remove --force /tmp/bc_former
