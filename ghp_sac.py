@@ -527,7 +527,7 @@ def load_resume_checkpoint(args):
         raise SystemExit(f"--resume {args.resume!r}: not a ghp_sac.py checkpoint ({type(error).__name__}: {error})")
     if checkpoint.get("algo") != "sac":
         raise SystemExit(f"--resume {args.resume!r}: written by {checkpoint.get('algo')!r}, not ghp_sac.py")
-    if "rng" not in checkpoint and "buffer" not in checkpoint and checkpoint.get("ghn") is not None:
+    if "policy_optimizer" not in checkpoint and checkpoint.get("ghn") is not None:  # every checkpoint.pt has optimizer states
         raise SystemExit(
             f"--resume {args.resume!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; "
             f"resume from {os.path.join(os.path.dirname(args.resume), 'checkpoint.pt')}"

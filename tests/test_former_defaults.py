@@ -45,3 +45,20 @@ def test_the_changed_defaults():
     assert ghp_ddpg_her.Args().steps_per_arch == 4  # the authors' steps_per_arc in every Fetch config
     assert ghp_ddpg_her.Args().rollouts_per_cycle == 8  # the authors' MAX_EPISODES in main_ddpg.py since 2022-08-31
     assert ghp_sac.Args().ghn_code_slope == ghp_ddpg_her.Args().ghn_code_slope == 0.1
+
+
+@pytest.mark.parametrize("script, algo", [(ghp_sac, "sac"), (ghp_ddpg_her, "ddpg_her")])
+def test_a_checkpoint_older_than_rng_states_is_not_called_a_snapshot(tmp_path, monkeypatch, script, algo):
+    """Checkpoints from before exact resume had no RNG states and no replay buffer, but always optimizer states;
+    a GHN snapshot has none of them."""
+    saved = asdict(script.Args())
+    cases = {
+        "old.pt": ({"policy_optimizer": {}}, "without RNG states"),
+        "ghn_1000.pt": ({}, "a GHN snapshot (for evaluate.py)"),
+    }
+    for name, (extra, message) in cases.items():
+        path = str(tmp_path / name)
+        torch.save({"algo": algo, "args": saved, "ghn": {"config": {}}, **extra}, path)
+        monkeypatch.setattr(sys, "argv", [script.__name__ + ".py", "--resume", path])
+        with pytest.raises(SystemExit, match=message.replace("(", r"\(").replace(")", r"\)")):
+            script.load_resume_checkpoint(script.Args(resume=path))
