@@ -406,18 +406,8 @@ def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
 # Flags that --resume may change: run length, evaluation, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = (
-    "resume",
-    "epochs",
-    "eval_archs",
-    "capture_video",
-    "save_every",
-    "save_buffer",
-    "cuda",
-    "threads",
-    "async_envs",
-    "torch_deterministic",
-    "compile",
-)
+    "resume epochs eval_archs capture_video save_every save_buffer cuda threads async_envs torch_deterministic compile"
+).split()
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
 # then with the value that reproduces what the run did (before --steps-per-arch and --rollouts-per-cycle,
 # every cycle was classic; before --ghn-code-slope, the GHN's codes ended in a plain ReLU).
@@ -621,20 +611,17 @@ def load_resume_checkpoint(args):
             f"--resume {args.resume!r}: written by an older ghp_ddpg_her.py without RNG states; it cannot be continued exactly"
         )
     given = flags_on_command_line(sys.argv[1:])
-    for field in fields(Args):
-        if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
-            if field.name not in given and field.name in FORMER_DEFAULTS:
-                setattr(args, field.name, FORMER_DEFAULTS[field.name])
-            continue
-        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
-            continue
-        if field.name in given and getattr(args, field.name) != saved[field.name]:
-            flag = "--" + field.name.replace("_", "-")
+    for name in [field.name for field in fields(Args) if field.name != "resume"]:
+        if name not in saved:  # a flag newer than the checkpoint: as given, else what the run did
+            if name not in given and name in FORMER_DEFAULTS:
+                setattr(args, name, FORMER_DEFAULTS[name])
+        elif name not in given:
+            setattr(args, name, saved[name])
+        elif name not in RESUME_MAY_CHANGE and getattr(args, name) != saved[name]:
             raise SystemExit(
-                f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
-                f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)"
+                f"--resume: --{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {saved[name]!r} "
+                f"(only {', '.join('--' + flag.replace('_', '-') for flag in RESUME_MAY_CHANGE[1:])} may change)"
             )
-        setattr(args, field.name, saved[field.name])
     if args.epochs <= checkpoint["epoch"]:
         raise SystemExit(
             f"--resume: the checkpoint is after epoch {checkpoint['epoch']}, so --epochs {args.epochs} "
@@ -707,19 +694,7 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_input
     path = os.path.join(run_dir, "checkpoint.pt")
     save_atomically(state, path)
     if ghp:
-        keys = (
-            "algo",
-            "args",
-            "env_id",
-            "obs_dim",
-            "goal_dim",
-            "act_dim",
-            "epoch",
-            "env_steps",
-            "ghn",
-            "obs_norm",
-            "goal_norm",
-        )
+        keys = "algo args env_id obs_dim goal_dim act_dim epoch env_steps ghn obs_norm goal_norm".split()
         save_atomically({k: state[k] for k in keys}, os.path.join(run_dir, f"ghn_epoch{progress['epoch']}.pt"))
     size_mb = os.path.getsize(path) / 2**20
     return f"saved {path} ({size_mb:.0f} MB, " + (
@@ -728,8 +703,8 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_input
 
 
 def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer):
-    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
-    (epoch, grad_steps, env_steps)."""
+    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its epoch,
+    grad_steps and env_steps."""
     policy_net.load_state_dict(
         checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"]
     )
@@ -746,15 +721,10 @@ def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, policy
     np.random.set_state(states["numpy_global"])
     if checkpoint["buffer"] is not None:
         buffer.load_state_dict(checkpoint["buffer"])
-    print(
-        f"resumed {path} after epoch {checkpoint['epoch']}, replay buffer of {buffer.num_episodes} episodes"
-        + (
-            ""
-            if checkpoint["buffer"] is not None
-            else ": it was saved without one (--no-save-buffer), so it refills and the run does not continue exactly"
-        )
-    )
-    return {key: checkpoint[key] for key in ("epoch", "grad_steps", "env_steps")}
+    print(f"resumed {path} after epoch {checkpoint['epoch']}, replay buffer of {buffer.num_episodes} episodes")
+    if checkpoint["buffer"] is None:
+        print("--resume: no replay buffer was saved (--no-save-buffer), so it refills and the run does not continue exactly")
+    return checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
 
 
 def log_epoch(writer, epoch, env_steps, sps, train_success, success, probe_archs, losses):
@@ -784,11 +754,8 @@ if __name__ == "__main__":
     checkpoint = load_resume_checkpoint(args) if args.resume else None
     baseline_arch, obs_dim, goal_dim, act_dim, horizon = check_args(args)
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
-    run_dir = (
-        os.path.dirname(os.path.abspath(args.resume))
-        if checkpoint
-        else os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    )
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(args.runs_dir, run_name)
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
@@ -837,18 +804,17 @@ if __name__ == "__main__":
     critics = {"qf": qf, "qf_target": qf_target}
     optimizers = {"policy_optimizer": policy_optimizer, "q_optimizer": q_optimizer}
     if checkpoint:  # continue exactly after the checkpoint's epoch
-        progress = restore_checkpoint(args.resume, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer)
-        start_epoch, grad_steps, env_steps = progress["epoch"], progress["grad_steps"], progress["env_steps"]
+        start_epoch, grad_steps, env_steps = restore_checkpoint(
+            args.resume, checkpoint, policy_net, critics, optimizers, policy_inputs, rng, buffer
+        )
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
+    ghn_size = sum(p.numel() for p in policy_net.parameters())
     print(
-        "policy: "
-        + (
-            f"baseline MLP {list(baseline_arch)}"
-            if baseline_arch
-            else f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
-            f"over {len(space)} architectures, meta-batch {args.meta_batch}"
-        )
+        f"policy: baseline MLP {list(baseline_arch)}"
+        if baseline_arch
+        else f"policy: GHN ({args.ghn_decoder} decoder, {ghn_size:,} parameters) over {len(space)} architectures, "
+        f"meta-batch {args.meta_batch}"
     )
 
     def update(b_inputs, b_next_inputs, b_actions, b_rewards, arch_ids):
@@ -940,10 +906,8 @@ if __name__ == "__main__":
             )
         if epoch % args.save_every == 0 or epoch == args.epochs:
             progress = dict(epoch=epoch, grad_steps=grad_steps, env_steps=env_steps)
-            print(
-                save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer),
-                flush=True,
-            )
+            saved = save_checkpoint(run_dir, args, policy_net, critics, optimizers, policy_inputs, progress, envs, rng, buffer)
+            print(saved, flush=True)
 
     envs.close()
     writer.close()

@@ -304,20 +304,9 @@ def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, act
 # Flags that --resume may change: run length, logging, and where and how the run executes. Every
 # other flag defines the run: it is taken from the checkpoint, and giving another value is an error.
 RESUME_MAY_CHANGE = (
-    "resume",
-    "total_timesteps",
-    "log_every",
-    "eval_every",
-    "eval_episodes",
-    "capture_video",
-    "save_every",
-    "save_buffer",
-    "cuda",
-    "threads",
-    "async_envs",
-    "torch_deterministic",
-    "compile",
-)
+    "resume total_timesteps log_every eval_every eval_episodes capture_video "
+    "save_every save_buffer cuda threads async_envs torch_deterministic compile"
+).split()
 # A checkpoint older than a flag resumes with that flag's default, unless the default has changed since:
 # then with the value that reproduces what the run did (before --ghn-code-slope, the codes ended in a plain ReLU).
 FORMER_DEFAULTS = {"ghn_code_slope": 0.0}
@@ -537,20 +526,17 @@ def load_resume_checkpoint(args):
             f"--resume {args.resume!r}: written by an older ghp_sac.py without RNG states; it cannot be continued exactly"
         )
     given = flags_on_command_line(sys.argv[1:])
-    for field in fields(Args):
-        if field.name not in saved:  # a flag newer than the checkpoint: as given, else as the run did
-            if field.name not in given and field.name in FORMER_DEFAULTS:
-                setattr(args, field.name, FORMER_DEFAULTS[field.name])
-            continue
-        if field.name == "resume" or (field.name in RESUME_MAY_CHANGE and field.name in given):
-            continue
-        if field.name in given and getattr(args, field.name) != saved[field.name]:
-            flag = "--" + field.name.replace("_", "-")
+    for name in [field.name for field in fields(Args) if field.name != "resume"]:
+        if name not in saved:  # a flag newer than the checkpoint: as given, else what the run did
+            if name not in given and name in FORMER_DEFAULTS:
+                setattr(args, name, FORMER_DEFAULTS[name])
+        elif name not in given:
+            setattr(args, name, saved[name])
+        elif name not in RESUME_MAY_CHANGE and getattr(args, name) != saved[name]:
             raise SystemExit(
-                f"--resume: {flag} {getattr(args, field.name)!r} contradicts the checkpoint's {saved[field.name]!r} "
-                f"(only {', '.join('--' + name.replace('_', '-') for name in RESUME_MAY_CHANGE[1:])} may change)"
+                f"--resume: --{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {saved[name]!r} "
+                f"(only {', '.join('--' + flag.replace('_', '-') for flag in RESUME_MAY_CHANGE[1:])} may change)"
             )
-        setattr(args, field.name, saved[field.name])
     if args.total_timesteps <= checkpoint["global_step"]:
         raise SystemExit(
             f"--resume: the checkpoint is at step {checkpoint['global_step']}, so --total-timesteps "
@@ -636,8 +622,8 @@ def save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, a
 
 
 def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb):
-    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its progress
-    (global_step, grad_steps, archs, obs)."""
+    """Puts a checkpoint of save_checkpoint() back into a freshly built run; returns its global_step,
+    grad_steps, the archs driving the envs and their obs."""
     policy_net.load_state_dict(
         checkpoint["ghn"]["state_dict"] if isinstance(policy_net, GHN) else checkpoint["baseline_state"]
     )
@@ -660,13 +646,12 @@ def restore_checkpoint(path, checkpoint, policy_net, critics, optimizers, log_al
     print(
         f"resumed {path} at step {checkpoint['global_step']} ({checkpoint['grad_steps']} gradient steps), "
         f"replay buffer of {len(rb)} transitions"
-        + (
-            ""
-            if checkpoint["buffer"] is not None
-            else ": it was saved without one (--no-save-buffer), so it refills first and the run does not continue exactly"
-        )
     )
-    return {key: checkpoint[key] for key in ("global_step", "grad_steps", "archs", "obs")}
+    if checkpoint["buffer"] is None:
+        print(
+            "--resume: no replay buffer was saved (--no-save-buffer): it refills first, and the run does not continue exactly"
+        )
+    return checkpoint["global_step"], checkpoint["grad_steps"], checkpoint["archs"], checkpoint["obs"]
 
 
 def next_multiple(step, every):
@@ -738,11 +723,8 @@ if __name__ == "__main__":
     args = tyro.cli(Args)
     checkpoint = load_resume_checkpoint(args) if args.resume else None
     baseline_arch, obs_dim, act_dim = check_args(args)
-    run_dir = (
-        os.path.dirname(os.path.abspath(args.resume))
-        if checkpoint
-        else os.path.join(args.runs_dir, f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    )
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(args.runs_dir, run_name)
     writer = SummaryWriter(run_dir)
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     device, rng = seed_and_device(args)
@@ -758,12 +740,9 @@ if __name__ == "__main__":
         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
     )
     envs.action_space.seed(args.seed)
-    action_scale = torch.tensor(
-        (envs.single_action_space.high - envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device
-    )
-    action_bias = torch.tensor(
-        (envs.single_action_space.high + envs.single_action_space.low) / 2.0, dtype=torch.float32, device=device
-    )
+    low, high = envs.single_action_space.low, envs.single_action_space.high
+    action_scale = torch.tensor((high - low) / 2.0, dtype=torch.float32, device=device)
+    action_bias = torch.tensor((high + low) / 2.0, dtype=torch.float32, device=device)
 
     # the policy network: one GHN for all 4680 architectures of Eq. 2 (Fig. 2), or the baseline's one MLP
     # with the same interface; the GHN and the baseline each get their authors' optimizer settings
@@ -779,15 +758,12 @@ if __name__ == "__main__":
             ).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
-        space, probe_archs, policy_lr, policy_decay = archspace.all_archs(), PROBE_ARCHS, args.ghn_lr, args.ghn_weight_decay
+        space, probe_archs = archspace.all_archs(), PROBE_ARCHS
+        policy_lr, policy_decay = args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = BaselineActor(baseline_arch, obs_dim, act_dim).to(device)
-        space, probe_archs, policy_lr, policy_decay = (
-            [baseline_arch],
-            [baseline_arch],
-            args.baseline_lr,
-            args.baseline_weight_decay,
-        )
+        space, probe_archs = [baseline_arch], [baseline_arch]
+        policy_lr, policy_decay = args.baseline_lr, args.baseline_weight_decay
     qf1 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf2 = SoftQNetwork(obs_dim, act_dim).to(device)
     qf1_target = SoftQNetwork(obs_dim, act_dim).to(device)
@@ -812,25 +788,17 @@ if __name__ == "__main__":
     critics = {"qf1": qf1, "qf2": qf2, "qf1_target": qf1_target, "qf2_target": qf2_target}
     optimizers = {"policy_optimizer": policy_optimizer, "q_optimizer": q_optimizer, "alpha_optimizer": alpha_optimizer}
     if checkpoint:  # continue exactly where it stopped
-        progress = restore_checkpoint(
+        global_step, grad_steps, archs, obs = restore_checkpoint(
             args.resume, checkpoint, policy_net, critics, optimizers, log_alpha, alpha, envs, rng, rb
-        )
-        global_step, grad_steps, archs, obs = (
-            progress["global_step"],
-            progress["grad_steps"],
-            progress["archs"],
-            progress["obs"],
         )
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
+    ghn_size = sum(p.numel() for p in policy_net.parameters())
     print(
-        "policy: "
-        + (
-            f"baseline MLP {list(baseline_arch)}"
-            if baseline_arch
-            else f"GHN ({args.ghn_decoder} decoder, {sum(p.numel() for p in policy_net.parameters()):,} parameters) "
-            f"over {len(space)} architectures, meta-batch {args.meta_batch}"
-        )
+        f"policy: baseline MLP {list(baseline_arch)}"
+        if baseline_arch
+        else f"policy: GHN ({args.ghn_decoder} decoder, {ghn_size:,} parameters) over {len(space)} architectures, "
+        f"meta-batch {args.meta_batch}"
     )
 
     def update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, arch_ids):
@@ -867,9 +835,8 @@ if __name__ == "__main__":
 
         if args.autotune:
             alpha_loss = (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
-            (log_alpha.grad,) = torch.autograd.grad(
-                alpha_loss, [log_alpha]
-            )  # a third .backward() in one compiled graph fails in torch 2.13
+            # autograd.grad, not a third .backward(), which fails in one compiled graph in torch 2.13
+            (log_alpha.grad,) = torch.autograd.grad(alpha_loss, [log_alpha])
             alpha_optimizer.step()
             alpha.copy_(log_alpha.detach().exp()[0])
 
@@ -935,27 +902,23 @@ if __name__ == "__main__":
         if global_step >= next_eval:
             next_eval = next_multiple(global_step, args.eval_every)
             video_prefix = os.path.join(run_dir, "videos", str(global_step)) if args.capture_video else None
-            logger.evaluation(
-                evaluate_probes(
-                    policy_net,
-                    probe_archs,
-                    args.env_id,
-                    args.eval_episodes,
-                    args.seed + 10_000,
-                    action_scale,
-                    action_bias,
-                    device,
-                    video_prefix,
-                ),
-                global_step,
+            returns = evaluate_probes(
+                policy_net,
+                probe_archs,
+                args.env_id,
+                args.eval_episodes,
+                args.seed + 10_000,
+                action_scale,
+                action_bias,
+                device,
+                video_prefix,
             )
+            logger.evaluation(returns, global_step)
         if global_step >= next_save or global_step >= args.total_timesteps:  # and always at the end
             next_save = next_multiple(global_step, args.save_every)
             progress = dict(global_step=global_step, grad_steps=grad_steps, archs=list(archs), obs=obs)
-            print(
-                save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb),
-                flush=True,
-            )
+            saved = save_checkpoint(run_dir, args, policy_net, critics, optimizers, log_alpha, alpha, progress, envs, rng, rb)
+            print(saved, flush=True)
 
     envs.close()
     writer.close()
