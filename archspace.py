@@ -65,6 +65,23 @@ def num_params(arch, in_dim, out_dim):
     return sum(fan_out * fan_in + fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
 
 
+def flash_bytes(arch, in_dim, out_dim, int8=False):
+    """Bytes of the deployed MLP's constants (Sec. I: a microcontroller's memory): float32 weights and
+    biases, 4 per parameter; or int8 weights, 1 each, with a float32 scale and a float32 bias per
+    output row. Hopper (11 -> 3) [4, 4]: 4 * 83 = 332 bytes; int8 72 + 8 * 11 = 160."""
+    if not int8:
+        return 4 * num_params(arch, in_dim, out_dim)
+    return sum(fan_out * fan_in + 8 * fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
+
+
+def ram_bytes(arch, in_dim, out_dim, int8=False):
+    """Bytes of the exported C policy's activation buffers: a float32 buffer for the input and every
+    second layer's output, another for the other outputs, each as wide as the widest it holds; int8
+    adds an int8 buffer as wide as the widest layer input (the quantised input)."""
+    widths = [in_dim, *arch, out_dim]
+    return 4 * (max(widths[0::2]) + max(widths[1::2])) + (max(widths[:-1]) if int8 else 0)
+
+
 def d_lm(arch, in_dim, out_dim):
     """Lossless memory dimension of an MLP, Algorithm 1 (with its line 5 for regression)."""
     arch = tuple(arch)
@@ -135,17 +152,17 @@ def pick(rows, rule):
     raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
 
 
-def select_under_budget(archs, max_params, in_dim, out_dim, rule="d_lm"):
-    """Eq. 5: among archs with num_params <= max_params, the one pick(rule) chooses."""
+def select_under_budget(archs, budget, in_dim, out_dim, rule="d_lm", cost=num_params, unit="parameters"):
+    """Eq. 5: among archs with cost(arch, in_dim, out_dim) <= budget (parameters, or bytes with
+    another cost), the one pick(rule) chooses."""
     if rule not in ("d_lm", "size"):
         raise ValueError(f"bad selection rule {rule!r}: allowed 'd_lm' or 'size'")
     rows = [
         {"arch": tuple(arch), "params": num_params(arch, in_dim, out_dim), "d_lm": d_lm(arch, in_dim, out_dim)}
         for arch in archs
     ]
-    fitting = [row for row in rows if row["params"] <= max_params]
+    costs = [cost(row["arch"], in_dim, out_dim) for row in rows]
+    fitting = [row for row, row_cost in zip(rows, costs) if row_cost <= budget]
     if not fitting:
-        raise ValueError(
-            f"no architecture fits a budget of {max_params} parameters: the smallest has {min(r['params'] for r in rows)}"
-        )
+        raise ValueError(f"no architecture fits a budget of {budget} {unit}: the smallest has {min(costs)}")
     return pick(fitting, rule)["arch"]

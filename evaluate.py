@@ -6,7 +6,10 @@
     python evaluate.py run --checkpoint CKPT --shard 0/4                      # every 4th arch from offset 0
     python evaluate.py merge --csvs a.csv b.csv c.csv d.csv --out-dir DIR     # join shards, then report
     python evaluate.py budget --checkpoint CKPT --params 2000                 # Eq. 5 pick under 2000 params
-    python evaluate.py export --checkpoint CKPT --arch 16,16 --out-dir deploy # standalone policy + C header
+    python evaluate.py budget --checkpoint CKPT --bytes 32768 --int8          # ... under 32 KB of int8 flash
+    python evaluate.py export --checkpoint CKPT --arch 16,16 --out-dir deploy # policy.pt/.json/.onnx, C header
+    python evaluate.py export --checkpoint CKPT --arch 16,16 --int8           # ... and an int8 C header
+    python evaluate.py run --checkpoint CKPT --archs "16,16;4,4" --int8       # play the int8 policies
     python evaluate.py curves --checkpoints runs/RUN/ghn_*.pt --archs random:100   # Fig. 3 over training
     MUJOCO_GL=osmesa python evaluate.py video --checkpoint CKPT --arch 16,16  # an MP4 of one arch's episode
     python evaluate.py run --help                                             # every flag of a command
@@ -27,12 +30,16 @@ import hashlib
 import json
 import math
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import onnx
 import torch
 import tyro
 
@@ -69,6 +76,8 @@ class Evaluation(Device):
     """architectures whose weights are generated per GHN call"""
     cutoffs: int = 5000
     """random parameter cutoffs in [1000, 1e6] for the Table II analysis"""
+    int8: bool = False
+    """play each architecture's int8 policy (export --int8's arithmetic) instead of float32, same episode seeds"""
 
 
 @dataclass
@@ -118,21 +127,28 @@ class Budget:
     """checkpoint.pt or ghn_*.pt"""
     params: int = 0
     """the budget: most parameters the policy may have"""
+    bytes: int = 0
+    """the budget as flash bytes instead (weights, biases, int8 scales, normaliser and action constants)"""
+    int8: bool = False
+    """with --bytes: count int8 weights (export --int8) instead of float32"""
     out_dir: str = ""
     """where the checkpoint's results.csv is (default: <checkpoint folder>/eval_<checkpoint name>/)"""
 
 
 @dataclass
 class Export:
-    """Export one architecture's generated policy: policy.pt (plain nn.Sequential), policy.json, and
-    policy.h (dependency-free C99 inference), no evaluation."""
+    """Export one architecture's generated policy: policy.pt (plain nn.Sequential), policy.json,
+    policy.onnx (the whole pipeline) and policy.h (dependency-free C99 inference); prints its flash
+    and RAM bytes and the C policy's time per action. No evaluation."""
 
     checkpoint: str = ""
-    """checkpoint.pt or ghn_*.pt"""
+    """checkpoint.pt or ghn_*.pt (or a fixed-MLP checkpoint: its one architecture)"""
     arch: str = ""
-    """the architecture, e.g. 16,16"""
+    """the architecture, e.g. 16,16 (a fixed-MLP checkpoint: its own, the default)"""
     out_dir: str = ""
     """output folder (default: <checkpoint folder>/export_<arch>/)"""
+    int8: bool = False
+    """also write policy_int8.h: int8 weights with a float32 scale per output row, int32 sums"""
 
 
 @dataclass
@@ -225,7 +241,7 @@ def meta_path(csv_path):
     return os.path.splitext(csv_path)[0] + ".meta.json"
 
 
-RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed")
+RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed", "int8")
 """What must agree for results to be reused or merged."""
 
 
@@ -300,10 +316,11 @@ class PolicyIO:
         return ghp_sac.deterministic_action(outputs[:, : 2 * self.act_dim], scale, bias).numpy()
 
 
-def default_out_dir(path):
-    """Where results of checkpoint `path` go without --out-dir: eval_<checkpoint name>/ beside it."""
+def default_out_dir(path, int8=False):
+    """Where results of checkpoint `path` go without --out-dir: eval_<checkpoint name>/ beside it
+    (eval_<checkpoint name>_int8/ for its int8 policies)."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}" + ("_int8" if int8 else ""))
 
 
 def select_archs(spec, seed, all_archs, flag="--archs"):
@@ -390,8 +407,9 @@ def write_results(path, results):
 
 
 @torch.no_grad()
-def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, device, on_result):
-    """Play `episodes` deterministic episodes of every arch, num_envs episodes at a time.
+def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, device, on_result, int8=False):
+    """Play `episodes` deterministic episodes of every arch, num_envs episodes at a time (with int8,
+    each arch's int8 policy: quantise_policy, int8_forward).
 
     Jobs are (arch, episode) in arch-major order, so the envs mostly run a few archs at once and one
     policy forward serves all envs of an arch. on_result(arch, scores) is called when an arch is done.
@@ -413,7 +431,7 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
         if arch_index not in params:  # generate the next gen_batch archs' weights in one call
             batch = range(arch_index, min(arch_index + gen_batch, len(archs)))
             for i, p in zip(batch, ghn([archs[i] for i in batch])):
-                params[i] = p
+                params[i] = quantise_policy(p) if int8 else p
         slot_job[slot] = (arch_index, episode)
         slot_obs[slot], _ = envs[slot].reset(seed=seed + episode)
         slot_return[slot] = 0.0
@@ -428,7 +446,8 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
         actions = {}
         for arch_index, slots in by_arch.items():
             inputs = io.inputs([slot_obs[s] for s in slots]).to(device)
-            for s, action in zip(slots, io.actions(mlp_forward(params[arch_index], inputs))):
+            outputs = (int8_forward if int8 else mlp_forward)(params[arch_index], inputs)
+            for s, action in zip(slots, io.actions(outputs)):
                 actions[s] = action
         for s in active:
             slot_obs[s], reward, terminated, truncated, info = envs[s].step(actions[s])
@@ -528,8 +547,9 @@ def ratio_text(ratio):
     return "None" if ratio is None else f"{ratio:.3f}"
 
 
-def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source):
-    """report.md, report.json and the Fig. 4 plots from evaluated results."""
+def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source, dims=None):
+    """report.md, report.json and the Fig. 4 plots from evaluated results; with the policies' dims
+    (policy_dims) also which archs fit the flash budgets of MEMORY_BUDGETS."""
     if not results:
         fail(f"no evaluated architectures for a report in {out_dir}")
     levels = {}
@@ -558,6 +578,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
         "levels": levels,
         "table2": analysis,
         "landscape": spread,
+        "memory": None if dims is None else memory_table(results, dims),
     }
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
@@ -595,6 +616,24 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source)
             f"| {name} | {row['archs']} | {row['mean']:.2f} | {row['median']:.2f} | {row['min']:.2f} | "
             f"{row['max']:.2f} | {row['reach_90']} | {row['reach_80']} |"
         )
+    if report["memory"]:
+        lines += [
+            "",
+            "Flash budgets (the exported C policy's constants: weights, biases, int8 row scales, input normaliser and "
+            "action constants; `evaluate.py export` prints them with the RAM bytes):",
+            "",
+            "| flash | weights | archs that fit (of 4680) | Eq. 5 pick | its score | best evaluated that fits | score "
+            "| its bytes |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in report["memory"]:
+            pick, best = row["eq5_pick"], row["best_evaluated"]
+            cells = [row["budget"], row["weights"], row["archs_fitting"], pick or "none"]
+            cells.append("" if row["eq5_pick_score"] is None else f"{row['eq5_pick_score']:.2f}")
+            cells += (
+                ["", "", ""] if best is None else [best, f"{row['best_evaluated_score']:.2f}", row["best_evaluated_flash"]]
+            )
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines += [
         "",
         "Ties: the smallest architecture reaching a level is the one with the fewest parameters; a max-D_LM "
@@ -643,72 +682,206 @@ def plot_fig4(results, levels, out_dir, score_name):
         plt.close(fig)
 
 
-def export_policy(ghn, io, arch, out_dir):
-    """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (pre/post-processing)
-    and policy.h (dependency-free C99 inference). Returns the deployed size in bytes (float32 weights)."""
-    mlp = ghn.to_mlp(arch, out_rows=io.act_dim).cpu()
-    os.makedirs(out_dir, exist_ok=True)
-    torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
-    meta = {
-        "arch": list(arch),
-        "in_dim": io.in_dim,
-        "act_dim": io.act_dim,
-        "action": "tanh(mlp(input)) * action_scale + action_bias",
-        "action_scale": io.action_scale.tolist(),
-        "action_bias": io.action_bias.tolist(),
-        "input": "raw observation"
-        if io.input_mean is None
-        else "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, "
-        "clipped to +-clip_norm",
-    }
-    if io.input_mean is not None:
-        meta.update(
-            input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm
-        )
-    with open(os.path.join(out_dir, "policy.json"), "w") as f:
-        json.dump(meta, f, indent=2)
+def quantise_rows(matrix):
+    """Symmetric int8 with one float32 scale per row: scale = max|row| / 127 (1 for a zero row) and
+    q = round(row / scale), half to even as C's lrintf, in [-127, 127]. Returns (q as float32, scale)."""
+    maxabs = matrix.abs().amax(1)
+    scale = torch.where(maxabs > 0, maxabs / 127, torch.ones_like(maxabs))
+    return torch.round(matrix / scale[:, None]).clamp(-127, 127), scale
+
+
+INT8_MAX_FAN_IN = 2**24 // (127 * 127)  # 1040: sums of int8 products stay exact in float32 below 2^24
+
+
+def quantise_policy(params):
+    """[(W, b), ...] -> [(q, row scale, b), ...] of the int8 policy (export --int8)."""
+    if any(weight.shape[1] > INT8_MAX_FAN_IN for weight, _ in params):
+        fail(f"int8: a layer with more than {INT8_MAX_FAN_IN} inputs would need int32 sums beyond float32's exact range")
+    return [(*quantise_rows(weight.float()), bias.float()) for weight, bias in params]
+
+
+def int8_forward(layers, inputs):
+    """The int8 C policy's arithmetic: each layer's float32 input quantised to int8 with one scale
+    per input vector (quantise_rows), integer products summed exactly (float32 holds the integer
+    sums: |sum| <= 127 * 127 * fan_in < 2^24), then sum * (row scale * input scale) + bias in float32,
+    ReLU between layers."""
+    x = inputs
+    for k, (q, scale, bias) in enumerate(layers):
+        xq, x_scale = quantise_rows(x)
+        x = (xq @ q.T) * (scale * x_scale[:, None]) + bias
+        x = torch.relu(x) if k < len(layers) - 1 else x
+    return x
+
+
+def constant_bytes(io):
+    """Flash bytes beside the weights: float32 action scale and bias, and a Fetch policy's input mean and std."""
+    return 4 * (2 * io.act_dim + (2 * io.in_dim if io.goal_env else 0))
+
+
+def policy_dims(io):
+    """(in_dim, act_dim, constant bytes): what the byte counts of a checkpoint's policies depend on."""
+    return io.in_dim, io.act_dim, constant_bytes(io)
+
+
+def policy_bytes(arch, dims, int8=False):
+    """(flash, RAM) bytes of the exported C policy: archspace.flash_bytes + the constants, archspace.ram_bytes."""
+    in_dim, act_dim, constants = dims
+    return archspace.flash_bytes(arch, in_dim, act_dim, int8) + constants, archspace.ram_bytes(arch, in_dim, act_dim, int8)
+
+
+MEMORY_BUDGETS = {"192 KB": 192 * 1024, "32 KB": 32 * 1024}  # Sec. I: a Crazyflie 2.0 has 192 KB of RAM
+
+
+def memory_table(results, dims):
+    """For each flash budget and float32 / int8 weights: how many of the 4680 archs fit, Eq. 5's pick
+    under it, and the best evaluated arch that fits."""
+    rows, in_dim, act_dim = [], dims[0], dims[1]
+    for budget_name, budget in MEMORY_BUDGETS.items():
+        for int8 in (False, True):
+
+            def flash(arch, *_):
+                return policy_bytes(arch, dims, int8)[0]
+
+            fitting = [arch for arch in archspace.all_archs() if flash(arch) <= budget]
+            pick = archspace.select_under_budget(fitting, budget, in_dim, act_dim, cost=flash) if fitting else None
+            evaluated = [row for row in results.values() if flash(row["arch"]) <= budget]
+            best = min(evaluated, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])), default=None)
+            rows.append(
+                {
+                    "budget": budget_name,
+                    "weights": "int8" if int8 else "float32",
+                    "archs_fitting": len(fitting),
+                    "eq5_pick": None if pick is None else list(pick),
+                    "eq5_pick_score": results[pick]["score"] if pick in results else None,
+                    "best_evaluated": None if best is None else list(best["arch"]),
+                    "best_evaluated_score": None if best is None else best["score"],
+                    "best_evaluated_flash": None if best is None else flash(best["arch"]),
+                }
+            )
+    return rows
+
+
+def write_onnx(mlp, io, path):
+    """policy.onnx: the whole pipeline as one ONNX graph (opset 17) built node by node: Fetch input
+    clipping and normalisation, Gemm and Relu layers, Tanh, action scale and bias. Input "input"
+    [batch, in_dim] float32 (raw observation, or observation and desired goal concatenated), output
+    "action" [batch, act_dim]."""
+    helper, initializers, nodes = onnx.helper, [], []
+
+    def constant(name, value):
+        initializers.append(onnx.numpy_helper.from_array(np.asarray(value, np.float32), name))
+        return name
+
+    def node(op, inputs, output=None, **attributes):
+        output = output or f"{op.lower()}_{len(nodes)}"
+        nodes.append(helper.make_node(op, inputs, [output], **attributes))
+        return output
+
+    x = "input"
+    if io.goal_env:  # as ghp_ddpg_her.PolicyInputs: clip, normalise, clip
+        x = node("Clip", [x, constant("clip_obs_low", -io.clip_obs), constant("clip_obs_high", io.clip_obs)])
+        x = node("Div", [node("Sub", [x, constant("input_mean", io.input_mean)]), constant("input_std", io.input_std)])
+        x = node("Clip", [x, constant("clip_norm_low", -io.clip_norm), constant("clip_norm_high", io.clip_norm)])
+    linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
+    for i, layer in enumerate(linears):
+        x = node("Gemm", [x, constant(f"w{i}", layer.weight.detach()), constant(f"b{i}", layer.bias.detach())], transB=1)
+        x = node("Relu", [x]) if i < len(linears) - 1 else x
+    x = node("Mul", [node("Tanh", [x]), constant("action_scale", io.action_scale)])
+    node("Add", [x, constant("action_bias", io.action_bias)], output="action")
+    graph = helper.make_graph(
+        nodes,
+        "ghp_policy",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", io.in_dim])],
+        [helper.make_tensor_value_info("action", onnx.TensorProto.FLOAT, ["batch", io.act_dim])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ghp evaluate.py export")
+    model.ir_version = 8  # the IR of opset 17's release: loads in onnxruntime >= 1.12 and other runtimes of that age
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+
+
+def c_header(mlp, io, arch, int8=False):
+    """policy.h (float32) or policy_int8.h: dependency-free C99, `ghp_policy(input, action)`. The int8
+    header stores int8 weights with a float32 scale per output row and computes int8_forward()."""
 
     def literal(value):  # a C float literal that round-trips float32: 2 -> 2.0f, 1e-05 -> 1e-05f
         text = f"{float(value):.9g}"
         return (text if any(c in text for c in ".e") else text + ".0") + "f"
 
-    def array(name, values):
-        flat = ", ".join(literal(v) for v in np.asarray(values, np.float32).ravel())
-        return f"static const float {name}[{np.asarray(values).size}] = {{{flat}}};"
+    def array(name, values, kind="float"):
+        values = np.asarray(values, np.float32).ravel()
+        flat = ", ".join(str(int(v)) for v in values) if kind == "int8_t" else ", ".join(literal(v) for v in values)
+        return f"static const {kind} {name}[{values.size}] = {{{flat}}};"
 
     linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
-    widest = max(max(layer.out_features, layer.in_features) for layer in linears)
+    widths = [io.in_dim, *arch, io.act_dim]
+    flash, ram = policy_bytes(arch, policy_dims(io), int8)
     lines = [
-        "/* Policy generated by a graph hyper network (ghp evaluate.py --export). C99, no dependencies.",
+        "/* Policy generated by a graph hyper network (ghp evaluate.py export). C99, no dependencies.",
         f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, "
-        f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters.",
+        f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, "
+        + ("int8 weights (a float32 scale per output row), int32 sums" if int8 else "float32")
+        + f": {flash} bytes of constants, {ram} bytes of activation buffers.",
         " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
         "#ifndef GHP_POLICY_H",
         "#define GHP_POLICY_H",
         "#include <math.h>",
+        *(["#include <stdint.h>"] if int8 else []),
         f"#define GHP_IN_DIM {io.in_dim}",
         f"#define GHP_ACT_DIM {io.act_dim}",
         "",
     ]
     for i, layer in enumerate(linears):
-        lines += [array(f"ghp_w{i}", layer.weight.detach()), array(f"ghp_b{i}", layer.bias.detach())]
+        weight, bias = layer.weight.detach().float(), layer.bias.detach()
+        if int8:
+            q, scale = quantise_rows(weight)
+            lines += [array(f"ghp_w{i}", q, "int8_t"), array(f"ghp_s{i}", scale)]
+        else:
+            lines.append(array(f"ghp_w{i}", weight))
+        lines.append(array(f"ghp_b{i}", bias))
     lines += [array("ghp_action_scale", io.action_scale), array("ghp_action_bias", io.action_bias)]
-    if io.input_mean is not None:
+    if io.goal_env:
         lines += [array("ghp_input_mean", io.input_mean), array("ghp_input_std", io.input_std)]
-    lines += [
-        "",
-        "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in, int relu) {",
-        "    for (int o = 0; o < n_out; ++o) {",
-        "        float acc = b[o];",
-        "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
-        "        y[o] = (relu && acc < 0.0f) ? 0.0f : acc;",
-        "    }",
-        "}",
-        "",
-        "static void ghp_policy(const float *input, float *action) {",
-        f"    float a[{widest}], b[{widest}];",
-    ]
-    if io.input_mean is not None:
+    if int8:
+        lines += [
+            "",
+            "/* y = W x + b, W = q * s per row: x quantised to int8 with one scale (max|x| / 127), exact int32 sums */",
+            "static void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int8_t *xq, float *y,",
+            "                       int n_out, int n_in, int relu) {",
+            "    float maxabs = 0.0f;",
+            "    for (int i = 0; i < n_in; ++i) maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;",
+            "    float sx = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;",
+            "    for (int i = 0; i < n_in; ++i) {",
+            "        long q = lrintf(x[i] / sx);",
+            "        xq[i] = (int8_t)(q > 127 ? 127 : (q < -127 ? -127 : q));",
+            "    }",
+            "    for (int o = 0; o < n_out; ++o) {",
+            "        int32_t acc = 0;",
+            "        for (int i = 0; i < n_in; ++i) acc += (int32_t)w[o * n_in + i] * xq[i];",
+            "        float v = (float)acc * (s[o] * sx) + b[o];",
+            "        y[o] = (relu && v < 0.0f) ? 0.0f : v;",
+            "    }",
+            "}",
+        ]
+    else:
+        lines += [
+            "",
+            "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in,",
+            "                       int relu) {",
+            "    for (int o = 0; o < n_out; ++o) {",
+            "        float acc = b[o];",
+            "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
+            "        y[o] = (relu && acc < 0.0f) ? 0.0f : acc;",
+            "    }",
+            "}",
+        ]
+    # buffer a holds the input and the outputs of layers 2, 4, ...; buffer b those of layers 1, 3, ...
+    lines += ["", "static void ghp_policy(const float *input, float *action) {"]
+    lines.append(f"    float a[{max(widths[0::2])}], b[{max(widths[1::2])}];")
+    if int8:
+        lines.append(f"    int8_t xq[{max(widths[:-1])}];")
+    if io.goal_env:
         clip_obs, clip_norm = literal(io.clip_obs), literal(io.clip_norm)
         lines += [
             "    for (int i = 0; i < GHP_IN_DIM; ++i) {",
@@ -720,14 +893,12 @@ def export_policy(ghn, io, arch, out_dir):
         ]
     else:
         lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) a[i] = input[i];"]
-    buffers = ["a", "b"]
     for i, layer in enumerate(linears):
-        source, target = buffers[i % 2], buffers[(i + 1) % 2]
+        source, target = "ab"[i % 2], "ab"[(i + 1) % 2]
+        weights = f"ghp_w{i}, ghp_s{i}, ghp_b{i}, {source}, xq" if int8 else f"ghp_w{i}, ghp_b{i}, {source}"
         relu = 1 if i < len(linears) - 1 else 0
-        lines.append(
-            f"    ghp_linear(ghp_w{i}, ghp_b{i}, {source}, {target}, {layer.out_features}, {layer.in_features}, {relu});"
-        )
-    final = buffers[len(linears) % 2]
+        lines.append(f"    ghp_linear({weights}, {target}, {layer.out_features}, {layer.in_features}, {relu});")
+    final = "ab"[len(linears) % 2]
     lines += [
         f"    for (int o = 0; o < GHP_ACT_DIM; ++o) action[o] = tanhf({final}[o]) * ghp_action_scale[o] + ghp_action_bias[o];",
         "}",
@@ -735,9 +906,90 @@ def export_policy(ghn, io, arch, out_dir):
         "#endif",
         "",
     ]
-    with open(os.path.join(out_dir, "policy.h"), "w") as f:
-        f.write("\n".join(lines))
-    return 4 * sum(p.numel() for p in mlp.parameters())
+    return "\n".join(lines)
+
+
+def c_time_per_action(header, calls):
+    """Median seconds per ghp_policy() call of a C header compiled with cc -O2 on this CPU: 101
+    samples of `calls` calls each, every action feeding the next input and the last one printed, so
+    that no call can be optimised away.
+    None where there is no C compiler."""
+    if shutil.which("cc") is None:
+        return None
+    program = f"""#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "{os.path.abspath(header)}"
+static int compare(const void *x, const void *y) {{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}}
+int main(void) {{
+    float input[GHP_IN_DIM], action[GHP_ACT_DIM];
+    double samples[101];
+    for (int i = 0; i < GHP_IN_DIM; ++i) input[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int s = 0; s < 101; ++s) {{
+        struct timespec start, end;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (long c = 0; c < {calls}L; ++c) {{
+            ghp_policy(input, action);
+            input[c % GHP_IN_DIM] = 0.5f * input[c % GHP_IN_DIM] + 0.1f * action[0];
+        }}
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        samples[s] = ((double)(end.tv_sec - start.tv_sec) + 1e-9 * (double)(end.tv_nsec - start.tv_nsec)) / {calls}.0;
+    }}
+    qsort(samples, 101, sizeof(double), compare);
+    printf("%.6e %g\\n", samples[50], (double)action[0]);  /* the actions are used: no call is optimised away */
+    return 0;
+}}
+"""
+    with tempfile.TemporaryDirectory() as folder:
+        source, binary = os.path.join(folder, "time.c"), os.path.join(folder, "time")
+        with open(source, "w") as f:
+            f.write(program)
+        subprocess.run(["cc", "-std=c99", "-O2", source, "-o", binary, "-lm"], check=True, capture_output=True)
+        return float(subprocess.run([binary], check=True, capture_output=True, text=True).stdout.split()[0])
+
+
+def export_policy(ghn, io, arch, out_dir, int8=False):
+    """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (pre/post-processing),
+    policy.onnx, policy.h and with int8 policy_int8.h. Returns the plain nn.Sequential."""
+    params = ghn([arch])[0]
+    layers = []
+    for i, (weight, bias) in enumerate(params):
+        rows = io.act_dim if i == len(params) - 1 else weight.shape[0]  # SAC's 2a outputs: the mean head
+        linear = torch.nn.Linear(weight.shape[1], rows)
+        with torch.no_grad():
+            linear.weight.copy_(weight[:rows])
+            linear.bias.copy_(bias[:rows])
+        layers += [linear, torch.nn.ReLU()]
+    mlp = torch.nn.Sequential(*layers[:-1])
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
+    meta = {
+        "arch": list(arch),
+        "in_dim": io.in_dim,
+        "act_dim": io.act_dim,
+        "action": "tanh(mlp(input)) * action_scale + action_bias",
+        "action_scale": io.action_scale.tolist(),
+        "action_bias": io.action_bias.tolist(),
+        "input": "raw observation"
+        if not io.goal_env
+        else "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, "
+        "clipped to +-clip_norm",
+    }
+    if io.goal_env:
+        meta.update(
+            input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm
+        )
+    with open(os.path.join(out_dir, "policy.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    write_onnx(mlp, io, os.path.join(out_dir, "policy.onnx"))
+    for name, quantised in (("policy.h", False), ("policy_int8.h", True))[: 1 + int8]:
+        with open(os.path.join(out_dir, name), "w") as f:
+            f.write(c_header(mlp, io, arch, quantised))
+    return mlp
 
 
 def plot_fig3(per_checkpoint, out_dir, score_name):
@@ -786,6 +1038,8 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         "seed": args.seed,
         "score": io.score_name,
         "checkpoint": os.path.abspath(path),
+        **({"int8": True} if args.int8 else {}),  # float32 results have no int8 key, as before it existed
+        "dims": policy_dims(io),
     }
     # one evaluation per CSV: the lock is held until this function returns (a killed process releases it too)
     lock = open(csv_path + ".lock", "w")
@@ -843,7 +1097,7 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
 
         if todo:
             steps, seconds = evaluate_archs(
-                ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result
+                ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result, args.int8
             )
             print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     results = read_results(csv_path)
@@ -900,7 +1154,7 @@ def command_run(args):
         fail("run needs --checkpoint PATH")
     device = set_up_device(args)
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
-    out_dir = args.out_dir or default_out_dir(args.checkpoint)
+    out_dir = args.out_dir or default_out_dir(args.checkpoint, args.int8)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
         print(
@@ -909,7 +1163,9 @@ def command_run(args):
         )
         return
     print_report(
-        make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint),
+        make_report(
+            results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint, policy_dims(io)
+        ),
         out_dir,
         io.score_name,
     )
@@ -924,10 +1180,14 @@ def command_curves(args):
     per_checkpoint = []
     for path in args.checkpoints:
         out_dir = (
-            os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0]) if args.out_dir else default_out_dir(path)
+            os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0])
+            if args.out_dir
+            else default_out_dir(path, args.int8)
         )
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
-        report = make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path)
+        report = make_report(
+            results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path, policy_dims(io)
+        )
         print_report(report, out_dir, io.score_name)
         per_checkpoint.append(
             {"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]}
@@ -956,31 +1216,45 @@ def command_merge(args):
     write_results(os.path.join(args.out_dir, "results.csv"), merged)
     with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
         json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.csvs]), f, indent=2)
-    report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, " + ".join(args.csvs))
+    source, dims = " + ".join(args.csvs), meta.get("dims")  # CSVs written before the dims were recorded: no flash table
+    report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, source, dims)
     print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
     print_report(report, args.out_dir, meta["score"])
 
 
 def command_budget(args):
-    """Eq. 5 from the checkpoint's dims; measured scores from an earlier evaluation, if any."""
+    """Eq. 5 from the checkpoint's dims under a parameter or flash-byte budget; measured scores from an
+    earlier evaluation, if any."""
+    if (args.params > 0) == (args.bytes > 0):
+        fail(f"budget needs one positive budget, --params N or --bytes N (got --params {args.params} --bytes {args.bytes})")
+    if args.int8 and not args.bytes:
+        fail("--int8 counts bytes: give the budget with --bytes")
     checkpoint, ghn, io = load_policy(args.checkpoint)
     all_archs = archspace.all_archs()
+    if args.bytes:
+        budget, unit, flag = args.bytes, f"bytes of flash ({'int8' if args.int8 else 'float32'})", "--bytes"
+
+        def cost(arch, in_dim, out_dim):
+            return policy_bytes(arch, policy_dims(io), args.int8)[0]
+    else:
+        budget, unit, flag, cost = args.params, "parameters", "--params", archspace.num_params
     try:
-        pick = archspace.select_under_budget(all_archs, args.params, io.in_dim, io.act_dim)
+        pick = archspace.select_under_budget(all_archs, budget, io.in_dim, io.act_dim, cost=cost, unit=unit)
     except ValueError as error:
-        fail(f"--params {args.params}: {error}")
+        fail(f"{flag} {budget}: {error}")
     csv_path = os.path.join(args.out_dir or default_out_dir(args.checkpoint), "results.csv")
     results, saved = read_results(csv_path), read_meta(csv_path)
+    flash, ram = policy_bytes(pick, policy_dims(io), args.int8)
     print(
-        f"budget {args.params}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} parameters, "
-        f"D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}"
+        f"budget {budget} {unit}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} "
+        f"parameters, D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}, flash {flash} bytes, RAM {ram} bytes"
     )
     if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
         print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
         results = {}
     if pick in results:
         print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
-    fitting = [r for r in results.values() if r["params"] <= args.params]
+    fitting = [r for r in results.values() if cost(r["arch"], io.in_dim, io.act_dim) <= budget]
     if fitting:
         best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
         print(
@@ -1002,17 +1276,30 @@ def one_arch(spec):
 
 def command_export(args):
     checkpoint, ghn, io = load_policy(args.checkpoint)
-    if not isinstance(ghn, GHN):
-        fail(f"export needs a GHN checkpoint; {args.checkpoint} holds a fixed MLP (its baseline_state is that policy)")
-    arch = one_arch(args.arch)
+    fixed = not isinstance(ghn, GHN)
+    if fixed and args.arch and one_arch(args.arch) != ghn.arch:
+        fail(f"{args.checkpoint} holds one fixed MLP, {list(ghn.arch)}: --arch can only be that one")
+    arch = ghn.arch if fixed else one_arch(args.arch)
     out_dir = args.out_dir or os.path.join(
         os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}"
     )
-    size = export_policy(ghn, io, arch, out_dir)
-    print(
-        f"exported {list(arch)} to {out_dir}/policy.pt, policy.h, policy.json: "
-        f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, {size} bytes as float32"
-    )
+    with torch.no_grad():
+        export_policy(ghn, io, arch, out_dir, args.int8)
+    files = "policy.pt, policy.json, policy.onnx, policy.h" + (", policy_int8.h" if args.int8 else "")
+    params = archspace.num_params(arch, io.in_dim, io.act_dim)
+    print(f"exported {list(arch)} ({params} parameters) to {out_dir}: {files}")
+    calls = max(1, 2_000_000 // params)  # about 2 ms of arithmetic per timing sample
+    for name, int8 in (("float32", False), ("int8", True)):
+        flash, ram = policy_bytes(arch, policy_dims(io), int8)
+        line = (
+            f"  {name:7s}: flash {flash} bytes (weights, biases{', row scales' if int8 else ''}, constants), RAM {ram} bytes"
+        )
+        if args.int8 or not int8:  # a header written now: its time per action
+            seconds = c_time_per_action(os.path.join(out_dir, "policy_int8.h" if int8 else "policy.h"), calls)
+            line += f", {seconds * 1e6:.3f} us per action (C, cc -O2, this CPU)" if seconds is not None else ""
+        print(line)
+    if shutil.which("cc") is None:
+        print("  (no C compiler here: no time per action)")
 
 
 @torch.no_grad()

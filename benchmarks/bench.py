@@ -28,9 +28,10 @@ LEARNING_STARTS = 1024  # random env steps before the timed updates of the SAC b
 
 @dataclass
 class Args:
-    parts: tuple[str, ...] = ("ghn", "stages", "sac", "eval")
+    parts: tuple[str, ...] = ("ghn", "stages", "sac", "eval", "deploy")
     """which benchmarks to run: ghn (one GHN step per decoder and generation path), stages (where the time of
-    one GHN step goes, per stage), sac (ghp_sac.py updates/s), eval (evaluate.py env steps/s vs random actions)"""
+    one GHN step goes, per stage), sac (ghp_sac.py updates/s), eval (evaluate.py env steps/s vs random actions),
+    deploy (the exported C policy's time per action, float32 and int8, with its flash and RAM bytes)"""
     cuda: bool = False
     """run on the GPU"""
     threads: int = 2
@@ -49,6 +50,8 @@ class Args:
     """episodes per architecture in the eval benchmark (evaluate.py's default)"""
     eval_envs: int = 16
     """env copies of the eval benchmark"""
+    deploy_archs: str = "4,4;8,4,4,4;16,16;64,64;256,256;512,512,512,512"
+    """architectures of the deploy benchmark"""
     out: str = ""
     """JSON output path (default benchmarks/results-<device>.json)"""
 
@@ -288,6 +291,40 @@ def bench_eval(args, device):
     }
 
 
+def bench_deploy(args):
+    """evaluate.py export's C headers (float32 and int8) of a fresh GHN's policies, each timed by
+    evaluate.c_time_per_action: cc -O2, median of 101 samples; with the flash and RAM bytes."""
+    import tempfile
+
+    import evaluate
+
+    env = evaluate.make_env(args.env_id)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    io = evaluate.PolicyIO({"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}, env.action_space)
+    env.close()
+    torch.manual_seed(0)
+    ghn = GHN(obs_dim, 2 * act_dim)
+    rows = []
+    for arch in [archspace.parse_arch(text) for text in args.deploy_archs.split(";")]:
+        params = archspace.num_params(arch, obs_dim, act_dim)
+        with tempfile.TemporaryDirectory() as folder, torch.no_grad():
+            evaluate.export_policy(ghn, io, arch, folder, int8=True)
+            for precision, header in (("float32", "policy.h"), ("int8", "policy_int8.h")):
+                seconds = evaluate.c_time_per_action(os.path.join(folder, header), max(1, 2_000_000 // params))
+                flash, ram = evaluate.policy_bytes(arch, evaluate.policy_dims(io), precision == "int8")
+                rows.append(
+                    {
+                        "arch": list(arch),
+                        "params": params,
+                        "weights": precision,
+                        "flash_bytes": flash,
+                        "ram_bytes": ram,
+                        "us_per_action": None if seconds is None else seconds * 1e6,
+                    }
+                )
+    return rows
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
     torch.set_num_threads(args.threads)
@@ -364,6 +401,18 @@ if __name__ == "__main__":
         print(f"evaluate (generate + policies + envs) {row['evaluate_steps_per_s']:9.0f} env steps/s")
         print(f"random actions, same env copies       {row['random_steps_per_s']:9.0f} env steps/s")
         print(f"ratio {row['evaluate_steps_per_s'] / row['random_steps_per_s']:.2f}")
+
+    if "deploy" in args.parts:
+        rows = bench_deploy(args)
+        results["deploy"] = rows
+        print(f"\nexported C policy ({args.env_id} dims), cc -O2 on this CPU, one action per call, median of 101 samples")
+        print(f"{'arch':22s} {'params':>8s} {'weights':>8s} {'flash B':>9s} {'RAM B':>7s} {'us/action':>10s}")
+        for row in rows:
+            timing = "no cc" if row["us_per_action"] is None else f"{row['us_per_action']:.3f}"
+            print(
+                f"{str(row['arch']):22s} {row['params']:8d} {row['weights']:>8s} {row['flash_bytes']:9d} "
+                f"{row['ram_bytes']:7d} {timing:>10s}"
+            )
 
     path = args.out or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), f"results-{'cuda' if args.cuda else 'cpu'}.json"

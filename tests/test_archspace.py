@@ -2,7 +2,18 @@ import numpy as np
 import pytest
 
 import archspace
-from archspace import all_archs, arch_graph, d_lm, num_params, parse_arch, pick, sample_archs, select_under_budget
+from archspace import (
+    all_archs,
+    arch_graph,
+    d_lm,
+    flash_bytes,
+    num_params,
+    parse_arch,
+    pick,
+    ram_bytes,
+    sample_archs,
+    select_under_budget,
+)
 
 
 def test_space_has_4680_archs_in_depth_then_lexicographic_order():
@@ -122,3 +133,31 @@ def test_ties_do_not_depend_on_the_order_of_the_list():
     for order in (rows, rows[::-1], rows[1:] + rows[:1]):
         assert pick(order, "d_lm")["arch"] == (8, 8)  # D_LM tie: fewer params, then fewer layers
         assert pick(order, "size")["arch"] == (16,)
+
+
+def test_bytes_of_a_deployed_policy_by_hand():
+    # Hopper, 11 inputs -> [4, 4] -> 3 actions: weights 44 + 16 + 12 = 72, biases (= output rows) 4 + 4 + 3 = 11
+    assert num_params((4, 4), 11, 3) == 83
+    assert flash_bytes((4, 4), 11, 3) == 4 * 83
+    assert flash_bytes((4, 4), 11, 3, int8=True) == 72 + 4 * 11 + 4 * 11  # int8 weights, float32 scale and bias per row
+    # activation buffers: widths 11, 4, 4, 3; one float buffer holds 11 and 4 (the input, layer 2's output), the other 4 and 3
+    assert ram_bytes((4, 4), 11, 3) == 4 * (11 + 4)
+    # [512, 4]: widths 11, 512, 4, 3; buffers of 11 and 512 floats; the int8 input buffer as wide as 512
+    assert ram_bytes((512, 4), 11, 3) == 4 * (11 + 512)
+    assert ram_bytes((512, 4), 11, 3, int8=True) == 4 * (11 + 512) + 512
+
+
+def test_select_under_a_byte_budget():
+    # in_dim 2, out_dim 1 (the small space above): float32 bytes 68, 132, 60, 148, 156;
+    # int8 bytes: (4,) 12 + 8*5 = 52, (8,) 24 + 72 = 96, (2,2) 10 + 40 = 50, (4,4) 28 + 72 = 100, (2,8) 28 + 88 = 116
+    archs = [(4,), (8,), (2, 2), (4, 4), (2, 8)]
+    assert [flash_bytes(a, 2, 1, int8=True) for a in archs] == [52, 96, 50, 100, 116]
+    assert select_under_budget(archs, 140, 2, 1, cost=flash_bytes, unit="bytes") == (8,)
+    assert select_under_budget(archs, 131, 2, 1, cost=flash_bytes, unit="bytes") == (4,)
+
+    def int8_bytes(arch, in_dim, out_dim):
+        return flash_bytes(arch, in_dim, out_dim, int8=True)
+
+    assert select_under_budget(archs, 96, 2, 1, cost=int8_bytes, unit="bytes") == (8,)
+    with pytest.raises(ValueError, match="budget of 49 bytes: the smallest has 50"):
+        select_under_budget(archs, 49, 2, 1, cost=int8_bytes, unit="bytes")

@@ -1,16 +1,12 @@
-import copy
 import csv
 import glob
 import json
 import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 from conftest import osmesa_renders, run_script
-from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 
 import archspace
 import evaluate
@@ -398,150 +394,6 @@ def test_landscape_counts_archs_per_depth_against_the_best_score(tmp_path):
     assert (spread["all"]["reach_90"], spread["all"]["reach_80"]) == (2, 4)
     evaluate.make_report(results, str(tmp_path), "Hopper-v4", "return", 100, 0, "hand")
     assert "| 2 | 3 | 86.67 | 89.00 | 81.00 | 90.00 | 1 | 3 |" in open(tmp_path / "report.md").read()
-
-
-EXPORT_ARCH = (16, 8, 32, 8)
-
-
-@pytest.fixture(scope="module", params=["sac", "her"])
-def exported(request, tmp_path_factory):
-    """A checkpoint exported with --export, its C header compiled and run on 20 random raw inputs.
-    Returns (io, mlp, observations, policy inputs, actions printed by the C program)."""
-    if shutil.which("cc") is None:
-        pytest.skip("needs a C compiler")
-    tmp_path = tmp_path_factory.mktemp(request.param)
-    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if request.param == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
-    out = tmp_path / "export"
-    result = run_eval("export", "--checkpoint", checkpoint, "--arch", ",".join(map(str, EXPORT_ARCH)), "--out-dir", str(out))
-    _, ghn, io = evaluate.load_policy(checkpoint)
-    assert f"{4 * archspace.num_params(EXPORT_ARCH, io.in_dim, io.act_dim)} bytes" in result.stdout
-    with torch.no_grad():
-        mlp = ghn.to_mlp(EXPORT_ARCH, out_rows=io.act_dim)
-    mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
-
-    raw = np.random.default_rng(0).normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
-    observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw] if io.goal_env else raw
-    program = tmp_path / "main.c"
-    program.write_text(
-        '#include <stdio.h>\n#include "policy.h"\nint main(void) {\n'
-        "  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n"
-        '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
-        '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n'
-    )
-    binary = tmp_path / "policy_main"
-    subprocess.run(
-        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Werror", f"-I{out}", str(program), "-o", str(binary), "-lm"],
-        check=True,
-    )
-    stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
-    printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
-    c_actions = np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
-    return io, mlp, observations, c_inputs(io, observations), c_actions
-
-
-def c_inputs(io, observations):
-    """The exported C code's input preparation replayed in numpy float32, in its order: Fetch inputs
-    clipped to +-clip_obs, minus the float32 mean, over the float32 std, clipped to +-clip_norm."""
-    if not io.goal_env:
-        return np.asarray(observations, np.float32)
-    raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float32)
-    raw = np.clip(raw, np.float32(-io.clip_obs), np.float32(io.clip_obs))
-    return np.clip((raw - io.input_mean) / io.input_std, np.float32(-io.clip_norm), np.float32(io.clip_norm))
-
-
-def c_pre_tanh_outputs(mlp, inputs):
-    """The exported C code's float32 arithmetic replayed in numpy, in its order: per output,
-    acc = b, then acc += w_i * x_i for i = 0, 1, ... (each product and sum rounded to float32, no
-    FMA: the test compiles with -ffp-contract=off). IEEE float32 + and * are correctly rounded on
-    every x86 CPU, so this equals the C program's pre-tanh outputs bit for bit."""
-    x = np.asarray(inputs, np.float32)
-    linears = [layer for layer in mlp if isinstance(layer, torch.nn.Linear)]
-    for k, layer in enumerate(linears):
-        weight, bias = layer.weight.detach().numpy(), layer.bias.detach().numpy()
-        acc = np.repeat(bias[None], len(x), 0)
-        for i in range(weight.shape[1]):
-            acc = acc + x[:, i : i + 1] * weight[:, i]
-        x = np.maximum(acc, np.float32(0)) if k < len(linears) - 1 else acc
-    return x
-
-
-def c_actions_from(io, pre_tanh):
-    return np.tanh(pre_tanh.astype(np.float64)) * io.action_scale + io.action_bias
-
-
-def tanh_tolerance(io):
-    """C's tanhf(out) * scale + bias in float32 against the same in float64 from the same float32 out:
-    tanhf is within 2 ulp (glibc), i.e. 4u of a result below 1; the product and the sum add u of
-    their results. 6u |scale| + u |bias| in all; 8u (|scale| + |bias|) covers it."""
-    return 8 * UNIT_ROUNDOFF * (np.abs(io.action_scale) + np.abs(io.action_bias))
-
-
-def test_export_c_header_is_exactly_the_policy(exported):
-    """The C program computes the exported policy's own float32 arithmetic: a tolerance of a few
-    roundings of the final tanh, on any x86 CPU."""
-    io, mlp, _, inputs, c_actions = exported
-    expected = c_actions_from(io, c_pre_tanh_outputs(mlp, inputs))
-    assert c_actions.shape == expected.shape == (20, io.act_dim)
-    assert np.all(np.abs(c_actions - expected) <= tanh_tolerance(io)), np.abs(c_actions - expected).max()
-    assert np.abs(c_actions).max() > 1e-3 and np.abs(c_actions).min() < 0.99  # neither zero nor all saturated
-
-
-@pytest.mark.parametrize("defect", ["weight", "bias", "normaliser", "no tanh"])
-def test_export_check_fails_for_a_wrong_export(exported, defect):
-    """The check above catches a slightly wrong weight, bias, normaliser or action transform."""
-    io, mlp, observations, inputs, c_actions = exported
-    io, mlp = copy.deepcopy(io), copy.deepcopy(mlp)  # the fixture is shared by the other tests
-    with torch.no_grad():
-        if defect == "weight":  # one output weight 0.1% off, on the hidden unit that is most active
-            hidden = mlp[:-1](torch.as_tensor(inputs))
-            mlp[-1].weight[0, hidden.mean(0).argmax()] *= 1.001
-        elif defect == "bias":
-            mlp[-1].bias[0] += 1e-4
-    if defect == "normaliser":
-        if not io.goal_env:
-            pytest.skip("SAC policies take raw observations")
-        io.input_mean[0] += 1e-3 * io.input_std[0]  # a normalised input off by 0.001
-        inputs = c_inputs(io, observations)
-    wrong = c_actions_from(io, c_pre_tanh_outputs(mlp, inputs))
-    if defect == "no tanh":
-        wrong = c_pre_tanh_outputs(mlp, inputs) * io.action_scale + io.action_bias
-    assert np.any(np.abs(c_actions - wrong) > tanh_tolerance(io))
-
-
-def test_evaluation_and_export_agree_within_float32_rounding(exported):
-    """evaluate.py's pipeline (the training script's input and action transforms, float32 MLP by BLAS)
-    against the C program. Both approximate the exact MLP on the exact normalised inputs x:
-    - inputs: evaluation normalises in float64 and rounds once (u |x|); C computes x - mean and / std
-      in float32 from float32 mean and std: u |mean| / std for the rounded mean, then three relative
-      roundings (subtraction, std, division): 3.01 u |x|. Clipping is 1-Lipschitz.
-    - MLP: any float32 evaluation order stays within tests/float32_bound.py's bound, input errors
-      included; the two pipelines differ by at most twice it.
-    - actions: torch's and C's float32 tanh each within 2 ulp (tanh_tolerance), tanh is 1-Lipschitz."""
-    io, mlp, observations, inputs, c_actions = exported
-    evaluation_inputs = io.inputs(observations)
-    if io.goal_env:
-        norms = (io.policy_inputs.obs_norm, io.policy_inputs.goal_norm)
-        mean, std = np.concatenate([n.mean for n in norms]), np.concatenate([n.std for n in norms])
-        raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float64)
-        unclipped = (np.clip(raw, -io.clip_obs, io.clip_obs) - mean) / std
-        exact = np.clip(unclipped, -io.clip_norm, io.clip_norm)
-        input_error = UNIT_ROUNDOFF * (1.01 * np.abs(mean) / std + 3.01 * np.abs(unclipped))
-    else:
-        exact, input_error = np.asarray(observations, np.float64), 0.0
-    assert np.all(np.abs(evaluation_inputs.double().numpy() - exact) <= UNIT_ROUNDOFF * np.abs(exact))
-    assert np.all(np.abs(inputs - exact) <= input_error)
-    layers = [
-        (layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)
-    ]
-    _, bound = mlp_float32_error_bound(layers, exact, input_error)
-    with torch.no_grad():
-        outputs = mlp(evaluation_inputs)
-    assert np.all(np.abs(outputs.double().numpy() - c_pre_tanh_outputs(mlp, inputs)) <= 2 * bound)
-    tolerance = np.abs(io.action_scale) * 2 * bound + 2 * tanh_tolerance(io)
-    if not io.goal_env:  # the export keeps SAC's mean head; evaluation reads it from the 2a outputs (mean, log_std)
-        outputs = torch.cat([outputs, torch.zeros_like(outputs)], 1)
-    actions = io.actions(outputs)
-    assert np.all(np.abs(actions - c_actions) <= tolerance)
 
 
 def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):

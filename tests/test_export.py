@@ -1,0 +1,324 @@
+"""evaluate.py export: the float32 C header, the int8 C header, policy.onnx, their byte counts, and
+the int8 policies that `run --int8` evaluates. Each exported artefact is checked against the
+arithmetic it claims to compute, within bounds derived from float32 rounding."""
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from types import SimpleNamespace
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
+from test_evaluate import her_checkpoint, rows, run_eval, sac_checkpoint
+
+import archspace
+import evaluate
+
+EXPORT_ARCH = (16, 8, 32, 8)
+
+
+def compile_and_run(header, raw, folder):
+    """Compiles a program around `header` (-O2, no FMA contraction) and feeds it the rows of `raw`;
+    returns the actions it prints."""
+    program = folder / f"main_{os.path.basename(header)}.c"
+    program.write_text(
+        f'#include <stdio.h>\n#include "{header}"\nint main(void) {{\n'
+        "  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n"
+        '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
+        '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n'
+    )
+    binary = folder / program.stem
+    subprocess.run(
+        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(binary), "-lm"],
+        check=True,
+    )
+    stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
+    printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
+    return np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
+
+
+@pytest.fixture(scope="module", params=["sac", "her"])
+def exported(request, tmp_path_factory):
+    """A checkpoint exported with --int8, both C headers compiled and run on 20 random raw inputs."""
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt") if request.param == "sac" else her_checkpoint(tmp_path / "ckpt.pt")
+    out = tmp_path / "export"
+    arch = ",".join(map(str, EXPORT_ARCH))
+    result = run_eval("export", "--checkpoint", checkpoint, "--arch", arch, "--out-dir", str(out), "--int8")
+    _, ghn, io = evaluate.load_policy(checkpoint)
+    with torch.no_grad():
+        mlp = ghn.to_mlp(EXPORT_ARCH, out_rows=io.act_dim)
+    mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
+    raw = np.random.default_rng(0).normal(1.0, 1.0, (20, io.in_dim)).astype(np.float32)
+    observations = [{"observation": r[:10], "desired_goal": r[10:]} for r in raw] if io.goal_env else raw
+    return SimpleNamespace(
+        io=io,
+        mlp=mlp,
+        raw=raw,
+        observations=observations,
+        inputs=c_inputs(io, observations),
+        c_actions=compile_and_run(out / "policy.h", raw, tmp_path),
+        c_int8_actions=compile_and_run(out / "policy_int8.h", raw, tmp_path),
+        out=out,
+        stdout=result.stdout,
+    )
+
+
+def c_inputs(io, observations):
+    """The exported C code's input preparation replayed in numpy float32, in its order: Fetch inputs
+    clipped to +-clip_obs, minus the float32 mean, over the float32 std, clipped to +-clip_norm."""
+    if not io.goal_env:
+        return np.asarray(observations, np.float32)
+    raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float32)
+    raw = np.clip(raw, np.float32(-io.clip_obs), np.float32(io.clip_obs))
+    return np.clip((raw - io.input_mean) / io.input_std, np.float32(-io.clip_norm), np.float32(io.clip_norm))
+
+
+def linears(mlp):
+    return [
+        (layer.weight.detach().numpy(), layer.bias.detach().numpy()) for layer in mlp if isinstance(layer, torch.nn.Linear)
+    ]
+
+
+def c_pre_tanh_outputs(mlp, inputs):
+    """The exported C code's float32 arithmetic replayed in numpy, in its order: per output,
+    acc = b, then acc += w_i * x_i for i = 0, 1, ... (each product and sum rounded to float32, no
+    FMA: the test compiles with -ffp-contract=off). IEEE float32 + and * are correctly rounded on
+    every x86 CPU, so this equals the C program's pre-tanh outputs bit for bit."""
+    x = np.asarray(inputs, np.float32)
+    layers = linears(mlp)
+    for k, (weight, bias) in enumerate(layers):
+        acc = np.repeat(bias[None], len(x), 0)
+        for i in range(weight.shape[1]):
+            acc = acc + x[:, i : i + 1] * weight[:, i]
+        x = np.maximum(acc, np.float32(0)) if k < len(layers) - 1 else acc
+    return x
+
+
+def int8_rows(matrix):
+    """Symmetric int8 per row, written out independently of evaluate.py: scale max|row| / 127 in
+    float32 (1 for a zero row), q = rint(row / scale) (half to even, as C's lrintf) in [-127, 127]."""
+    matrix = np.asarray(matrix, np.float32)
+    maxabs = np.abs(matrix).max(1)
+    scale = np.where(maxabs > 0, maxabs / np.float32(127), np.float32(1)).astype(np.float32)
+    return np.clip(np.rint(matrix / scale[:, None]), -127, 127).astype(np.int64), scale
+
+
+def c_int8_pre_tanh_outputs(mlp, inputs):
+    """policy_int8.h's arithmetic in numpy: each layer's input quantised per vector, int64 sums of
+    int8 products (exact, as C's int32 ones), then float32 (float)acc * (w_scale * x_scale) + b, each
+    operation rounded once as in C without FMA. Equals the C program's pre-tanh outputs bit for bit."""
+    x = np.asarray(inputs, np.float32)
+    layers = linears(mlp)
+    for k, (weight, bias) in enumerate(layers):
+        q, w_scale = int8_rows(weight)
+        xq, x_scale = int8_rows(x)
+        acc = (xq @ q.T).astype(np.float32)
+        x = acc * (w_scale[None, :] * x_scale[:, None]) + bias
+        x = np.maximum(x, np.float32(0)) if k < len(layers) - 1 else x
+    return x
+
+
+def actions_from(io, pre_tanh):
+    return np.tanh(pre_tanh.astype(np.float64)) * io.action_scale + io.action_bias
+
+
+def tanh_tolerance(io):
+    """C's tanhf(out) * scale + bias in float32 against the same in float64 from the same float32 out:
+    tanhf is within 2 ulp (glibc), i.e. 4u of a result below 1; the product and the sum add u of
+    their results. 6u |scale| + u |bias| in all; 8u (|scale| + |bias|) covers it."""
+    return 8 * UNIT_ROUNDOFF * (np.abs(io.action_scale) + np.abs(io.action_bias))
+
+
+def test_export_c_header_is_exactly_the_policy(exported):
+    """The C program computes the exported policy's own float32 arithmetic: a tolerance of a few
+    roundings of the final tanh, on any x86 CPU."""
+    io = exported.io
+    expected = actions_from(io, c_pre_tanh_outputs(exported.mlp, exported.inputs))
+    assert exported.c_actions.shape == expected.shape == (20, io.act_dim)
+    assert np.all(np.abs(exported.c_actions - expected) <= tanh_tolerance(io)), np.abs(exported.c_actions - expected).max()
+    assert np.abs(exported.c_actions).max() > 1e-3 and np.abs(exported.c_actions).min() < 0.99  # neither zero nor saturated
+
+
+@pytest.mark.parametrize("defect", ["weight", "bias", "normaliser", "no tanh"])
+def test_export_check_fails_for_a_wrong_export(exported, defect):
+    """The check above catches a slightly wrong weight, bias, normaliser or action transform."""
+    io, mlp, inputs = copy.deepcopy(exported.io), copy.deepcopy(exported.mlp), exported.inputs  # the fixture is shared
+    with torch.no_grad():
+        if defect == "weight":  # one output weight 0.1% off, on the hidden unit that is most active
+            hidden = mlp[:-1](torch.as_tensor(inputs))
+            mlp[-1].weight[0, hidden.mean(0).argmax()] *= 1.001
+        elif defect == "bias":
+            mlp[-1].bias[0] += 1e-4
+    if defect == "normaliser":
+        if not io.goal_env:
+            pytest.skip("SAC policies take raw observations")
+        io.input_mean[0] += 1e-3 * io.input_std[0]  # a normalised input off by 0.001
+        inputs = c_inputs(io, exported.observations)
+    wrong = actions_from(io, c_pre_tanh_outputs(mlp, inputs))
+    if defect == "no tanh":
+        wrong = c_pre_tanh_outputs(mlp, inputs) * io.action_scale + io.action_bias
+    assert np.any(np.abs(exported.c_actions - wrong) > tanh_tolerance(io))
+
+
+def float32_pipeline_bound(exported):
+    """(exact normalised inputs, bound) for any float32 evaluation of the exported pipeline:
+    - inputs: C and ONNX compute x - mean and / std in float32 from float32 mean and std: u |mean| / std
+      for the rounded mean, then three relative roundings (subtraction, std, division): 3.01 u |x|;
+      evaluate.py normalises in float64 and rounds once (u |x|). Clipping is 1-Lipschitz.
+    - MLP: any float32 evaluation order stays within tests/float32_bound.py's bound, input errors
+      included; two pipelines differ by at most twice it."""
+    io, observations = exported.io, exported.observations
+    if io.goal_env:
+        norms = (io.policy_inputs.obs_norm, io.policy_inputs.goal_norm)
+        mean, std = np.concatenate([n.mean for n in norms]), np.concatenate([n.std for n in norms])
+        raw = np.stack([np.concatenate([o["observation"], o["desired_goal"]]) for o in observations]).astype(np.float64)
+        unclipped = (np.clip(raw, -io.clip_obs, io.clip_obs) - mean) / std
+        exact = np.clip(unclipped, -io.clip_norm, io.clip_norm)
+        input_error = UNIT_ROUNDOFF * (1.01 * np.abs(mean) / std + 3.01 * np.abs(unclipped))
+    else:
+        exact, input_error = np.asarray(observations, np.float64), 0.0
+    assert np.all(np.abs(exported.inputs - exact) <= input_error)
+    _, bound = mlp_float32_error_bound(linears(exported.mlp), exact, input_error)
+    return exact, bound
+
+
+def test_evaluation_and_export_agree_within_float32_rounding(exported):
+    """evaluate.py's pipeline (the training script's input and action transforms, float32 MLP by BLAS)
+    against the C program, both within float32_pipeline_bound of the exact MLP; actions: torch's and
+    C's float32 tanh each within 2 ulp (tanh_tolerance), tanh is 1-Lipschitz."""
+    io, mlp = exported.io, exported.mlp
+    exact, bound = float32_pipeline_bound(exported)
+    evaluation_inputs = io.inputs(exported.observations)
+    assert np.all(np.abs(evaluation_inputs.double().numpy() - exact) <= UNIT_ROUNDOFF * np.abs(exact))
+    with torch.no_grad():
+        outputs = mlp(evaluation_inputs)
+    assert np.all(np.abs(outputs.double().numpy() - c_pre_tanh_outputs(mlp, exported.inputs)) <= 2 * bound)
+    tolerance = np.abs(io.action_scale) * 2 * bound + 2 * tanh_tolerance(io)
+    if not io.goal_env:  # the export keeps SAC's mean head; evaluation reads it from the 2a outputs (mean, log_std)
+        outputs = torch.cat([outputs, torch.zeros_like(outputs)], 1)
+    assert np.all(np.abs(io.actions(outputs) - exported.c_actions) <= tolerance)
+
+
+def test_onnx_runs_the_whole_pipeline_as_the_c_header(exported):
+    """policy.onnx in onnxruntime, fed the raw inputs (Fetch: observation and goal concatenated),
+    against the C program: the same pipeline in float32 with its own summation order and tanh. Their
+    pre-tanh outputs differ by at most e = twice float32_pipeline_bound; through tanh that is at most
+    e * sech^2(|z| - e) around the C program's output z (mean value theorem, tanh' = sech^2 falls
+    with |z|), times the action scale, plus both tanh roundings."""
+    io = exported.io
+    _, bound = float32_pipeline_bound(exported)
+    session = onnxruntime.InferenceSession(str(exported.out / "policy.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input"] and [o.name for o in session.get_outputs()] == ["action"]
+    (onnx_actions,) = session.run(None, {"input": exported.raw})
+    assert onnx_actions.shape == (20, io.act_dim) and onnx_actions.dtype == np.float32
+    pre_tanh, error = c_pre_tanh_outputs(exported.mlp, exported.inputs).astype(np.float64), 2 * bound
+    decay = np.exp(-2 * np.maximum(np.abs(pre_tanh) - error, 0))
+    slope = 4 * decay / (1 + decay) ** 2  # sech^2, without overflow
+    tolerance = np.abs(io.action_scale) * error * slope + 2 * tanh_tolerance(io)
+    assert np.all(np.abs(onnx_actions - exported.c_actions) <= tolerance)
+    # the check fails for the actions of other inputs (each row against the next one's)
+    assert np.any(np.abs(onnx_actions - np.roll(exported.c_actions, 1, axis=0)) > tolerance)
+    if not io.goal_env:  # and, where the untrained policy is not saturated, for outputs 0.1% off
+        assert np.any(np.abs(onnx_actions - actions_from(io, pre_tanh * 1.001)) > tolerance)
+
+
+def test_int8_c_header_is_exactly_the_quantised_arithmetic(exported):
+    """policy_int8.h against its arithmetic replayed in numpy: integer sums are exact and every float
+    operation is rounded once in the same order, so only the final tanh differs (tanh_tolerance)."""
+    io = exported.io
+    expected = actions_from(io, c_int8_pre_tanh_outputs(exported.mlp, exported.inputs))
+    assert np.all(np.abs(exported.c_int8_actions - expected) <= tanh_tolerance(io))
+    # quantisation is visible (the check could fail): the float32 policy's actions are further off
+    assert np.any(np.abs(exported.c_int8_actions - exported.c_actions) > tanh_tolerance(io))
+    # the header stores the weights as int8
+    header = (exported.out / "policy_int8.h").read_text()
+    assert "static const int8_t ghp_w0[" in header and "static const float ghp_w0[" not in header
+
+
+def test_evaluations_int8_forward_is_the_c_arithmetic(exported):
+    """run --int8 plays evaluate.int8_forward: bit for bit the numpy replay of the C header."""
+    layers = [(torch.as_tensor(w), torch.as_tensor(b)) for w, b in linears(exported.mlp)]
+    outputs = evaluate.int8_forward(evaluate.quantise_policy(layers), torch.as_tensor(exported.inputs)).numpy()
+    assert np.array_equal(outputs, c_int8_pre_tanh_outputs(exported.mlp, exported.inputs))
+
+
+def test_export_prints_the_bytes_by_hand(exported):
+    """Flash and RAM bytes of (16, 8, 32, 8) from the dims by hand. Weights: in*16 + 16*8 + 8*32 + 32*8 + 8*act,
+    rows 16 + 8 + 32 + 8 + act; constants: action scale and bias (2 act floats), Fetch's mean and std (2 in)."""
+    io = exported.io
+    n_in, act = io.in_dim, io.act_dim
+    weights = n_in * 16 + 16 * 8 + 8 * 32 + 32 * 8 + 8 * act
+    out_rows = 16 + 8 + 32 + 8 + act
+    constants = 4 * (2 * act + (2 * n_in if io.goal_env else 0))
+    float_flash, int8_flash = 4 * (weights + out_rows) + constants, weights + 8 * out_rows + constants
+    # buffers: a holds the input and the outputs of layers 2 and 4 (8, 8), b those of layers 1, 3, 5 (16, 32, act)
+    float_ram = 4 * (max(n_in, 8) + 32)
+    int8_ram = float_ram + max(n_in, 32)
+    assert f"float32: flash {float_flash} bytes" in exported.stdout and f"RAM {float_ram} bytes" in exported.stdout
+    assert f"int8   : flash {int8_flash} bytes" in exported.stdout and f"RAM {int8_ram} bytes" in exported.stdout
+    times = [
+        float(part.split(" us per action")[0].split(", ")[-1]) for part in exported.stdout.splitlines() if "us per" in part
+    ]
+    assert len(times) == 2 and all(t > 0 for t in times)  # float32 and int8, each measured
+    header = (exported.out / "policy.h").read_text()
+    assert f"float a[{max(n_in, 8)}], b[32];" in header
+
+
+def test_budget_in_bytes_picks_under_the_flash_budget(tmp_path):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")  # Pendulum: 3 inputs, 1 action; constants 8 bytes
+    for flags, int8 in (([], False), (["--int8"], True)):
+        result = run_eval("budget", "--checkpoint", checkpoint, "--bytes", "2000", *flags)
+        pick = archspace.parse_arch(result.stdout.split("Eq. 5 picks [")[1].split("]")[0])
+        flash = archspace.flash_bytes(pick, 3, 1, int8) + 8
+        assert f"flash {flash} bytes" in result.stdout and flash <= 2000
+        expected = archspace.select_under_budget(
+            archspace.all_archs(), 2000 - 8, 3, 1, cost=lambda a, i, o: archspace.flash_bytes(a, i, o, int8)
+        )
+        assert pick == expected
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["budget", "--bytes", "50"],
+            "--bytes 50: no architecture fits a budget of 50 bytes of flash (float32): the smallest has 92",
+        ),
+        # (4,): 3*4 + 4 weights and 5 rows: float32 4 * 21 + 8 constant bytes = 92, int8 16 + 8 * 5 + 8 = 64
+        (["budget", "--bytes", "50", "--int8"], "50 bytes of flash (int8): the smallest has 64"),
+        (["budget", "--params", "100", "--bytes", "100"], "budget needs one positive budget, --params N or --bytes N"),
+        (["budget", "--params", "100", "--int8"], "--int8 counts bytes: give the budget with --bytes"),
+        (["export", "--arch", "16,1024"], "outside the space"),
+    ],
+)
+def test_bad_budget_and_export_input_is_a_one_line_error(tmp_path, flags, message):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    result = run_eval(flags[0], "--checkpoint", checkpoint, *flags[1:], check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_run_int8_plays_the_int8_policies_into_their_own_results(tmp_path):
+    """run --int8 writes eval_<ckpt>_int8/ (meta int8: true), plays the same episode seeds as float32,
+    and refuses to add int8 rows to a float32 CSV."""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    flags = ["--archs", "4;16,16", "--episodes", "2", "--num-envs", "2"]
+    run_eval("run", "--checkpoint", checkpoint, *flags)
+    run_eval("run", "--checkpoint", checkpoint, *flags, "--int8")
+    float_dir, int8_dir = tmp_path / "eval_ckpt", tmp_path / "eval_ckpt_int8"
+    assert json.loads((int8_dir / "results.meta.json").read_text())["int8"] is True
+    assert "int8" not in json.loads((float_dir / "results.meta.json").read_text())
+    float_rows, int8_results = rows(float_dir / "results.csv"), rows(int8_dir / "results.csv")
+    assert [r["arch"] for r in float_rows] == [r["arch"] for r in int8_results] == ["4", "16,16"]
+    report = (int8_dir / "report.md").read_text()
+    assert "| 192 KB | int8 |" in report and "| 32 KB | float32 |" in report
+    mixed = run_eval("run", "--checkpoint", checkpoint, *flags, "--int8", "--out-dir", str(float_dir), check=False)
+    assert mixed.returncode != 0 and "int8 None vs True" in mixed.stderr.strip().splitlines()[-1]
