@@ -380,3 +380,19 @@ for arch in 8,4,4,4 4,4; do
   evaluate_fresh $(ckpt $RESULTS/bc/Hopper-v4__bc_formerloss_${arch//,/-}__1) Hopper-v4_s1_bc_formerloss_${arch//,/-}
 done
 git worktree remove --force /tmp/bc_former
+# Issue 27 item 3: does a small policy survive int8? Each checkpoint's archs in float32 and in int8 (evaluate.py run
+# --int8: policy_int8.h's arithmetic) on the same 20 fresh episodes (seeds 1000..1019)
+int8_compare() {  # int8_compare CHECKPOINT NAME ARCHS: into $RESULTS/eval300k/NAME_float32 and NAME_int8
+  evaluate_checkpoint $1 $2_float32 --archs "$3" --episodes 20 --seed 1000
+  evaluate_checkpoint $1 $2_int8 --archs "$3" --episodes 20 --seed 1000 --int8
+}
+# FetchReach at 160k (issue 23's two schedules): their max/90%/80% arch [4] (all three the same), the 4-layer
+# pick of their random500 reports, [16,16] and the baseline's size
+for name in classic authors; do
+  int8_compare $(ckpt $RESULTS/reach_rollouts/FetchReach-v4__${name}__1)/checkpoint.pt reach_${name}_s1 "4;4,8,4,8;16,16;256,256"
+done
+# Hopper seed 1's retrained [256,256] teacher and its action-loss students (fixed MLPs: their one arch each)
+int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1)/checkpoint.pt Hopper-v4_s1_baseline_retrained 256,256
+for arch in 8,4,4,4 4,4; do
+  int8_compare $(ckpt $RESULTS/bc/Hopper-v4__bc_action_${arch//,/-}__1)/checkpoint.pt Hopper-v4_s1_bc_action_${arch//,/-} $arch
+done
