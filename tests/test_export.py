@@ -322,3 +322,12 @@ def test_run_int8_plays_the_int8_policies_into_their_own_results(tmp_path):
     assert "| 192 KB | int8 |" in report and "| 32 KB | float32 |" in report
     mixed = run_eval("run", "--checkpoint", checkpoint, *flags, "--int8", "--out-dir", str(float_dir), check=False)
     assert mixed.returncode != 0 and "int8 None vs True" in mixed.stderr.strip().splitlines()[-1]
+
+
+def test_export_int8_of_a_checkpoint_without_policy_weights_is_a_one_line_error(tmp_path):
+    checkpoint = torch.load(sac_checkpoint(tmp_path / "ckpt.pt"), weights_only=False)
+    checkpoint["ghn"] = None  # neither a GHN nor a fixed MLP's weights
+    torch.save(checkpoint, tmp_path / "empty.pt")
+    result = run_eval("export", "--checkpoint", str(tmp_path / "empty.pt"), "--arch", "4,4", "--int8", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "holds neither a GHN nor a fixed MLP's weights" in result.stderr.strip().splitlines()[-1]
