@@ -619,8 +619,9 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     if report["memory"]:
         lines += [
             "",
-            "Flash budgets (the exported C policy's constants: weights, biases, int8 row scales, input normaliser and "
-            "action constants; `evaluate.py export` prints them with the RAM bytes):",
+            "Memory budgets over the exported C policy's constants (weights, biases, int8 row scales, input normaliser "
+            "and action constants; `evaluate.py export` prints them with the RAM its buffers need): 192 KB is a "
+            "Crazyflie 2.0's RAM (Sec. I), the budget where the weights are held in RAM; 32 KB a small microcontroller's.",
             "",
             "| flash | weights | archs that fit (of 4680) | Eq. 5 pick | its score | best evaluated that fits | score "
             "| its bytes |",
@@ -732,6 +733,11 @@ def policy_bytes(arch, dims, int8=False):
 MEMORY_BUDGETS = {"192 KB": 192 * 1024, "32 KB": 32 * 1024}  # Sec. I: a Crazyflie 2.0 has 192 KB of RAM
 
 
+def best_evaluated(rows):
+    """The highest-scoring row; ties to fewer parameters, then the earlier arch in the space's order."""
+    return min(rows, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])), default=None)
+
+
 def memory_table(results, dims):
     """For each flash budget and float32 / int8 weights: how many of the 4680 archs fit, Eq. 5's pick
     under it, and the best evaluated arch that fits."""
@@ -745,7 +751,7 @@ def memory_table(results, dims):
             fitting = [arch for arch in archspace.all_archs() if flash(arch) <= budget]
             pick = archspace.select_under_budget(fitting, budget, in_dim, act_dim, cost=flash) if fitting else None
             evaluated = [row for row in results.values() if flash(row["arch"]) <= budget]
-            best = min(evaluated, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])), default=None)
+            best = best_evaluated(evaluated)
             rows.append(
                 {
                     "budget": budget_name,
@@ -1256,7 +1262,7 @@ def command_budget(args):
         print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
     fitting = [r for r in results.values() if cost(r["arch"], io.in_dim, io.act_dim) <= budget]
     if fitting:
-        best = min(fitting, key=lambda r: (-r["score"], r["params"], archspace.space_order(r["arch"])))
+        best = best_evaluated(fitting)
         print(
             f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
             f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}"
