@@ -396,3 +396,47 @@ int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1)/checkpoint.pt Ho
 for arch in 8,4,4,4 4,4; do
   int8_compare $(ckpt $RESULTS/bc/Hopper-v4__bc_action_${arch//,/-}__1)/checkpoint.pt Hopper-v4_s1_bc_action_${arch//,/-} $arch
 done
+# Issue 23 item 4, the other locomotion rows: each teacher retrained with its own command above (its checkpoint went
+# with the machine), evaluated on the same 20 fresh episodes, distilled with the action loss into its row's 90% arch
+# and the paper's, then with the former loss (b0e9910's bc_distill.py) on the same teacher and data
+locomotion Hopper-v4 2 baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__2) Hopper-v4_s2_baseline_retrained
+behaviour_cloning Hopper-v4 2 4,4,8 bc_action
+locomotion Walker2d-v4 1 baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) Walker2d-v4_s1_baseline_retrained
+behaviour_cloning Walker2d-v4 1 32,4,4,32 bc_action
+behaviour_cloning Walker2d-v4 1 16,16,4 bc_action
+locomotion HalfCheetah-v4 1 baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) HalfCheetah-v4_s1_baseline_retrained
+behaviour_cloning HalfCheetah-v4 1 16,8,16,32 bc_action
+behaviour_cloning HalfCheetah-v4 1 64,4,4,32 bc_action
+git worktree add /tmp/bc_former b0e9910
+former_loss() {  # former_loss ENV SEED ARCH [NAME FLAGS...]: b0e9910's bc_distill.py on the same teacher, then 20 fresh episodes
+  env=$1 seed=$2 arch=$3 name=${4:-bc_formerloss}; shift 4 2>/dev/null || shift 3
+  (cd /tmp/bc_former && python bc_distill.py --teacher $(ckpt $RESULTS/locomotion/${env}__baseline__$seed)/checkpoint.pt \
+     --arch $arch --seed $seed --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 --runs-dir $RESULTS/bc \
+     --exp-name $name "$@") > $RESULTS/logs/${name}_${env}_s${seed}_${arch//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed) ${env}_s${seed}_${name}_${arch//,/-}
+}
+former_loss Hopper-v4 2 4,4,8
+former_loss Walker2d-v4 1 32,4,4,32
+former_loss Walker2d-v4 1 16,16,4
+former_loss HalfCheetah-v4 1 16,8,16,32
+former_loss HalfCheetah-v4 1 64,4,4,32
+# A second BC run of each Walker2d and Hopper student with both losses: --seed 11 (other teacher episodes, another
+# student initialisation), the same teacher. (Its folders: <env>__<name>_<arch>__11; evaluations <env>_s<seed>_<name>_<arch>.)
+bc_seed11() {  # bc_seed11 ENV SEED ARCH NAME_SUFFIX: action loss and former loss, BC seed 11
+  teacher=$(ckpt $RESULTS/locomotion/$1__baseline__$2)/checkpoint.pt
+  python bc_distill.py --teacher $teacher --arch $3 --seed 11 --data-steps 100000 --epochs 50 --eval-episodes 20 --threads 1 \
+    --runs-dir $RESULTS/bc --exp-name bc_action_seed11$4 > $RESULTS/logs/bc_action_seed11_$1_s$2_${3//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/$1__bc_action_seed11$4_${3//,/-}__11) $1_s$2_bc_action_seed11_${3//,/-}
+  (cd /tmp/bc_former && python bc_distill.py --teacher $teacher --arch $3 --seed 11 --data-steps 100000 --epochs 50 --eval-episodes 20 \
+     --threads 1 --runs-dir $RESULTS/bc --exp-name bc_formerloss_seed11$4) > $RESULTS/logs/bc_formerloss_seed11_$1_s$2_${3//,/-}.log 2>&1
+  evaluate_fresh $(ckpt $RESULTS/bc/$1__bc_formerloss_seed11$4_${3//,/-}__11) $1_s$2_bc_formerloss_seed11_${3//,/-}
+}
+bc_seed11 Walker2d-v4 1 16,16,4 ""
+bc_seed11 Walker2d-v4 1 32,4,4,32 ""
+bc_seed11 Hopper-v4 1 8,4,4,4 _s1
+bc_seed11 Hopper-v4 1 4,4 _s1
+bc_seed11 Hopper-v4 2 4,4,8 _s2
+git worktree remove --force /tmp/bc_former
