@@ -5,6 +5,7 @@ arithmetic it claims to compute, within bounds derived from float32 rounding."""
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 from types import SimpleNamespace
@@ -294,8 +295,6 @@ def test_budget_in_bytes_picks_under_the_flash_budget(tmp_path):
         ),
         # (4,): 3*4 + 4 weights and 5 rows: float32 4 * 21 + 8 constant bytes = 92, int8 16 + 8 * 5 + 8 = 64
         (["budget", "--bytes", "50", "--int8"], "50 bytes of flash (int8): the smallest has 64"),
-        (["budget", "--params", "100", "--bytes", "100"], "budget needs one positive budget, --params N or --bytes N"),
-        (["budget", "--params", "100", "--int8"], "--int8 counts bytes: give the budget with --bytes"),
         (["export", "--arch", "16,1024"], "outside the space"),
     ],
 )
@@ -304,6 +303,19 @@ def test_bad_budget_and_export_input_is_a_one_line_error(tmp_path, flags, messag
     result = run_eval(flags[0], "--checkpoint", checkpoint, *flags[1:], check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"params": 100, "bytes": 100}, "budget needs one positive budget, --params N or --bytes N"),
+        ({"params": 100, "int8": True}, "--int8 counts bytes: give the budget with --bytes"),
+    ],
+)
+def test_budget_flags_that_do_not_go_together_are_a_one_line_error(flags, message):
+    """Checked before the checkpoint is read (in-process: no script start needed)."""
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        evaluate.command_budget(evaluate.Budget(checkpoint="/nonexistent.pt", **flags))
 
 
 def test_run_int8_plays_the_int8_policies_into_their_own_results(tmp_path):
