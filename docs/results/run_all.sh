@@ -440,3 +440,8 @@ bc_seed11 Hopper-v4 1 8,4,4,4 _s1
 bc_seed11 Hopper-v4 1 4,4 _s1
 bc_seed11 Hopper-v4 2 4,4,8 _s2
 git worktree remove --force /tmp/bc_former
+# Issue 24 item 3: Walker2d's GHP rerun with the leaky codes (the default since 07a3fb4) and the authors'
+# --steps-per-arch 100, compiled, against the two baseline runs of the same seed and budget (the first, and the one
+# retrained for issue 23); continues across sessions with
+# locomotion_resume Walker2d-v4 1 ghp_lowrank (keeps --compile)
+locomotion Walker2d-v4 1 ghp --steps-per-arch 100 --compile
