@@ -46,7 +46,7 @@ import tyro
 import archspace
 import ghp_ddpg_her  # the training scripts' own input and action transforms (PolicyIO)
 import ghp_sac
-from ghn import GHN, mlp_forward
+from ghn import GHN, mlp_forward, params_to_mlp
 
 CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode"]
 
@@ -961,16 +961,7 @@ int main(void) {{
 def export_policy(ghn, io, arch, out_dir, int8=False):
     """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (pre/post-processing),
     policy.onnx, policy.h and with int8 policy_int8.h. Returns the plain nn.Sequential."""
-    params = ghn([arch])[0]
-    layers = []
-    for i, (weight, bias) in enumerate(params):
-        rows = io.act_dim if i == len(params) - 1 else weight.shape[0]  # SAC's 2a outputs: the mean head
-        linear = torch.nn.Linear(weight.shape[1], rows)
-        with torch.no_grad():
-            linear.weight.copy_(weight[:rows])
-            linear.bias.copy_(bias[:rows])
-        layers += [linear, torch.nn.ReLU()]
-    mlp = torch.nn.Sequential(*layers[:-1])
+    mlp = params_to_mlp(ghn([arch])[0], out_rows=io.act_dim)  # a GHN or a fixed MLP; SAC's 2a outputs: the mean head
     os.makedirs(out_dir, exist_ok=True)
     torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
     meta = {

@@ -97,6 +97,23 @@ def mlp_forward(params, x):
     return F.linear(x, weight, bias)
 
 
+@torch.no_grad()
+def params_to_mlp(params, out_rows=None):
+    """A plain nn.Sequential (Linear, ReLU, ..., Linear) carrying params = [(W_1, b_1), ...], detached.
+    out_rows=k keeps only the first k outputs (e.g. the action-mean head)."""
+    layers = []
+    for i, (weight, bias) in enumerate(params):
+        if i == len(params) - 1 and out_rows is not None:
+            if not 1 <= out_rows <= weight.shape[0]:
+                raise ValueError(f"bad out_rows {out_rows}: allowed 1..{weight.shape[0]}")
+            weight, bias = weight[:out_rows], bias[:out_rows]
+        linear = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device, dtype=weight.dtype)
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+        layers += [linear, nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
 class GHN(nn.Module):
     """Graph hyper network that generates the parameters of MLPs in_dim -> arch -> out_dim.
 
@@ -344,20 +361,8 @@ class GHN(nn.Module):
 
     @torch.no_grad()
     def to_mlp(self, arch, out_rows=None):
-        """A plain nn.Sequential (Linear, ReLU, ..., Linear) carrying the generated weights of
-        `arch`, detached. out_rows=k keeps only the first k outputs (e.g. the action-mean head)."""
-        layers = []
-        params = self([arch])[0]
-        for i, (weight, bias) in enumerate(params):
-            if i == len(params) - 1 and out_rows is not None:
-                if not 1 <= out_rows <= weight.shape[0]:
-                    raise ValueError(f"bad out_rows {out_rows}: allowed 1..{weight.shape[0]}")
-                weight, bias = weight[:out_rows], bias[:out_rows]
-            linear = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device, dtype=weight.dtype)
-            linear.weight.copy_(weight)
-            linear.bias.copy_(bias)
-            layers += [linear, nn.ReLU()]
-        return nn.Sequential(*layers[:-1])
+        """A plain nn.Sequential carrying the generated weights of `arch` (params_to_mlp)."""
+        return params_to_mlp(self([arch])[0], out_rows)
 
     def policies(self, arch_ids):
         """The policies of a meta-batch (arch_ids from arch_ids()) as one function: inputs

@@ -253,16 +253,23 @@ def bench_sac(args, device_flag):
     return rows
 
 
+def sac_policy_io(env_id):
+    """evaluate.py's PolicyIO for ghp_sac.py policies of env_id, with its obs and action dims."""
+    import evaluate
+
+    env = evaluate.make_env(env_id)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    io = evaluate.PolicyIO({"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}, env.action_space)
+    env.close()
+    return io, obs_dim, act_dim
+
+
 def bench_eval(args, device):
     """evaluate.py's engine on random archs of a fresh GHN vs the same number of env copies stepped
     with random actions (both: a Python loop over gymnasium envs, resets included)."""
     import evaluate
 
-    env = evaluate.make_env(args.env_id)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    checkpoint = {"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}
-    io = evaluate.PolicyIO(checkpoint, env.action_space)
-    env.close()
+    io, obs_dim, act_dim = sac_policy_io(args.env_id)
     torch.manual_seed(0)
     ghn = GHN(obs_dim, 2 * act_dim).to(device).eval()
     archs = archspace.sample_archs(np.random.default_rng(0), args.eval_archs, archspace.all_archs())
@@ -298,10 +305,7 @@ def bench_deploy(args):
 
     import evaluate
 
-    env = evaluate.make_env(args.env_id)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    io = evaluate.PolicyIO({"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}, env.action_space)
-    env.close()
+    io, obs_dim, act_dim = sac_policy_io(args.env_id)
     torch.manual_seed(0)
     ghn = GHN(obs_dim, 2 * act_dim)
     rows = []
