@@ -10,17 +10,20 @@
     python evaluate.py export --checkpoint CKPT --arch 16,16 --out-dir deploy # policy.pt/.json/.onnx, C header
     python evaluate.py export --checkpoint CKPT --arch 16,16 --int8           # ... and an int8 C header
     python evaluate.py run --checkpoint CKPT --archs "16,16;4,4" --int8       # play the int8 policies
+    python evaluate.py run --checkpoint CKPT --archs 256,256 --stochastic     # SAC: sample actions, as in training
     python evaluate.py curves --checkpoints runs/RUN/ghn_*.pt --archs random:100   # Fig. 3 over training
     MUJOCO_GL=osmesa python evaluate.py video --checkpoint CKPT --arch 16,16  # an MP4 of one arch's episode
     python evaluate.py run --help                                             # every flag of a command
 
 Policies act deterministically with the training scripts' own transforms (ghp_sac.deterministic_action:
 tanh of the mean, scaled to the action bounds; ghp_ddpg_her.PolicyInputs and deterministic_action:
-normalised observation and goal in, tanh of the output out). Every architecture plays the same episode
-seeds (seed + episode index). Results are appended to results.csv as each architecture finishes, and a
-rerun skips what is done. Beside each results CSV, a .meta.json names what produced it: a fingerprint
-of the checkpoint's policy weights (GHN and normalisers), env, seed and episodes. A rerun or merge that
-does not match it stops with an error instead of mixing results of different checkpoints (--fresh
+normalised observation and goal in, tanh of the output out); with --stochastic, a SAC policy's actions are
+sampled as in training (on Humanoid the mean action can score far below the sampled policy). Every
+architecture plays the same episode seeds (seed + episode index), and with --stochastic the same noise.
+Results are appended to results.csv as each architecture finishes, and a rerun skips what is done.
+Beside each results CSV, a .meta.json names what produced it: a fingerprint of the checkpoint's policy
+weights (GHN and normalisers), env, seed, episodes, int8 and stochastic. A rerun or merge that does not
+match it stops with an error instead of mixing results of different checkpoints or settings (--fresh
 starts the file over).
 """
 
@@ -78,6 +81,9 @@ class Evaluation(Device):
     """random parameter cutoffs in [1000, 1e6] for the Table II analysis"""
     int8: bool = False
     """play each architecture's int8 policy (export --int8's arithmetic) instead of float32, same episode seeds"""
+    stochastic: bool = False
+    """ghp_sac.py checkpoints: sample each action from the policy's squashed Gaussian, as in training (noise seeded
+    per episode), instead of the deterministic tanh(mean)"""
 
 
 @dataclass
@@ -204,13 +210,15 @@ def load_checkpoint(path):
     return checkpoint, actor
 
 
-def load_policy(path):
+def load_policy(path, stochastic=False):
     """(checkpoint, policy network, PolicyIO) of a checkpoint file. The policy network is a GHN, or for
     a fixed-MLP checkpoint the training script's BaselineActor, which has the GHN's interface for its
     one architecture."""
     checkpoint, ghn = load_checkpoint(path)
+    if stochastic and checkpoint["algo"] != "sac":
+        fail(f"--stochastic samples a ghp_sac.py policy; {path} is from ghp_ddpg_her.py, whose policy is deterministic")
     env = make_env(checkpoint["env_id"])
-    io = PolicyIO(checkpoint, env.action_space)
+    io = PolicyIO(checkpoint, env.action_space, stochastic)
     env.close()
     return checkpoint, ghn, io
 
@@ -241,7 +249,7 @@ def meta_path(csv_path):
     return os.path.splitext(csv_path)[0] + ".meta.json"
 
 
-RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed", "int8")
+RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed", "int8", "stochastic")
 """What must agree for results to be reused or merged."""
 
 
@@ -273,11 +281,13 @@ class PolicyIO:
     """What happens around a generated MLP: the training script's own input preparation and
     deterministic action transform (ghp_sac.deterministic_action; ghp_ddpg_her.PolicyInputs and
     ghp_ddpg_her.deterministic_action), loaded with the checkpoint's normalisers and clip settings,
-    plus the same constants in float32 for the exported C code."""
+    plus the same constants in float32 for the exported C code. With stochastic (SAC), actions are
+    sampled from the policy's squashed Gaussian with the noise given to actions()."""
 
-    def __init__(self, checkpoint, action_space):
-        self.goal_env = checkpoint["algo"] == "ddpg_her"
-        self.score_name = "success rate" if self.goal_env else "return"  # what an episode's score is
+    def __init__(self, checkpoint, action_space, stochastic=False):
+        self.goal_env, self.stochastic = checkpoint["algo"] == "ddpg_her", stochastic
+        # what an episode's score is
+        self.score_name = "success rate" if self.goal_env else "return of sampled actions" if stochastic else "return"
         self.act_dim = checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
         if self.goal_env:  # ghp_ddpg_her.py: normalised (observation, goal) in, tanh(output) * max_action out
@@ -307,20 +317,25 @@ class PolicyIO:
             np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations])
         )
 
-    def actions(self, outputs):
-        """Generated network outputs (a tensor) -> env actions (float32 numpy), as in training."""
+    def actions(self, outputs, noise=None):
+        """Generated network outputs (a tensor) -> env actions (float32 numpy), as in training; with
+        standard normal `noise` (rows x act_dim) the SAC policy's sample tanh(mean + std * noise), scaled."""
         outputs = outputs.cpu()
         if self.goal_env:
             return ghp_ddpg_her.deterministic_action(outputs, self.max_action).numpy()
         scale, bias = torch.tensor(self.action_scale, dtype=torch.float32), torch.tensor(self.action_bias, dtype=torch.float32)
-        return ghp_sac.deterministic_action(outputs[:, : 2 * self.act_dim], scale, bias).numpy()
+        if noise is None:
+            return ghp_sac.deterministic_action(outputs[:, : 2 * self.act_dim], scale, bias).numpy()
+        mean, std = ghp_sac.mean_and_std(outputs[:, : 2 * self.act_dim])
+        return (torch.tanh(mean + std * noise) * scale + bias).numpy()
 
 
-def default_out_dir(path, int8=False):
+def default_out_dir(path, int8=False, stochastic=False):
     """Where results of checkpoint `path` go without --out-dir: eval_<checkpoint name>/ beside it
-    (eval_<checkpoint name>_int8/ for its int8 policies)."""
+    (eval_<checkpoint name>_int8/ for its int8 policies, ..._stochastic/ for sampled actions)."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}" + ("_int8" if int8 else ""))
+    suffix = ("_int8" if int8 else "") + ("_stochastic" if stochastic else "")
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f"eval_{stem}{suffix}")
 
 
 def select_archs(spec, seed, all_archs, flag="--archs"):
@@ -408,8 +423,10 @@ def write_results(path, results):
 
 @torch.no_grad()
 def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, device, on_result, int8=False):
-    """Play `episodes` deterministic episodes of every arch, num_envs episodes at a time (with int8,
-    each arch's int8 policy: quantise_policy, int8_forward).
+    """Play `episodes` episodes of every arch, num_envs episodes at a time (with int8, each arch's int8
+    policy: quantise_policy, int8_forward). Actions are deterministic, or with io.stochastic sampled
+    with noise from a generator seeded by the episode's seed: the same noise for an arch's episode
+    whatever num_envs, shard or other archs.
 
     Jobs are (arch, episode) in arch-major order, so the envs mostly run a few archs at once and one
     policy forward serves all envs of an arch. on_result(arch, scores) is called when an arch is done.
@@ -417,7 +434,7 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
     envs = [make_env(env_id) for _ in range(num_envs)]
     jobs = [(a, e) for a in range(len(archs)) for e in range(episodes)]
     next_job, slot_job = 0, [None] * num_envs
-    slot_obs, slot_return = [None] * num_envs, np.zeros(num_envs)
+    slot_obs, slot_return, slot_noise = [None] * num_envs, np.zeros(num_envs), [None] * num_envs
     params, scores = {}, {}
     steps, start, last_print = 0, time.time(), 0.0
 
@@ -435,6 +452,8 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
         slot_job[slot] = (arch_index, episode)
         slot_obs[slot], _ = envs[slot].reset(seed=seed + episode)
         slot_return[slot] = 0.0
+        if io.stochastic:
+            slot_noise[slot] = torch.Generator().manual_seed(seed + episode)
 
     for slot in range(num_envs):
         start_job(slot)
@@ -447,7 +466,8 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
         for arch_index, slots in by_arch.items():
             inputs = io.inputs([slot_obs[s] for s in slots]).to(device)
             outputs = (int8_forward if int8 else mlp_forward)(params[arch_index], inputs)
-            for s, action in zip(slots, io.actions(outputs)):
+            noise = torch.stack([torch.randn(io.act_dim, generator=slot_noise[s]) for s in slots]) if io.stochastic else None
+            for s, action in zip(slots, io.actions(outputs, noise)):
                 actions[s] = action
         for s in active:
             slot_obs[s], reward, terminated, truncated, info = envs[s].step(actions[s])
@@ -1014,7 +1034,7 @@ def plot_fig3(per_checkpoint, out_dir, score_name):
 def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     """Evaluate `archs` of one checkpoint (a fixed-MLP checkpoint: its one arch) into out_dir/results*.csv (resuming);
     returns (results, checkpoint, policy network, PolicyIO)."""
-    checkpoint, ghn, io = load_policy(path)
+    checkpoint, ghn, io = load_policy(path, args.stochastic)
     if not isinstance(ghn, GHN):  # a fixed MLP (baseline, bc_distill.py): its one architecture
         if args.archs not in ("all", ",".join(map(str, ghn.arch))):
             fail(f"{path} holds one fixed MLP, {list(ghn.arch)}: --archs can only be that one")
@@ -1036,6 +1056,7 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         "score": io.score_name,
         "checkpoint": os.path.abspath(path),
         **({"int8": True} if args.int8 else {}),  # float32 results have no int8 key, as before it existed
+        **({"stochastic": True} if args.stochastic else {}),  # nor deterministic ones a stochastic key
         "dims": policy_dims(io),
     }
     # one evaluation per CSV: the lock is held until this function returns (a killed process releases it too)
@@ -1151,7 +1172,7 @@ def command_run(args):
         fail("run needs --checkpoint PATH")
     device = set_up_device(args)
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
-    out_dir = args.out_dir or default_out_dir(args.checkpoint, args.int8)
+    out_dir = args.out_dir or default_out_dir(args.checkpoint, args.int8, args.stochastic)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
         print(
@@ -1179,7 +1200,7 @@ def command_curves(args):
         out_dir = (
             os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0])
             if args.out_dir
-            else default_out_dir(path, args.int8)
+            else default_out_dir(path, args.int8, args.stochastic)
         )
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
         report = make_report(

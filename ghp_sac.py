@@ -206,11 +206,16 @@ def run_split_by_arch(policies, obs, meta_batch):
     return policies(obs.view(meta_batch, -1, obs.shape[1])).flatten(0, 1)
 
 
-def squashed_gaussian(outputs, action_scale, action_bias):
-    """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
+def mean_and_std(outputs):
+    """Generated outputs -> the Gaussian's mean and standard deviation (before the tanh)."""
     mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
-    normal = torch.distributions.Normal(mean, log_std.exp())
+    return mean, log_std.exp()
+
+
+def squashed_gaussian(outputs, action_scale, action_bias):
+    """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
+    normal = torch.distributions.Normal(*mean_and_std(outputs))
     x_t = normal.rsample()
     y_t = torch.tanh(x_t)
     action = y_t * action_scale + action_bias

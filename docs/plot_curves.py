@@ -25,7 +25,7 @@ class Args:
     runs: tuple[str, ...]
     """run folders written by ghp_sac.py or ghp_ddpg_her.py (each holds an events.out.tfevents file)"""
     tags: tuple[str, ...] = ("eval/",)
-    """plot the scalars whose tag starts with one of these"""
+    """plot the scalars whose tag starts with one of these (one ending in $: that tag only, e.g. charts/episodic_return$)"""
     out: str = "curves.png"
     """PNG to write"""
     ylabel: str = "evaluation return"
@@ -37,20 +37,31 @@ class Args:
     levels: tuple[float, ...] = ()
     """also print, per curve and seed, the first logged step whose value reaches each of these levels (e.g. 1000 3000 for
     a Humanoid that stands / walks), and draw them as dashed lines"""
+    bin: int = 0
+    """average each curve over bins of this many env steps, each shown at its end (e.g. 10000 for the per-episode
+    training returns, charts/episodic_return$); a bin holds the steps in (end - bin, end]. 0: every logged value"""
 
 
-def read_run(path, prefixes, max_step):
-    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes`
-    (steps <= max_step unless it is 0)."""
+def read_run(path, prefixes, max_step, bin_steps=0):
+    """{tag: (steps, values)} of one run's scalars with a tag starting with one of `prefixes` (or equal
+    to one ending in $), steps <= max_step unless it is 0, averaged over bins of bin_steps if set."""
     events = EventAccumulator(path, size_guidance={"scalars": 0})
     events.Reload()
     curves = {}
     for tag in events.Tags()["scalars"]:
-        if tag.startswith(prefixes):
+        if any(tag == p[:-1] if p.endswith("$") else tag.startswith(p) for p in prefixes):
             scalars = [s for s in events.Scalars(tag) if max_step == 0 or s.step <= max_step]
             if scalars:
-                curves[tag] = (np.array([s.step for s in scalars]), np.array([s.value for s in scalars]))
+                steps, values = np.array([s.step for s in scalars]), np.array([s.value for s in scalars])
+                curves[tag] = bin_means(steps, values, bin_steps) if bin_steps else (steps, values)
     return curves
+
+
+def bin_means(steps, values, width):
+    """(bin ends, mean value per bin) over bins (end - width, end] of the logged steps."""
+    ends = np.ceil(steps / width).astype(np.int64) * width
+    unique_ends = np.unique(ends)
+    return unique_ends, np.array([values[ends == end].mean() for end in unique_ends])
 
 
 def run_identity(path):
@@ -65,12 +76,14 @@ if __name__ == "__main__":
     args = tyro.cli(Args)
     if args.max_step < 0:
         raise SystemExit(f"--max-step {args.max_step}: must be >= 0 (0 plots every step)")
+    if args.bin < 0:
+        raise SystemExit(f"--bin {args.bin}: must be >= 0 (0 plots every logged value)")
     groups = {}  # (experiment, tag) -> {seed: (steps, values)}
     for path in args.runs:
         if not os.path.isdir(path):
             raise SystemExit(f"--runs {path!r}: no such folder")
         experiment, seed = run_identity(path)
-        for tag, curve in read_run(path, tuple(args.tags), args.max_step).items():
+        for tag, curve in read_run(path, tuple(args.tags), args.max_step, args.bin).items():
             groups.setdefault((experiment, tag), {})[seed] = curve
     if not groups:
         raise SystemExit(f"no scalars starting with {list(args.tags)} in {list(args.runs)}")

@@ -253,6 +253,21 @@ def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     )
     assert "episodes 1 vs 2" in result.stderr.strip().splitlines()[-1]
 
+    result = run_eval(
+        "run",
+        "--checkpoint",
+        checkpoint,
+        "--archs",
+        "4;16,16",
+        "--episodes",
+        "1",
+        "--out-dir",
+        out,
+        "--stochastic",
+        check=False,
+    )
+    assert "stochastic None vs True" in result.stderr.strip().splitlines()[-1]  # sampled actions are other results
+
     result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "1", "--out-dir", out, "--fresh")
     assert "0 already in" in result.stdout
     again = rows(os.path.join(out, "results.csv"))
@@ -422,6 +437,45 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
     assert scores == training
 
 
+def test_stochastic_actions_are_samples_of_the_training_policy(tmp_path):
+    """--stochastic's action is tanh(mean + std * noise) scaled, with ghp_sac.py's soft-clamped std:
+    checked against a hand computation (Pendulum: scale 2, bias 0); zero noise gives the deterministic action."""
+    _, _, io = evaluate.load_policy(sac_checkpoint(tmp_path / "ckpt.pt"), stochastic=True)
+    outputs = torch.tensor([[0.3, 0.0], [-1.2, 0.5]])  # (mean, raw log_std) per row
+    noise = torch.tensor([[1.0], [-0.5]])
+    by_hand = []
+    for (mean, raw), (eps,) in zip(outputs.double().tolist(), noise.double().tolist()):
+        log_std = ghp_sac.LOG_STD_MIN + 0.5 * (ghp_sac.LOG_STD_MAX - ghp_sac.LOG_STD_MIN) * (np.tanh(raw) + 1)
+        by_hand.append([2.0 * np.tanh(mean + np.exp(log_std) * eps)])  # row 1: 2 tanh(0.3 + e^-1.5) = 0.96054
+    # float32 arithmetic of values of size ~1 through exp, tanh and the scale: a few eps each
+    assert np.allclose(io.actions(outputs, noise), by_hand, rtol=0, atol=16 * np.finfo(np.float32).eps)
+    assert np.array_equal(io.actions(outputs, torch.zeros(2, 1)), io.actions(outputs))
+    assert io.score_name == "return of sampled actions"
+
+
+def test_stochastic_noise_depends_only_on_the_episode_seed(tmp_path):
+    """Sampled-action episodes draw their noise from a generator seeded by the episode's seed: the same
+    scores in another arch order and in a second call; other scores than the deterministic actions'.
+    (One env and one arch per GHN call, so that the float arithmetic is the same in every order; batched
+    rows may differ in the last bits, which chaotic episodes amplify, with or without --stochastic.)"""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    archs = [(4,), (16, 16), (8, 4, 4, 4)]
+
+    def scores(stochastic, order):
+        _, ghn, io = evaluate.load_policy(checkpoint, stochastic=stochastic)
+        found = {}
+        evaluate.evaluate_archs(
+            ghn, io, "Pendulum-v1", [archs[i] for i in order], 2, 1, 3, 1, torch.device("cpu"),
+            on_result=lambda arch, per_episode: found.update({arch: per_episode}),
+        )  # fmt: skip
+        return found
+
+    first = scores(True, [0, 1, 2])
+    assert scores(True, [2, 0, 1]) == first and scores(True, [0, 1, 2]) == first
+    deterministic = scores(False, [0, 1, 2])
+    assert all(first[arch] != deterministic[arch] for arch in archs)
+
+
 def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path):
     """On a checkpoint of a real ghp_ddpg_her.py run (normalisers of observations and goals that
     differ), evaluate.py's inputs and actions equal those of the training script's PolicyInputs and
@@ -541,12 +595,15 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
         (["export", "--checkpoint", "CKPT"], "--arch is needed: the one architecture to use, e.g. --arch 16,16"),
         (["video", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
         (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints"),
+        (["run", "--checkpoint", "HER", "--stochastic"], "from ghp_ddpg_her.py, whose policy is deterministic"),
     ],
 )
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
     replace = {"CKPT": checkpoint, "CORRUPT": str(tmp_path / "corrupt.pt"), "OUT": str(tmp_path / "out")}
+    if "HER" in flags:
+        replace["HER"] = her_checkpoint(tmp_path / "her.pt")
     result = run_eval(*[replace.get(f, f) for f in flags], check=False)
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr

@@ -76,3 +76,19 @@ def test_levels_give_the_first_step_each_curve_reaches(tmp_path):
     assert "| experiment | curve | seed | first step >= 1000 | first step >= 3000 |" in lines
     assert "| baseline | eval/return_4-4 | 1 | 30k | not reached |" in lines  # 1000 reached exactly at 30k
     assert "| ghp | eval/return_4-4 | 1 | 20k | 40k |" in lines
+
+
+def test_bin_averages_each_window_and_a_dollar_tag_matches_exactly(tmp_path):
+    folder = tmp_path / "Humanoid-v4__baseline__1__100"
+    writer = SummaryWriter(folder)
+    for step, value in [(3000, 100.0), (9000, 300.0), (10000, 500.0), (10001, 1000.0), (25000, 40.0)]:
+        writer.add_scalar("charts/episodic_return", value, step)
+        writer.add_scalar("charts/episodic_return_env0", 7.0, step)
+    writer.close()
+    result = run_script(
+        "docs/plot_curves.py", "--runs", str(folder), *"--tags charts/episodic_return$ --bin 10000 --out".split(),
+        str(tmp_path / "curves.png"),
+    )  # fmt: skip
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| baseline |")]
+    # (0, 10k]: mean of 100, 300, 500; (10k, 20k]: 1000; (20k, 30k]: 40; the _env0 tag is not matched
+    assert rows == ["| baseline | charts/episodic_return | 1 | 10k: 300.00, 20k: 1000.00, 30k: 40.00 |"]
