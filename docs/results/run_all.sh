@@ -445,3 +445,27 @@ git worktree remove --force /tmp/bc_former
 # retrained for issue 23); continues across sessions with
 # locomotion_resume Walker2d-v4 1 ghp_lowrank (keeps --compile)
 locomotion Walker2d-v4 1 ghp --steps-per-arch 100 --compile
+# Issue 24: how a SAC policy acts in evaluation matters on Humanoid. evaluate.py run --stochastic (since f3ad918) plays
+# the training policy's sampled actions (noise seeded per episode) instead of tanh(mean): the retrained Hopper and
+# Walker2d teachers on the same 20 fresh episodes, and the Humanoid GHN's 240k snapshot on its probe archs, 10 episodes
+for env in Hopper-v4 Walker2d-v4; do
+  evaluate_fresh $(ckpt $RESULTS/locomotion/${env}__baseline__1) ${env}_s1_baseline_retrained_stochastic --stochastic
+done
+# The Humanoid baseline at 500k (its final checkpoint) both ways, 20 fresh episodes
+evaluate_fresh $(ckpt $RESULTS/locomotion/Humanoid-v4__baseline__1) Humanoid-v4_s1_baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/Humanoid-v4__baseline__1) Humanoid-v4_s1_baseline_stochastic --stochastic
+for mode in "" --stochastic; do
+  evaluate_checkpoint $(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)/ghn_240000.pt Humanoid-v4_s1_ghn240k_probes${mode:+_stochastic} \
+    --archs "4;8,4,4,4;16,16;64,64;256,256;512,512,512,512" --episodes 10 --seed 1000 $mode
+done
+# Humanoid's training returns (sampled actions; the GHP's envs each run a random arch): mean per 10k env steps
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Humanoid-v4__baseline__1) \
+  --tags 'charts/episodic_return$' --bin 10000 --levels 1000 3000 5000 --ylabel "training episode return, mean per 10k steps" \
+  --out docs/results/humanoid_training_returns.png \
+  --title "Humanoid-v4, seed 1: training episodes (sampled actions), GHP (random archs) vs baseline" > docs/results/humanoid_training_returns.md
+# ... and its two widest probe archs over training, sampled actions, 10 episodes per snapshot (the baseline has no
+# snapshots: its training returns above are the sampled-action curve to compare with)
+run=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
+python evaluate.py curves --checkpoints $(for k in 40 80 120 160 180 200 220 240; do echo $run/ghn_${k}000.pt; done) --threads 1 \
+  --archs "256,256;512,512,512,512" --episodes 10 --seed 1000 --stochastic --out-dir $RESULTS/eval300k/Humanoid-v4_s1_ghn_stochastic_curve \
+  > $RESULTS/logs/eval300k_Humanoid-v4_s1_ghn_stochastic_curve.log 2>&1
