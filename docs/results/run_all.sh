@@ -445,6 +445,12 @@ git worktree remove --force /tmp/bc_former
 # retrained for issue 23); continues across sessions with
 # locomotion_resume Walker2d-v4 1 ghp_lowrank (keeps --compile)
 locomotion Walker2d-v4 1 ghp --steps-per-arch 100 --compile
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
+  --tags eval/return_ --out docs/results/walker300k_rerun_curves.png \
+  --title "Walker2d-v4, seed 1, 300k env steps: GHP rerun (leaky codes, steps_per_arch 100) vs the retrained baseline" \
+  > docs/results/walker300k_rerun_curves.md
+# its every arch x 5 episodes, two shards (resumable: rerun the same line)
+evaluate_locomotion Walker2d-v4 1 all rerun
 # Issue 24: how a SAC policy acts in evaluation matters on Humanoid. evaluate.py run --stochastic (since f3ad918) plays
 # the training policy's sampled actions (noise seeded per episode) instead of tanh(mean): the retrained Hopper and
 # Walker2d teachers on the same 20 fresh episodes, and the Humanoid GHN's 240k snapshot on its probe archs, 10 episodes
