@@ -475,3 +475,7 @@ run=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
 python evaluate.py curves --checkpoints $(for k in 40 80 120 160 180 200 220 240; do echo $run/ghn_${k}000.pt; done) --threads 1 \
   --archs "256,256;512,512,512,512" --episodes 10 --seed 1000 --stochastic --out-dir $RESULTS/eval300k/Humanoid-v4_s1_ghn_stochastic_curve \
   > $RESULTS/logs/eval300k_Humanoid-v4_s1_ghn_stochastic_curve.log 2>&1
+# its picks (max, 90%, 80% of the report), the generated [256,256] and the paper's Walker2d max and 90% archs, float32 and
+# int8 on the same 20 fresh episodes (issue 27 item 3 too)
+int8_compare $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/checkpoint.pt Walker2d-v4_s1_rerun_picks \
+  "16,512,128,512;16,8,8,32;4,16,4;256,256;32,256,4,64;16,16,4"
