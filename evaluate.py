@@ -323,10 +323,11 @@ class PolicyIO:
         outputs = outputs.cpu()
         if self.goal_env:
             return ghp_ddpg_her.deterministic_action(outputs, self.max_action).numpy()
+        outputs = outputs[:, : 2 * self.act_dim]  # (mean, log_std)
         scale, bias = torch.tensor(self.action_scale, dtype=torch.float32), torch.tensor(self.action_bias, dtype=torch.float32)
         if noise is None:
-            return ghp_sac.deterministic_action(outputs[:, : 2 * self.act_dim], scale, bias).numpy()
-        mean, std = ghp_sac.mean_and_std(outputs[:, : 2 * self.act_dim])
+            return ghp_sac.deterministic_action(outputs, scale, bias).numpy()
+        mean, std = ghp_sac.mean_and_std(outputs)
         return (torch.tanh(mean + std * noise) * scale + bias).numpy()
 
 

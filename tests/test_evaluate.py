@@ -601,9 +601,12 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
-    replace = {"CKPT": checkpoint, "CORRUPT": str(tmp_path / "corrupt.pt"), "OUT": str(tmp_path / "out")}
-    if "HER" in flags:
-        replace["HER"] = her_checkpoint(tmp_path / "her.pt")
+    replace = {
+        "CKPT": checkpoint,
+        "HER": her_checkpoint(tmp_path / "her.pt"),
+        "CORRUPT": str(tmp_path / "corrupt.pt"),
+        "OUT": str(tmp_path / "out"),
+    }
     result = run_eval(*[replace.get(f, f) for f in flags], check=False)
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
