@@ -479,3 +479,11 @@ python evaluate.py curves --checkpoints $(for k in 40 80 120 160 180 200 220 240
 # int8 on the same 20 fresh episodes (issue 27 item 3 too)
 int8_compare $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1)/checkpoint.pt Walker2d-v4_s1_rerun_picks \
   "16,512,128,512;16,8,8,32;4,16,4;256,256;32,256,4,64;16,16,4"
+# Table I's BC and off-policy RL columns for the Walker2d rerun's 90% arch [16,8,8,32] (the retrained baseline as
+# teacher; the action loss and the former loss, BC seeds 1 and 11, as for the other rows), then [16,8,8,32] trained alone
+git worktree add /tmp/bc_former b0e9910
+behaviour_cloning Walker2d-v4 1 16,8,8,32 bc_action
+former_loss Walker2d-v4 1 16,8,8,32
+bc_seed11 Walker2d-v4 1 16,8,8,32 ""
+git worktree remove --force /tmp/bc_former
+off_policy_rl Walker2d-v4 1 16,8,8,32
