@@ -487,3 +487,4 @@ former_loss Walker2d-v4 1 16,8,8,32
 bc_seed11 Walker2d-v4 1 16,8,8,32 ""
 git worktree remove --force /tmp/bc_former
 off_policy_rl Walker2d-v4 1 16,8,8,32
+scratch_curves Walker2d-v4 1 16,8,8,32 walker300k_rerun_scratch
