@@ -488,3 +488,7 @@ bc_seed11 Walker2d-v4 1 16,8,8,32 ""
 git worktree remove --force /tmp/bc_former
 off_policy_rl Walker2d-v4 1 16,8,8,32
 scratch_curves Walker2d-v4 1 16,8,8,32 walker300k_rerun_scratch
+# Issue 24 item 2: Ant-v4 (gymnasium's, 27 observations), seed 1, 300k env steps, the [256,256] baseline and then GHP
+# (lowrank), both compiled, with the authors' steps_per_arch 50 for Ant; continue with locomotion_resume Ant-v4 1 ...
+locomotion Ant-v4 1 baseline --steps-per-arch 50 --compile
+locomotion Ant-v4 1 ghp --steps-per-arch 50 --compile
