@@ -492,3 +492,17 @@ scratch_curves Walker2d-v4 1 16,8,8,32 walker300k_rerun_scratch
 # (lowrank), both compiled, with the authors' steps_per_arch 50 for Ant; continue with locomotion_resume Ant-v4 1 ...
 locomotion Ant-v4 1 baseline --steps-per-arch 50 --compile
 locomotion Ant-v4 1 ghp --steps-per-arch 50 --compile
+# Issue 24 item 4, Humanoid (after the GHP run reached 500k): every arch x 5 episodes with tanh(mean) (two shards), then its
+# max / 90% / 80% picks, the generated [256,256], the paper's Humanoid max and 90% archs and [512]*4 on 20 fresh
+# episodes, tanh(mean) and sampled actions; the curves above redrawn to 500k
+evaluate_locomotion Humanoid-v4 1
+run=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
+picks="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
+evaluate_fresh $run Humanoid-v4_s1_picks --archs "$picks"
+evaluate_fresh $run Humanoid-v4_s1_picks_stochastic --archs "$picks" --stochastic
+# Table I's BC column for its 90% arch [32,4,16,64] (the 500k baseline as teacher; both losses, BC seeds 1 and 11)
+git worktree add /tmp/bc_former b0e9910
+behaviour_cloning Humanoid-v4 1 32,4,16,64 bc_action
+bc_seed11 Humanoid-v4 1 32,4,16,64 ""
+former_loss Humanoid-v4 1 32,4,16,64
+git worktree remove --force /tmp/bc_former
