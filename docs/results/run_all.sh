@@ -228,10 +228,10 @@ behaviour_cloning() {  # behaviour_cloning ENV SEED ARCH [NAME FLAGS...]: the fi
     > $RESULTS/logs/${name}_${env}_s${seed}_${arch//,/-}.log 2>&1
   evaluate_fresh $(ckpt $RESULTS/bc/${env}__${name}_${arch//,/-}__$seed) ${env}_s${seed}_${name}_${arch//,/-}
 }
-off_policy_rl() {  # off_policy_rl ENV SEED ARCH: ARCH trained alone as a fixed SAC actor, the baseline's flags and budget,
-  # then its final checkpoint on 20 fresh episodes
-  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
-    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --baseline-arch $3 --exp-name scratch_${3//,/-} \
+off_policy_rl() {  # [STEPS=N] off_policy_rl ENV SEED ARCH [FLAGS...]: ARCH trained alone as a fixed SAC actor, the
+  # baseline's flags and budget (STEPS env steps, 300k unless set), then its final checkpoint on 20 fresh episodes
+  python ghp_sac.py --env-id $1 --seed $2 --total-timesteps ${STEPS:-300000} --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion --baseline-arch $3 --exp-name scratch_${3//,/-} "${@:4}" \
     >> $RESULTS/logs/${1}_scratch_${3//,/-}_s$2.log 2>&1
   evaluate_fresh $(ckpt $RESULTS/locomotion/$1__scratch_${3//,/-}__$2) $1_s$2_scratch_${3//,/-}
 }
@@ -506,3 +506,6 @@ behaviour_cloning Humanoid-v4 1 32,4,16,64 bc_action
 bc_seed11 Humanoid-v4 1 32,4,16,64 ""
 former_loss Humanoid-v4 1 32,4,16,64
 git worktree remove --force /tmp/bc_former
+# Table I's off-policy RL column for Humanoid: its 90% arch trained alone with the baseline's flags and budget (500k,
+# compiled; continues across sessions with locomotion_resume Humanoid-v4 1 scratch_32-4-16-64)
+STEPS=500000 off_policy_rl Humanoid-v4 1 32,4,16,64 --steps-per-arch 100 --compile
