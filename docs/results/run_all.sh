@@ -491,6 +491,8 @@ scratch_curves Walker2d-v4 1 16,8,8,32 walker300k_rerun_scratch
 # Issue 24 item 2: Ant-v4 (gymnasium's, 27 observations), seed 1, 300k env steps, the [256,256] baseline and then GHP
 # (lowrank), both compiled, with the authors' steps_per_arch 50 for Ant; continue with locomotion_resume Ant-v4 1 ...
 locomotion Ant-v4 1 baseline --steps-per-arch 50 --compile
+evaluate_fresh $(ckpt $RESULTS/locomotion/Ant-v4__baseline__1) Ant-v4_s1_baseline
+evaluate_fresh $(ckpt $RESULTS/locomotion/Ant-v4__baseline__1) Ant-v4_s1_baseline_stochastic --stochastic
 locomotion Ant-v4 1 ghp --steps-per-arch 50 --compile
 # Issue 24 item 4, Humanoid (after the GHP run reached 500k): every arch x 5 episodes with tanh(mean) (two shards), then its
 # max / 90% / 80% picks, the generated [256,256], the paper's Humanoid max and 90% archs and [512]*4 on 20 fresh
