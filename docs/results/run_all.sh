@@ -511,3 +511,23 @@ git worktree remove --force /tmp/bc_former
 # Table I's off-policy RL column for Humanoid: its 90% arch trained alone with the baseline's flags and budget (500k,
 # compiled; continues across sessions with locomotion_resume Humanoid-v4 1 scratch_32-4-16-64)
 STEPS=500000 off_policy_rl Humanoid-v4 1 32,4,16,64 --steps-per-arch 100 --compile
+# Issue 24 item 4, Humanoid: the off-policy RL run above evaluated like the picks (20 fresh episodes, both ways)
+evaluate_fresh $(ckpt $RESULTS/locomotion/Humanoid-v4__scratch_32-4-16-64__1) Humanoid-v4_s1_scratch_32-4-16-64
+evaluate_fresh $(ckpt $RESULTS/locomotion/Humanoid-v4__scratch_32-4-16-64__1) Humanoid-v4_s1_scratch_32-4-16-64_stochastic --stochastic
+# Issue 24 item 4, Ant (after its GHP run reached 300k): the learning curves, every arch x 5 episodes (two shards), the
+# picks (max, 90%, 80%, the generated [256,256], the paper's Ant max and 90%) on 20 fresh episodes both ways, then
+# Table I's off-policy RL and BC columns for the 90% arch [64,8,8,32]
+python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Ant-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Ant-v4__baseline__1) \
+  --tags eval/return_ --levels 2000 3000 --out docs/results/ant_curves.png \
+  --title "Ant-v4, SAC, seed 1, 300k env steps: GHP (lowrank, steps_per_arch 50) vs the [256,256] baseline" > docs/results/ant_curves.md
+evaluate_locomotion Ant-v4 1
+run=$(ckpt $RESULTS/locomotion/Ant-v4__ghp_lowrank__1)
+picks="256,64,128,32;64,8,8,32;16,64,8;256,256;256,512,64,8;16,32,32,4"
+evaluate_fresh $run Ant-v4_s1_picks --archs "$picks"
+evaluate_fresh $run Ant-v4_s1_picks_stochastic --archs "$picks" --stochastic
+off_policy_rl Ant-v4 1 64,8,8,32 --steps-per-arch 50 --compile
+git worktree add /tmp/bc_former b0e9910
+behaviour_cloning Ant-v4 1 64,8,8,32 bc_action
+bc_seed11 Ant-v4 1 64,8,8,32 ""
+former_loss Ant-v4 1 64,8,8,32
+git worktree remove --force /tmp/bc_former
