@@ -526,6 +526,10 @@ picks="256,64,128,32;64,8,8,32;16,64,8;256,256;256,512,64,8;16,32,32,4"
 evaluate_fresh $run Ant-v4_s1_picks --archs "$picks"
 evaluate_fresh $run Ant-v4_s1_picks_stochastic --archs "$picks" --stochastic
 off_policy_rl Ant-v4 1 64,8,8,32 --steps-per-arch 50 --compile
+evaluate_fresh $(ckpt $RESULTS/locomotion/Ant-v4__scratch_64-8-8-32__1) Ant-v4_s1_scratch_64-8-8-32_stochastic --stochastic
+# (its first try stopped with the machine at 15k; it continued from its 10k checkpoint with
+# locomotion_resume Ant-v4 1 scratch_64-8-8-32, then the two evaluate_fresh lines)
+scratch_curves Ant-v4 1 64,8,8,32 ant_scratch
 git worktree add /tmp/bc_former b0e9910
 behaviour_cloning Ant-v4 1 64,8,8,32 bc_action
 bc_seed11 Ant-v4 1 64,8,8,32 ""
