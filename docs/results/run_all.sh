@@ -530,8 +530,15 @@ evaluate_fresh $(ckpt $RESULTS/locomotion/Ant-v4__scratch_64-8-8-32__1) Ant-v4_s
 # (its first try stopped with the machine at 15k; it continued from its 10k checkpoint with
 # locomotion_resume Ant-v4 1 scratch_64-8-8-32, then the two evaluate_fresh lines)
 scratch_curves Ant-v4 1 64,8,8,32 ant_scratch
+# Issue 27 item 3 for Ant's GHN: the same picks in float32 and int8 (the float32 run repeats Ant-v4_s1_picks exactly)
+int8_compare $(ckpt $RESULTS/locomotion/Ant-v4__ghp_lowrank__1)/checkpoint.pt Ant-v4_s1_picks "$picks"
 git worktree add /tmp/bc_former b0e9910
 behaviour_cloning Ant-v4 1 64,8,8,32 bc_action
 bc_seed11 Ant-v4 1 64,8,8,32 ""
 former_loss Ant-v4 1 64,8,8,32
 git worktree remove --force /tmp/bc_former
+# Issue 27 item 3: the 300k GHNs of Hopper seeds 1 and 2 and HalfCheetah retrained (their first checkpoints went with
+# the machine they ran on) with their first commands plus --compile, then every arch and the picks in float32 and int8;
+# a stopped run continues with locomotion_resume ENV SEED ghp_lowrank (keeps --compile)
+locomotion Hopper-v4 1 ghp --ghn-code-slope 0 --compile & locomotion Hopper-v4 2 ghp --compile & wait
+locomotion HalfCheetah-v4 1 ghp --compile
