@@ -68,18 +68,20 @@ def num_params(arch, in_dim, out_dim):
 def flash_bytes(arch, in_dim, out_dim, int8=False):
     """Bytes of the deployed MLP's constants (Sec. I: a microcontroller's memory): float32 weights and
     biases, 4 per parameter; or int8 weights, 1 each, with a float32 scale and a float32 bias per
-    output row. Hopper (11 -> 3) [4, 4]: 4 * 83 = 332 bytes; int8 72 + 8 * 11 = 160."""
+    output row and a float32 scale per input. Hopper (11 -> 3) [4, 4]: 4 * 83 = 332 bytes; int8
+    72 + 8 * 11 + 4 * 11 = 204."""
     if not int8:
         return 4 * num_params(arch, in_dim, out_dim)
-    return sum(fan_out * fan_in + 8 * fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
+    return 4 * in_dim + sum(fan_out * fan_in + 8 * fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
 
 
 def ram_bytes(arch, in_dim, out_dim, int8=False):
     """Bytes of the exported C policy's activation buffers: a float32 buffer for the input and every
     second layer's output, another for the other outputs, each as wide as the widest it holds; int8
-    adds an int8 buffer as wide as the widest layer input (the quantised input)."""
+    adds an int16 buffer as wide as the widest layer input (the quantised input: the observation in
+    int16, hidden activations in int8)."""
     widths = [in_dim, *arch, out_dim]
-    return 4 * (max(widths[0::2]) + max(widths[1::2])) + (max(widths[:-1]) if int8 else 0)
+    return 4 * (max(widths[0::2]) + max(widths[1::2])) + (2 * max(widths[:-1]) if int8 else 0)
 
 
 def d_lm(arch, in_dim, out_dim):

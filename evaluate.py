@@ -154,7 +154,7 @@ class Export:
     out_dir: str = ""
     """output folder (default: <checkpoint folder>/export_<arch>/)"""
     int8: bool = False
-    """also write policy_int8.h: int8 weights with a float32 scale per output row, int32 sums"""
+    """also write policy_int8.h: int8 weights (float32 scales per row and per input), int16 input, int8 activations"""
 
 
 @dataclass
@@ -640,8 +640,8 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     if report["memory"]:
         lines += [
             "",
-            "Memory budgets over the exported C policy's constants (weights, biases, int8 row scales, input normaliser "
-            "and action constants; `evaluate.py export` prints them with the RAM its buffers need): 192 KB is a "
+            "Memory budgets over the exported C policy's constants (weights, biases, int8 row and input scales, input "
+            "normaliser and action constants; `evaluate.py export` prints them with the RAM its buffers need): 192 KB is a "
             "Crazyflie 2.0's RAM (Sec. I), the budget where the weights are held in RAM; 32 KB a small microcontroller's.",
             "",
             "| flash | weights | archs that fit (of 4680) | Eq. 5 pick | its score | best evaluated that fits | score "
@@ -704,33 +704,50 @@ def plot_fig4(results, levels, out_dir, score_name):
         plt.close(fig)
 
 
-def quantise_rows(matrix):
-    """Symmetric int8 with one float32 scale per row: scale = max|row| / 127 (1 for a zero row) and
-    q = round(row / scale), half to even as C's lrintf, in [-127, 127]. Returns (q as float32, scale)."""
+def quantise_rows(matrix, levels=127):
+    """Symmetric quantisation with one float32 scale per row: scale = max|row| / levels (1 for a zero
+    row) and q = round(row / scale), half to even as C's lrintf, in [-levels, levels]: int8 with
+    levels 127, int16 with 32767. Returns (q as float32, scale)."""
     maxabs = matrix.abs().amax(1)
-    scale = torch.where(maxabs > 0, maxabs / 127, torch.ones_like(maxabs))
-    return torch.round(matrix / scale[:, None]).clamp(-127, 127), scale
+    scale = torch.where(maxabs > 0, maxabs / levels, torch.ones_like(maxabs))
+    return torch.round(matrix / scale[:, None]).clamp(-levels, levels), scale
 
 
 INT8_MAX_FAN_IN = 2**24 // (127 * 127)  # 1040: sums of int8 products stay exact in float32 below 2^24
+INPUT_LEVELS = 32767  # the observation is quantised to int16 (see quantise_policy)
+INPUT_MAX_DIM = (2**31 - 1) // (INPUT_LEVELS * 127)  # 516: the first layer's int16 x int8 sums fit int32
 
 
 def quantise_policy(params):
-    """[(W, b), ...] -> [(q, row scale, b), ...] of the int8 policy (export --int8)."""
-    if any(weight.shape[1] > INT8_MAX_FAN_IN for weight, _ in params):
+    """[(W, b), ...] -> (c, [(q, row scale, b), ...]) of the int8 policy (export --int8). The first
+    layer's weights get a float32 scale per input too, c = max|column| (1 for a zero column), folded
+    into the observation (x * c), and its rows are quantised as W / c; the observation is quantised to
+    int16. Both for Humanoid, whose observation holds joint readings of ~0.1 beside contact forces of
+    ~1000: one int8 scale per observation rounds the small readings to 0, and one weight scale per row
+    rounds the small weights of the large inputs to 0 (every policy fell, or lost half its return)."""
+    if params[0][0].shape[1] > INPUT_MAX_DIM:
+        fail(f"int8: {params[0][0].shape[1]} inputs; the int16 x int8 sums of the first layer fit int32 up to {INPUT_MAX_DIM}")
+    if any(weight.shape[1] > INT8_MAX_FAN_IN for weight, _ in params[1:]):
         fail(f"int8: a layer with more than {INT8_MAX_FAN_IN} inputs would need int32 sums beyond float32's exact range")
-    return [(*quantise_rows(weight.float()), bias.float()) for weight, bias in params]
+    first = params[0][0].float()
+    column_max = first.abs().amax(0)
+    column_scale = torch.where(column_max > 0, column_max, torch.ones_like(column_max))
+    weights = [first / column_scale] + [weight.float() for weight, _ in params[1:]]
+    return column_scale, [(*quantise_rows(weight), bias.float()) for weight, (_, bias) in zip(weights, params)]
 
 
-def int8_forward(layers, inputs):
-    """The int8 C policy's arithmetic: each layer's float32 input quantised to int8 with one scale
-    per input vector (quantise_rows), integer products summed exactly (float32 holds the integer
-    sums: |sum| <= 127 * 127 * fan_in < 2^24), then sum * (row scale * input scale) + bias in float32,
-    ReLU between layers."""
-    x = inputs
+def int8_forward(policy, inputs):
+    """The int8 C policy's arithmetic (policy from quantise_policy): the observation times the input
+    scales, quantised to int16, and every hidden layer's float32 output to int8, each with one scale
+    per vector (quantise_rows); integer products summed exactly (the first layer's in float64, the
+    others' in float32: |sum| <= 127 * 127 * fan_in < 2^24), the sum rounded to float32 as C's (float)
+    of its int32 sum, then sum * (row scale * input scale) + bias in float32, ReLU between layers."""
+    column_scale, layers = policy
+    x = inputs * column_scale
     for k, (q, scale, bias) in enumerate(layers):
-        xq, x_scale = quantise_rows(x)
-        x = (xq @ q.T) * (scale * x_scale[:, None]) + bias
+        xq, x_scale = quantise_rows(x, INPUT_LEVELS if k == 0 else 127)
+        sums = (xq.double() @ q.double().T).float() if k == 0 else xq @ q.T
+        x = sums * (scale * x_scale[:, None]) + bias
         x = torch.relu(x) if k < len(layers) - 1 else x
     return x
 
@@ -848,7 +865,11 @@ def c_header(mlp, io, arch, int8=False):
         "/* Policy generated by a graph hyper network (ghp evaluate.py export). C99, no dependencies.",
         f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, "
         f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, "
-        + ("int8 weights (a float32 scale per output row), int32 sums" if int8 else "float32")
+        + (
+            "int8 weights (a float32 scale per output row), int16 observation, int8 activations, int32 sums"
+            if int8
+            else "float32"
+        )
         + f": {flash} bytes of constants, {ram} bytes of activation buffers.",
         " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
         "#ifndef GHP_POLICY_H",
@@ -859,29 +880,31 @@ def c_header(mlp, io, arch, int8=False):
         f"#define GHP_ACT_DIM {io.act_dim}",
         "",
     ]
-    for i, layer in enumerate(linears):
-        weight, bias = layer.weight.detach().float(), layer.bias.detach()
-        if int8:
-            q, scale = quantise_rows(weight)
-            lines += [array(f"ghp_w{i}", q, "int8_t"), array(f"ghp_s{i}", scale)]
-        else:
-            lines.append(array(f"ghp_w{i}", weight))
-        lines.append(array(f"ghp_b{i}", bias))
+    if int8:
+        column_scale, quantised = quantise_policy([(layer.weight.detach(), layer.bias.detach()) for layer in linears])
+        lines.append(array("ghp_c0", column_scale))
+        for i, (q, scale, bias) in enumerate(quantised):
+            lines += [array(f"ghp_w{i}", q, "int8_t"), array(f"ghp_s{i}", scale), array(f"ghp_b{i}", bias)]
+    else:
+        for i, layer in enumerate(linears):
+            lines += [array(f"ghp_w{i}", layer.weight.detach()), array(f"ghp_b{i}", layer.bias.detach())]
     lines += [array("ghp_action_scale", io.action_scale), array("ghp_action_bias", io.action_bias)]
     if io.goal_env:
         lines += [array("ghp_input_mean", io.input_mean), array("ghp_input_std", io.input_std)]
     if int8:
         lines += [
             "",
-            "/* y = W x + b, W = q * s per row: x quantised to int8 with one scale (max|x| / 127), exact int32 sums */",
-            "static void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int8_t *xq, float *y,",
-            "                       int n_out, int n_in, int relu) {",
+            "/* y = W x + b, W = q * s per row: x quantised with one scale (max|x| / levels: 32767 for the observation,",
+            "   int16; 127 for hidden layers, int8), exact int32 sums */",
+            "static void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int16_t *xq, float *y,",
+            "                       int n_out, int n_in, int relu, float levels) {",
             "    float maxabs = 0.0f;",
             "    for (int i = 0; i < n_in; ++i) maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;",
-            "    float sx = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;",
+            "    float sx = maxabs > 0.0f ? maxabs / levels : 1.0f;",
+            "    long top = (long)levels;",
             "    for (int i = 0; i < n_in; ++i) {",
             "        long q = lrintf(x[i] / sx);",
-            "        xq[i] = (int8_t)(q > 127 ? 127 : (q < -127 ? -127 : q));",
+            "        xq[i] = (int16_t)(q > top ? top : (q < -top ? -top : q));",
             "    }",
             "    for (int o = 0; o < n_out; ++o) {",
             "        int32_t acc = 0;",
@@ -907,7 +930,7 @@ def c_header(mlp, io, arch, int8=False):
     lines += ["", "static void ghp_policy(const float *input, float *action) {"]
     lines.append(f"    float a[{max(widths[0::2])}], b[{max(widths[1::2])}];")
     if int8:
-        lines.append(f"    int8_t xq[{max(widths[:-1])}];")
+        lines.append(f"    int16_t xq[{max(widths[:-1])}];")
     if io.goal_env:
         clip_obs, clip_norm = literal(io.clip_obs), literal(io.clip_norm)
         lines += [
@@ -920,11 +943,14 @@ def c_header(mlp, io, arch, int8=False):
         ]
     else:
         lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) a[i] = input[i];"]
+    if int8:
+        lines += ["    for (int i = 0; i < GHP_IN_DIM; ++i) a[i] *= ghp_c0[i]; /* the first layer's input scales */"]
     for i, layer in enumerate(linears):
         source, target = "ab"[i % 2], "ab"[(i + 1) % 2]
         weights = f"ghp_w{i}, ghp_s{i}, ghp_b{i}, {source}, xq" if int8 else f"ghp_w{i}, ghp_b{i}, {source}"
         relu = 1 if i < len(linears) - 1 else 0
-        lines.append(f"    ghp_linear({weights}, {target}, {layer.out_features}, {layer.in_features}, {relu});")
+        levels = f", {INPUT_LEVELS if i == 0 else 127}.0f" if int8 else ""
+        lines.append(f"    ghp_linear({weights}, {target}, {layer.out_features}, {layer.in_features}, {relu}{levels});")
     final = "ab"[len(linears) % 2]
     lines += [
         f"    for (int o = 0; o < GHP_ACT_DIM; ++o) action[o] = tanhf({final}[o]) * ghp_action_scale[o] + ghp_action_bias[o];",
@@ -1310,9 +1336,8 @@ def command_export(args):
     calls = max(1, 2_000_000 // params)  # about 2 ms of arithmetic per timing sample
     for name, int8 in (("float32", False), ("int8", True)):
         flash, ram = policy_bytes(arch, policy_dims(io), int8)
-        line = (
-            f"  {name:7s}: flash {flash} bytes (weights, biases{', row scales' if int8 else ''}, constants), RAM {ram} bytes"
-        )
+        scales = ", row and input scales" if int8 else ""
+        line = f"  {name:7s}: flash {flash} bytes (weights, biases{scales}, constants), RAM {ram} bytes"
         if args.int8 or not int8:  # a header written now: its time per action
             seconds = c_time_per_action(os.path.join(out_dir, "policy_int8.h" if int8 else "policy.h"), calls)
             line += f", {seconds * 1e6:.3f} us per action (C, cc -O2, this CPU)" if seconds is not None else ""

@@ -139,25 +139,27 @@ def test_bytes_of_a_deployed_policy_by_hand():
     # Hopper, 11 inputs -> [4, 4] -> 3 actions: weights 44 + 16 + 12 = 72, biases (= output rows) 4 + 4 + 3 = 11
     assert num_params((4, 4), 11, 3) == 83
     assert flash_bytes((4, 4), 11, 3) == 4 * 83
-    assert flash_bytes((4, 4), 11, 3, int8=True) == 72 + 4 * 11 + 4 * 11  # int8 weights, float32 scale and bias per row
+    # int8 weights, a float32 scale and bias per row (11 rows), a float32 scale per input (11 inputs)
+    assert flash_bytes((4, 4), 11, 3, int8=True) == 72 + 8 * 11 + 4 * 11
     # activation buffers: widths 11, 4, 4, 3; one float buffer holds 11 and 4 (the input, layer 2's output), the other 4 and 3
     assert ram_bytes((4, 4), 11, 3) == 4 * (11 + 4)
     # [512, 4]: widths 11, 512, 4, 3; buffers of 11 and 512 floats; the int8 input buffer as wide as 512
     assert ram_bytes((512, 4), 11, 3) == 4 * (11 + 512)
-    assert ram_bytes((512, 4), 11, 3, int8=True) == 4 * (11 + 512) + 512
+    assert ram_bytes((512, 4), 11, 3, int8=True) == 4 * (11 + 512) + 2 * 512  # an int16 buffer of the widest input
 
 
 def test_select_under_a_byte_budget():
     # in_dim 2, out_dim 1 (the small space above): float32 bytes 68, 132, 60, 148, 156;
-    # int8 bytes: (4,) 12 + 8*5 = 52, (8,) 24 + 72 = 96, (2,2) 10 + 40 = 50, (4,4) 28 + 72 = 100, (2,8) 28 + 88 = 116
+    # int8 bytes, weights + 8 per row + 4 per input (2): (4,) 12 + 40 + 8 = 60, (8,) 24 + 72 + 8 = 104,
+    # (2,2) 10 + 40 + 8 = 58, (4,4) 28 + 72 + 8 = 108, (2,8) 28 + 88 + 8 = 124
     archs = [(4,), (8,), (2, 2), (4, 4), (2, 8)]
-    assert [flash_bytes(a, 2, 1, int8=True) for a in archs] == [52, 96, 50, 100, 116]
+    assert [flash_bytes(a, 2, 1, int8=True) for a in archs] == [60, 104, 58, 108, 124]
     assert select_under_budget(archs, 140, 2, 1, cost=flash_bytes, unit="bytes") == (8,)
     assert select_under_budget(archs, 131, 2, 1, cost=flash_bytes, unit="bytes") == (4,)
 
     def int8_bytes(arch, in_dim, out_dim):
         return flash_bytes(arch, in_dim, out_dim, int8=True)
 
-    assert select_under_budget(archs, 96, 2, 1, cost=int8_bytes, unit="bytes") == (8,)
-    with pytest.raises(ValueError, match="budget of 49 bytes: the smallest has 50"):
-        select_under_budget(archs, 49, 2, 1, cost=int8_bytes, unit="bytes")
+    assert select_under_budget(archs, 104, 2, 1, cost=int8_bytes, unit="bytes") == (8,)
+    with pytest.raises(ValueError, match="budget of 57 bytes: the smallest has 58"):
+        select_under_budget(archs, 57, 2, 1, cost=int8_bytes, unit="bytes")

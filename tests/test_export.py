@@ -103,24 +103,29 @@ def c_pre_tanh_outputs(mlp, inputs):
     return x
 
 
-def int8_rows(matrix):
-    """Symmetric int8 per row, written out independently of evaluate.py: scale max|row| / 127 in
-    float32 (1 for a zero row), q = rint(row / scale) (half to even, as C's lrintf) in [-127, 127]."""
+def int8_rows(matrix, levels=127):
+    """Symmetric int8 (levels 127; int16: 32767) per row, written out independently of evaluate.py:
+    scale max|row| / levels in float32 (1 for a zero row), q = rint(row / scale) (half to even, as C's
+    lrintf) in [-levels, levels]."""
     matrix = np.asarray(matrix, np.float32)
     maxabs = np.abs(matrix).max(1)
-    scale = np.where(maxabs > 0, maxabs / np.float32(127), np.float32(1)).astype(np.float32)
-    return np.clip(np.rint(matrix / scale[:, None]), -127, 127).astype(np.int64), scale
+    scale = np.where(maxabs > 0, maxabs / np.float32(levels), np.float32(1)).astype(np.float32)
+    return np.clip(np.rint(matrix / scale[:, None]), -levels, levels).astype(np.int64), scale
 
 
 def c_int8_pre_tanh_outputs(mlp, inputs):
-    """policy_int8.h's arithmetic in numpy: each layer's input quantised per vector, int64 sums of
-    int8 products (exact, as C's int32 ones), then float32 (float)acc * (w_scale * x_scale) + b, each
-    operation rounded once as in C without FMA. Equals the C program's pre-tanh outputs bit for bit."""
-    x = np.asarray(inputs, np.float32)
+    """policy_int8.h's arithmetic in numpy: the first layer's weights divided by their column's max|w|
+    and the observation multiplied by it (float32), the observation quantised per vector to int16,
+    each hidden layer's output to int8, int64 sums of the integer products (exact, as C's int32 ones),
+    then float32 (float)acc * (w_scale * x_scale) + b, each operation rounded once as in C without
+    FMA. Equals the C program's pre-tanh outputs bit for bit."""
     layers = linears(mlp)
+    column_max = np.abs(layers[0][0]).max(0)
+    column_scale = np.where(column_max > 0, column_max, np.float32(1)).astype(np.float32)
+    x = np.asarray(inputs, np.float32) * column_scale
     for k, (weight, bias) in enumerate(layers):
-        q, w_scale = int8_rows(weight)
-        xq, x_scale = int8_rows(x)
+        q, w_scale = int8_rows(weight / column_scale if k == 0 else weight)
+        xq, x_scale = int8_rows(x, 32767 if k == 0 else 127)
         acc = (xq @ q.T).astype(np.float32)
         x = acc * (w_scale[None, :] * x_scale[:, None]) + bias
         x = np.maximum(x, np.float32(0)) if k < len(layers) - 1 else x
@@ -251,6 +256,32 @@ def test_evaluations_int8_forward_is_the_c_arithmetic(exported):
     assert np.array_equal(outputs, c_int8_pre_tanh_outputs(exported.mlp, exported.inputs))
 
 
+def test_int8_policy_keeps_small_inputs_and_weights_next_to_large_ones():
+    """Humanoid's observation holds joint readings of ~0.1-1 beside contact forces of ~1000: one int8
+    scale per observation (1000 / 127 = 7.9) rounds the small ones to 0, the int16 one (1000 / 32767)
+    keeps them. A [1] policy that passes on the second input, by hand: 0.5 -> round(0.5 * 32.767) = 16
+    steps of 1000 / 32767 = 0.48829..., exact through the int8 weights (rows of 0 and 127 steps) and the
+    int8 hidden layer (its only value is its own scale's 127 steps), to float32 rounding."""
+    layers = [(torch.tensor([[0.0, 1.0]]), torch.zeros(1)), (torch.tensor([[1.0]]), torch.zeros(1))]
+    observation = torch.tensor([[1000.0, 0.5]])
+    assert evaluate.quantise_rows(observation, 127)[0][0, 1] == 0  # one int8 scale: the 0.5 is lost
+    output = evaluate.int8_forward(evaluate.quantise_policy(layers), observation)
+    expected = 16 * 1000 / 32767
+    assert abs(output.item() - expected) <= 8 * np.finfo(np.float32).eps * expected
+    # a first-layer row [1, 0.001] on [0.5, 1000] (a joint reading and a contact force, both counting 1/3 and
+    # 2/3): one scale per row (1 / 127) rounds the 0.001 to 0; the input scales c = [1, 0.001] give the rows
+    # [1, 1] (127 steps each) and the input [0.5, 1] in int16: 16384 (0.5 * 32767, half to even) and 32767
+    # steps of 1 / 32767, so the output is (16384 + 32767) / 32767, to float32 rounding
+    layers = [(torch.tensor([[1.0, 0.001]]), torch.zeros(1)), (torch.tensor([[1.0]]), torch.zeros(1))]
+    output = evaluate.int8_forward(evaluate.quantise_policy(layers), torch.tensor([[0.5, 1000.0]]))
+    expected = (16384 + 32767) / 32767
+    assert abs(output.item() - expected) <= 8 * np.finfo(np.float32).eps * expected
+    # (2^31 - 1) // (32767 * 127) = 516 observation entries keep the first layer's int32 sums exact
+    wide = [(torch.zeros(4, 517), torch.zeros(4)), (torch.zeros(1, 4), torch.zeros(1))]
+    with pytest.raises(SystemExit, match="517 inputs; the int16 x int8 sums of the first layer fit int32 up to 516"):
+        evaluate.quantise_policy(wide)
+
+
 def test_export_prints_the_bytes_by_hand(exported):
     """Flash and RAM bytes of (16, 8, 32, 8) from the dims by hand. Weights: in*16 + 16*8 + 8*32 + 32*8 + 8*act,
     rows 16 + 8 + 32 + 8 + act; constants: action scale and bias (2 act floats), Fetch's mean and std (2 in)."""
@@ -259,10 +290,10 @@ def test_export_prints_the_bytes_by_hand(exported):
     weights = n_in * 16 + 16 * 8 + 8 * 32 + 32 * 8 + 8 * act
     out_rows = 16 + 8 + 32 + 8 + act
     constants = 4 * (2 * act + (2 * n_in if io.goal_env else 0))
-    float_flash, int8_flash = 4 * (weights + out_rows) + constants, weights + 8 * out_rows + constants
+    float_flash, int8_flash = 4 * (weights + out_rows) + constants, weights + 8 * out_rows + 4 * n_in + constants
     # buffers: a holds the input and the outputs of layers 2 and 4 (8, 8), b those of layers 1, 3, 5 (16, 32, act)
     float_ram = 4 * (max(n_in, 8) + 32)
-    int8_ram = float_ram + max(n_in, 32)
+    int8_ram = float_ram + 2 * max(n_in, 32)  # int16 buffer for the quantised layer input
     assert f"float32: flash {float_flash} bytes" in exported.stdout and f"RAM {float_ram} bytes" in exported.stdout
     assert f"int8   : flash {int8_flash} bytes" in exported.stdout and f"RAM {int8_ram} bytes" in exported.stdout
     times = [
@@ -293,8 +324,8 @@ def test_budget_in_bytes_picks_under_the_flash_budget(tmp_path):
             ["budget", "--bytes", "50"],
             "--bytes 50: no architecture fits a budget of 50 bytes of flash (float32): the smallest has 92",
         ),
-        # (4,): 3*4 + 4 weights and 5 rows: float32 4 * 21 + 8 constant bytes = 92, int8 16 + 8 * 5 + 8 = 64
-        (["budget", "--bytes", "50", "--int8"], "50 bytes of flash (int8): the smallest has 64"),
+        # (4,): 3*4 + 4 weights, 5 rows, 3 inputs: float32 4 * 21 + 8 constant bytes = 92, int8 16 + 8 * 5 + 4 * 3 + 8 = 76
+        (["budget", "--bytes", "50", "--int8"], "50 bytes of flash (int8): the smallest has 76"),
         (["export", "--arch", "16,1024"], "outside the space"),
     ],
 )

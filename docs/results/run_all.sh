@@ -542,3 +542,26 @@ git worktree remove --force /tmp/bc_former
 # a stopped run continues with locomotion_resume ENV SEED ghp_lowrank (keeps --compile)
 locomotion Hopper-v4 1 ghp --ghn-code-slope 0 --compile & locomotion Hopper-v4 2 ghp --compile & wait
 locomotion HalfCheetah-v4 1 ghp --compile
+# Issue 27: Humanoid's picks in int8 with both ways of acting (their float32 runs: Humanoid-v4_s1_picks*, the same seeds)
+h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)/checkpoint.pt
+hp="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
+evaluate_checkpoint $h Humanoid-v4_s1_picks_int8 --archs "$hp" --episodes 20 --seed 1000 --int8
+evaluate_checkpoint $h Humanoid-v4_s1_picks_int8_stochastic --archs "$hp" --episodes 20 --seed 1000 --int8 --stochastic
+# They fell at once with the first int8 scheme, which led to the int16 observation and the first layer's input scales
+# (the commit after 4fc8a1b); then every *_int8 evaluation above was repeated (the int8 half of each int8_compare:
+# reach_authors, Hopper's teacher and BC students, the Walker2d rerun's and Ant's picks, and these two; the classic
+# FetchReach checkpoint is gone). The variants that located the cause (docs/int8_variants.py):
+variant() {  # variant VARIANT CHECKPOINT NAME ARCHS [FLAGS...]
+  python docs/int8_variants.py $1 run --checkpoint $2 --archs "$4" --episodes 20 --seed 1000 --int8 --threads 1 "${@:5}" \
+    --out-dir $RESULTS/eval300k/int8_variants/$3 > $RESULTS/logs/int8_variants_$3.log 2>&1
+}
+b=$(ckpt $RESULTS/bc/Hopper-v4__bc_action_8-4-4-4__1)/checkpoint.pt
+for v in weights scaled-weights activations weights-first weights-rest; do
+  variant $v $h Humanoid-v4_s1_${v}_stochastic "32,4,16,64;256,256;32,4,16,512" --stochastic
+done
+variant sqrt-scales $b Hopper-v4_s1_bc_action_8-4-4-4_sqrt-scales 8,4,4,4
+for v in obs8 obs16; do
+  variant $v $h Humanoid-v4_s1_picks_$v "$hp"
+  variant $v $h Humanoid-v4_s1_picks_${v}_stochastic "$hp" --stochastic
+  variant $v $b Hopper-v4_s1_bc_action_8-4-4-4_$v 8,4,4,4
+done
