@@ -542,6 +542,11 @@ git worktree remove --force /tmp/bc_former
 # a stopped run continues with locomotion_resume ENV SEED ghp_lowrank (keeps --compile)
 locomotion Hopper-v4 1 ghp --ghn-code-slope 0 --compile & locomotion Hopper-v4 2 ghp --compile & wait
 locomotion HalfCheetah-v4 1 ghp --compile
+# then every arch x 5 of each retrained GHN (the shards may run one after the other; the same rows), and its picks
+# (max, 90%, 80% of that report, [256,256], the paper's archs) with int8_compare
+evaluate_locomotion Hopper-v4 1 all retrained
+evaluate_locomotion Hopper-v4 2 all retrained
+evaluate_locomotion HalfCheetah-v4 1 all retrained
 # Issue 27: Humanoid's picks in int8 with both ways of acting (their float32 runs: Humanoid-v4_s1_picks*, the same seeds)
 h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)/checkpoint.pt
 hp="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
