@@ -583,3 +583,9 @@ lost = (np.abs(observations) < largest[:, None] / 254) & (observations != 0)
 print(f"{len(observations)} steps, largest entry: median {np.median(largest):.0f}, max {largest.max():.0f}; zeroed: "
       f"{lost.sum() / (observations != 0).sum():.2f} of nonzero entries, {lost[:, :45].sum() / (observations[:, :45] != 0).sum():.2f} of qpos/qvel")
 PY
+# Humanoid with sampled actions: a seeded sample of 1000 archs x 5 episodes (one process), its spread, and its picks on
+# 20 fresh episodes
+h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
+evaluate_checkpoint $h/checkpoint.pt Humanoid-v4_s1_sample1000_stochastic --archs random:1000 --episodes 5 --stochastic
+python docs/landscape_numbers.py spread docs/results/eval300k/Humanoid-v4_s1_sample1000_stochastic/results.csv --levels 1000 3000 4000 --beat 4352
+evaluate_fresh $h Humanoid-v4_s1_sample1000_stochastic_picks --archs "512,8,8;16,16,8,8;16,4,4,16" --stochastic
