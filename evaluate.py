@@ -866,7 +866,7 @@ def c_header(mlp, io, arch, int8=False):
         f" * Architecture {list(arch)}: {io.in_dim} inputs -> {io.act_dim} actions, "
         f"{archspace.num_params(arch, io.in_dim, io.act_dim)} parameters, "
         + (
-            "int8 weights (a float32 scale per output row), int16 observation, int8 activations, int32 sums"
+            "int8 weights (float32 scales per output row and per input), int16 observation, int8 activations, int32 sums"
             if int8
             else "float32"
         )

@@ -42,8 +42,7 @@ def quantise(variant, params):
     if variant in ("obs8", "obs16"):
         return ones, [(*evaluate.quantise_rows(w), b) for w, b in zip(weights, biases)]
     if variant == "sqrt-scales":
-        column_max = weights[0].abs().amax(0)
-        column_scale = torch.where(column_max > 0, column_max, torch.ones_like(column_max)).sqrt()
+        column_scale = EXPORT_QUANTISE(params)[0].sqrt()
         weights[0] = weights[0] / column_scale
         return column_scale, [(*evaluate.quantise_rows(w), b) for w, b in zip(weights, biases)]
     if variant == "scaled-weights":  # export's int8 weights, dequantised
