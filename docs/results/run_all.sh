@@ -545,8 +545,11 @@ locomotion HalfCheetah-v4 1 ghp --compile
 # then every arch x 5 of each retrained GHN (the shards may run one after the other; the same rows), and its picks
 # (max, 90%, 80% of that report, [256,256], the paper's archs) with int8_compare
 evaluate_locomotion Hopper-v4 1 all retrained
+int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/checkpoint.pt Hopper-v4_s1_retrained_picks "256,4;16,4,16;256,256;32,512,4,32;8,4,4,4"
 evaluate_locomotion Hopper-v4 2 all retrained
+int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__2)/checkpoint.pt Hopper-v4_s2_retrained_picks "32,32;8,4,4,4;4,4,4,4;256,256;32,512,4,32"
 evaluate_locomotion HalfCheetah-v4 1 all retrained
+int8_compare $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/checkpoint.pt HalfCheetah-v4_s1_retrained_picks "256,128,128;8,32,8,16;8,8,16,4;256,256;128,512,512,256;64,4,4,32"
 # Issue 27: Humanoid's picks in int8 with both ways of acting (their float32 runs: Humanoid-v4_s1_picks*, the same seeds)
 h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)/checkpoint.pt
 hp="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
