@@ -546,6 +546,8 @@ locomotion HalfCheetah-v4 1 ghp --compile
 # (max, 90%, 80% of that report, [256,256], the paper's archs) with int8_compare
 evaluate_locomotion Hopper-v4 1 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/checkpoint.pt Hopper-v4_s1_retrained_picks "256,4;16,4,16;256,256;32,512,4,32;8,4,4,4"
+# its last checkpoint caught a dip (probes at 300k 609-1253): the same evaluation of its snapshot 10k steps earlier
+evaluate_checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_290000.pt Hopper-v4_s1_retrained_at290k --archs all --episodes 5
 evaluate_locomotion Hopper-v4 2 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__2)/checkpoint.pt Hopper-v4_s2_retrained_picks "32,32;8,4,4,4;4,4,4,4;256,256;32,512,4,32"
 evaluate_locomotion HalfCheetah-v4 1 all retrained
