@@ -75,6 +75,13 @@ def flash_bytes(arch, in_dim, out_dim, int8=False):
     return 4 * in_dim + sum(fan_out * fan_in + 8 * fan_out for fan_out, fan_in in layer_shapes(arch, in_dim, out_dim))
 
 
+def policy_bytes(arch, dims, int8=False):
+    """(flash, RAM) bytes of an exported C policy: flash_bytes plus its other constants, and ram_bytes; dims is
+    (in_dim, act_dim, bytes of the constants beside the weights: action scale and bias, a Fetch input normaliser)."""
+    in_dim, act_dim, constants = dims
+    return flash_bytes(arch, in_dim, act_dim, int8) + constants, ram_bytes(arch, in_dim, act_dim, int8)
+
+
 def ram_bytes(arch, in_dim, out_dim, int8=False):
     """Bytes of the exported C policy's activation buffers: a float32 buffer for the input and every
     second layer's output, another for the other outputs, each as wide as the widest it holds; int8
@@ -114,12 +121,17 @@ def graph_roles(arch):
 
 
 def sample_archs(rng, n, archs, mode="uniform"):
-    """n architectures from `archs` with a numpy Generator.
+    """n architectures from `archs` with a numpy Generator (a space of one architecture, a baseline's, draws
+    no random numbers: [archs[0]] * n).
 
     "uniform": uniform over the whole space, as in the paper (Sec. III-C); distinct within one
     call while n <= len(archs). "depth": a depth uniformly first, then an arch of that depth
     (4-layer nets are 87.5% of the default space, so uniform sampling rarely shows shallow ones).
     """
+    if mode not in ("uniform", "depth"):
+        raise ValueError(f"bad arch sampling mode {mode!r}: allowed 'uniform' or 'depth'")
+    if len(archs) == 1:
+        return [tuple(archs[0])] * n
     if mode == "uniform":
         idx = rng.choice(len(archs), size=n, replace=n > len(archs))
         return [tuple(archs[i]) for i in idx]
@@ -133,7 +145,11 @@ def sample_archs(rng, n, archs, mode="uniform"):
             group = by_depth[int(depth)]
             picked.append(group[rng.integers(len(group))])
         return picked
-    raise ValueError(f"bad arch sampling mode {mode!r}: allowed 'uniform' or 'depth'")
+
+
+def arch_name(arch):
+    """(16, 8, 32, 8) -> "16-8-32-8", as in file names and log tags."""
+    return "-".join(str(width) for width in arch)
 
 
 def space_order(arch):

@@ -28,8 +28,9 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 
 import archspace
-from ghn import mlp_forward
-from ghp_sac import BaselineActor, arch_name, deterministic_action, evaluate_probes, squashed_gaussian
+from archspace import arch_name
+from ghn import FixedMLP, mlp_forward
+from ghp_sac import deterministic_action, evaluate_probes, squashed_gaussian
 
 
 @dataclass
@@ -67,7 +68,7 @@ def load_teacher(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "sac" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_sac.py --baseline-arch run")
-    teacher = BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"], checkpoint["act_dim"])
+    teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"], 2 * checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])
     return checkpoint, teacher.eval()
 
@@ -134,7 +135,7 @@ if __name__ == "__main__":
     print(f"collected {len(observations)} teacher steps in {time.time() - start:.0f} s", flush=True)
 
     # learn: regress the student's deterministic action on the teacher's
-    student = BaselineActor(student_arch, obs_dim, act_dim)
+    student = FixedMLP(student_arch, obs_dim, 2 * act_dim)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         order, total = torch.randperm(len(observations)), 0.0

@@ -30,12 +30,10 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 
 import archspace
-from ghn import mlp_forward
+from archspace import arch_name
+from ghn import FixedMLP, mlp_forward
 from ghp_ddpg_her import (
-    BaselineActor,
     PolicyInputs,
-    arch_name,
-    check_env,
     deterministic_action,
     deterministic_success,
     make_env,
@@ -80,7 +78,7 @@ def load_teacher(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "ddpg_her" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_ddpg_her.py --baseline-arch run")
-    teacher = BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
+    teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])
     saved = checkpoint["args"]
     policy_inputs = PolicyInputs(
@@ -109,7 +107,7 @@ if __name__ == "__main__":
         torch.set_num_threads(args.threads)
     env_id, act_dim = checkpoint["env_id"], checkpoint["act_dim"]
     input_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
-    _, _, _, horizon = check_env(env_id)
+    horizon = gym.make(env_id).spec.max_episode_steps  # the teacher's env: a checkpoint of ghp_ddpg_her.py made it
     run_dir = os.path.join(
         args.runs_dir, f"{env_id}__{args.exp_name}_{arch_name(student_arch)}__{args.seed}__{int(time.time())}"
     )
@@ -142,7 +140,7 @@ if __name__ == "__main__":
     print(f"collected {len(inputs)} teacher steps ({rollouts * NUM_ENVS} episodes) in {time.time() - start:.0f} s", flush=True)
 
     # learn: regress the student's actions on the teacher's
-    student = BaselineActor(student_arch, input_dim, act_dim)
+    student = FixedMLP(student_arch, input_dim, act_dim)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
         order, total = torch.randperm(len(inputs)), 0.0

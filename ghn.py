@@ -11,7 +11,9 @@ and biases for every one of them. Pipeline per architecture graph (archspace.arc
 Only the cropped part of each matrix is decoded (CroppedDecode below), so cost grows with the layer,
 not with 512 x 512. That per-arch path, `ghn(archs)`, is the reference; training uses
 `ghn.policies(archs)`, which for the lowrank decoder (and the full one on a GPU) takes the
-static-shape path `ghn.batched(arch_ids)` (padded layer slots, batched matmuls, same values).
+static-shape path `ghn.batched(arch_ids)` (padded layer slots, batched matmuls, same values). CroppedDecode stays
+beside them because without it the paper's decoder on a CPU costs 29% more per GHN step (decoding 512 x 512, then
+cropping) or 58% (the padded static path): docs/benchmarks.md, "One GHN step".
 """
 
 import math
@@ -112,6 +114,36 @@ def params_to_mlp(params, out_rows=None):
         linear.bias.copy_(bias)
         layers += [linear, nn.ReLU()]
     return nn.Sequential(*layers[:-1])
+
+
+class FixedMLP(nn.Module):
+    """One ordinary MLP in_dim -> arch -> out_dim behind the GHN's interface (mlp(archs), arch_ids, policies,
+    param_groups): the paper's baseline actor (--baseline-arch), which the training loops treat like a GHN."""
+
+    def __init__(self, arch, in_dim, out_dim):
+        super().__init__()
+        self.arch, sizes = tuple(arch), [in_dim, *arch, out_dim]
+        self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
+
+    def params(self):
+        """[(W_1, b_1), ..., (W_out, b_out)], as the GHN generates them (mlp_forward runs them)."""
+        return [(layer.weight, layer.bias) for layer in self.layers]
+
+    def forward(self, archs):
+        if any(tuple(arch) != self.arch for arch in archs):
+            raise ValueError(f"this fixed MLP is {list(self.arch)}: it has no weights for {[list(a) for a in archs]}")
+        return [self.params() for _ in archs]
+
+    def arch_ids(self, archs):
+        return torch.zeros(len(archs), dtype=torch.long, device=self.layers[0].weight.device)
+
+    def policies(self, arch_ids):
+        """Every chunk of the inputs (B, n, in_dim) through the one MLP: (B, n, out_dim)."""
+        params = self.params()
+        return lambda inputs: mlp_forward(params, inputs.flatten(0, 1)).view(*inputs.shape[:2], -1)
+
+    def param_groups(self, weight_decay):
+        return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
 
 
 class GHN(nn.Module):

@@ -254,12 +254,12 @@ def bench_sac(args, device_flag):
 
 
 def sac_policy_io(env_id):
-    """evaluate.py's PolicyIO for ghp_sac.py policies of env_id, with its obs and action dims."""
-    import evaluate
+    """export.py's PolicyIO (evaluate.py's) for ghp_sac.py policies of env_id, with its obs and action dims."""
+    import export
 
-    env = evaluate.make_env(env_id)
+    env = export.make_env(env_id)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    io = evaluate.PolicyIO({"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}, env.action_space)
+    io = export.PolicyIO({"algo": "sac", "act_dim": act_dim, "obs_dim": obs_dim}, env.action_space)
     env.close()
     return io, obs_dim, act_dim
 
@@ -299,11 +299,11 @@ def bench_eval(args, device):
 
 
 def bench_deploy(args):
-    """evaluate.py export's C headers (float32 and int8) of a fresh GHN's policies, each timed by
-    evaluate.c_time_per_action: cc -O2, median of 101 samples; with the flash and RAM bytes."""
+    """export.py's C headers (float32 and int8) of a fresh GHN's policies, each timed by
+    export.c_time_per_action: cc -O2, median of 101 samples; with the flash and RAM bytes."""
     import tempfile
 
-    import evaluate
+    import export
 
     io, obs_dim, act_dim = sac_policy_io(args.env_id)
     torch.manual_seed(0)
@@ -312,10 +312,10 @@ def bench_deploy(args):
     for arch in [archspace.parse_arch(text) for text in args.deploy_archs.split(";")]:
         params = archspace.num_params(arch, obs_dim, act_dim)
         with tempfile.TemporaryDirectory() as folder, torch.no_grad():
-            evaluate.export_policy(ghn, io, arch, folder, int8=True)
+            export.export_policy(ghn, io, arch, folder, int8=True)
             for precision, header in (("float32", "policy.h"), ("int8", "policy_int8.h")):
-                seconds = evaluate.c_time_per_action(os.path.join(folder, header), max(1, 2_000_000 // params))
-                flash, ram = evaluate.policy_bytes(arch, evaluate.policy_dims(io), precision == "int8")
+                seconds = export.c_time_per_action(os.path.join(folder, header), max(1, 2_000_000 // params))
+                flash, ram = archspace.policy_bytes(arch, export.policy_dims(io), precision == "int8")
                 rows.append(
                     {
                         "arch": list(arch),

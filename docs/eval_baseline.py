@@ -17,7 +17,9 @@ import torch
 import tyro
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import archspace  # noqa: E402
 import ghp_sac  # noqa: E402
+from ghn import FixedMLP  # noqa: E402
 
 
 @dataclass
@@ -36,7 +38,7 @@ if __name__ == "__main__":
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
         if checkpoint.get("algo") != "sac" or checkpoint.get("baseline_arch") is None:
             raise SystemExit(f"{path}: not a ghp_sac.py --baseline-arch checkpoint")
-        actor = ghp_sac.BaselineActor(checkpoint["baseline_arch"], checkpoint["obs_dim"], checkpoint["act_dim"])
+        actor = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"], 2 * checkpoint["act_dim"])
         actor.load_state_dict(checkpoint["baseline_state"])
         space = gym.make(checkpoint["env_id"]).action_space
         scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
@@ -45,7 +47,7 @@ if __name__ == "__main__":
         returns = [
             ghp_sac.evaluate_probes(
                 actor, [arch], checkpoint["env_id"], 1, args.seed + episode, scale, bias, torch.device("cpu")
-            )[ghp_sac.arch_name(arch)]
+            )[archspace.arch_name(arch)]
             for episode in range(args.episodes)
         ]
         print(

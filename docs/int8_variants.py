@@ -3,7 +3,7 @@ compares to find what the int8 policy of Humanoid needed (its int8 section).
 
     python docs/int8_variants.py VARIANT run --checkpoint CKPT --archs "32,4,16,64" --episodes 20 --seed 1000 --int8 ...
 
-VARIANT (the policy's weights W, the first layer's W0, its input x; "quantised" as evaluate.quantise_rows):
+VARIANT (the policy's weights W, the first layer's W0, its input x; "quantised" as export.quantise_rows):
     obs8          the first scheme: every layer input, the observation too, int8; one weight scale per row
     obs16         the observation int16, hidden outputs int8; one weight scale per row (no input scales)
     sqrt-scales   as export --int8 but the first layer's input scales are the square root of its column max
@@ -24,13 +24,14 @@ import tyro
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import evaluate  # noqa: E402
+import export  # noqa: E402
 
 VARIANTS = ("obs8", "obs16", "sqrt-scales", "weights", "scaled-weights", "activations", "weights-first", "weights-rest")
-EXPORT_QUANTISE = evaluate.quantise_policy
+EXPORT_QUANTISE = export.quantise_policy
 
 
 def dequantised(weight):
-    q, scale = evaluate.quantise_rows(weight)
+    q, scale = export.quantise_rows(weight)
     return q * scale[:, None]
 
 
@@ -40,11 +41,11 @@ def quantise(variant, params):
     biases = [bias.float() for _, bias in params]
     ones = torch.ones(weights[0].shape[1])
     if variant in ("obs8", "obs16"):
-        return ones, [(*evaluate.quantise_rows(w), b) for w, b in zip(weights, biases)]
+        return ones, [(*export.quantise_rows(w), b) for w, b in zip(weights, biases)]
     if variant == "sqrt-scales":
         column_scale = EXPORT_QUANTISE(params)[0].sqrt()
         weights[0] = weights[0] / column_scale
-        return column_scale, [(*evaluate.quantise_rows(w), b) for w, b in zip(weights, biases)]
+        return column_scale, [(*export.quantise_rows(w), b) for w, b in zip(weights, biases)]
     if variant == "scaled-weights":  # export's int8 weights, dequantised
         column_scale, layers = EXPORT_QUANTISE(params)
         return column_scale, [(q * scale[:, None], torch.ones_like(scale), b) for q, scale, b in layers]
@@ -56,13 +57,13 @@ def quantise(variant, params):
 
 
 def forward(variant, policy, inputs):
-    """Layer by layer as evaluate.int8_forward, the inputs quantised only where the variant says."""
+    """Layer by layer as export.int8_forward, the inputs quantised only where the variant says."""
     column_scale, layers = policy
     x = inputs * column_scale
     for k, (weight, scale, bias) in enumerate(layers):
         if variant in ("obs8", "obs16", "sqrt-scales", "activations"):
-            levels = evaluate.INPUT_LEVELS if k == 0 and variant != "obs8" else 127
-            xq, x_scale = evaluate.quantise_rows(x, levels)
+            levels = export.INPUT_LEVELS if k == 0 and variant != "obs8" else 127
+            xq, x_scale = export.quantise_rows(x, levels)
             x = (xq.double() @ weight.double().T).float() * (scale * x_scale[:, None]) + bias
         else:
             x = (x @ weight.T) * scale + bias

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from conftest import run_script
 
-from ghp_ddpg_her import BaselineActor
+from ghn import FixedMLP
 
 run_bc = functools.partial(run_script, "bc_distill_her.py", "--threads", "1")
 
@@ -16,7 +16,7 @@ def fetch_teacher(path):
     """A [32, 32] actor in ghp_ddpg_her.py's --baseline-arch checkpoint format, random weights (its actions
     depend on the state), with non-trivial normalisers: the teacher needs no training to be imitated."""
     torch.manual_seed(3)
-    teacher = BaselineActor((32, 32), 13, 4)
+    teacher = FixedMLP((32, 32), 13, 4)
     rng = np.random.default_rng(0)
     obs, goals = rng.normal(1.0, 0.3, (100, 10)), rng.normal(1.3, 0.1, (100, 3))
     norm = lambda x: {"sum": x.sum(0), "sumsq": np.square(x).sum(0), "count": len(x)}  # noqa: E731

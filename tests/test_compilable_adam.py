@@ -32,3 +32,29 @@ def test_compilable_adam_is_torch_adam_bit_for_bit(script, weight_decay, foreach
     actual = adam_steps(script.CompilableAdam, weight_decay)
     for expected_param, actual_param in zip(expected, actual):
         assert torch.equal(expected_param, actual_param)
+
+
+@pytest.mark.parametrize("script", [ghp_sac, ghp_ddpg_her])
+def test_every_tensor_the_step_changes_exists_up_front_marked_static(script):
+    """A CUDA graph replays the compiled step on fixed addresses, so every tensor the step changes in place must exist
+    before the graph is captured and be marked static (torch._dynamo.mark_static_address); unmarked, inductor skipped
+    CUDA graphs ("mutated inputs"). Adam's moments and step counts are made at construction and after a resume
+    (load_state_dict, which replaces them), and marked; the step changes them in place."""
+    torch.manual_seed(0)
+    params = [torch.randn(7, 3, requires_grad=True), torch.randn(7, requires_grad=True)]
+    optimizer = script.CompilableAdam(params, lr=1e-3, fused=True)
+    state = [tensor for param in params for tensor in optimizer.state[param].values()]
+    assert len(state) == 3 * len(params) and all(t._dynamo_static_input_type == "unguarded" for t in state)
+    eager = torch.optim.Adam([p.detach().clone().requires_grad_() for p in params], lr=1e-3, fused=True)
+    for param in eager.param_groups[0]["params"]:
+        param.grad = torch.ones_like(param)
+    eager.step()
+    optimizer.load_state_dict(eager.state_dict())  # a checkpoint of an eager run, resumed with --compile
+    state = [tensor for param in params for tensor in optimizer.state[param].values()]
+    assert all(t._dynamo_static_input_type == "unguarded" for t in state)
+    assert [float(optimizer.state[p]["step"]) for p in params] == [1.0, 1.0]
+    addresses = [t.data_ptr() for t in state]
+    for param in params:
+        param.grad = torch.ones_like(param)
+    optimizer.step()
+    assert [t.data_ptr() for t in state] == addresses and [float(optimizer.state[p]["step"]) for p in params] == [2.0, 2.0]

@@ -10,13 +10,17 @@ from conftest import osmesa_renders, run_script
 
 import archspace
 import evaluate
+import export
 import ghp_ddpg_her
 import ghp_sac
 from ghn import GHN
 
 
 def run_eval(command, *flags, check=True, env=None):
-    """python evaluate.py <command> <flags>, with one torch thread where the command runs policies."""
+    """python evaluate.py <command> <flags>, with one torch thread where the command runs policies; the command
+    "export" runs export.py <flags>."""
+    if command == "export":
+        return run_script("export.py", *flags, check=check, env=env)
     threads = ["--threads", "1"] if command in ("run", "curves") else []
     return run_script("evaluate.py", command, *threads, *flags, check=check, env=env)
 
@@ -273,7 +277,7 @@ def test_rerun_refuses_results_of_another_checkpoint_or_settings(tmp_path):
     again = rows(os.path.join(out, "results.csv"))
     assert [r["arch"] for r in again] == [r["arch"] for r in first] and again != first  # new weights, new scores
     with open(os.path.join(out, "results.meta.json")) as f:
-        assert json.load(f)["fingerprint"] == evaluate.policy_fingerprint(torch.load(checkpoint, weights_only=False))
+        assert json.load(f)["fingerprint"] == export.policy_fingerprint(torch.load(checkpoint, weights_only=False))
 
 
 def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
@@ -415,7 +419,7 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
     """evaluate.py and ghp_sac.py's probe evaluation (the training script's own code) give the same
     returns on the same seeds: same generated weights, input and action transform, episodes."""
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
-    _, ghn, io = evaluate.load_policy(checkpoint)
+    _, ghn, io = export.load_policy(checkpoint)
     archs, episodes, seed = [(4,), (16, 16), (8, 4, 4, 4)], 2, 7
     scores = {}
     evaluate.evaluate_archs(
@@ -428,9 +432,9 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
         seed,
         len(archs),
         torch.device("cpu"),
-        on_result=lambda arch, per_episode: scores.update({ghp_sac.arch_name(arch): np.mean(per_episode)}),
+        on_result=lambda arch, per_episode: scores.update({archspace.arch_name(arch): np.mean(per_episode)}),
     )
-    space = evaluate.make_env("Pendulum-v1").action_space  # the action scale as ghp_sac.py derives it
+    space = export.make_env("Pendulum-v1").action_space  # the action scale as ghp_sac.py derives it
     scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
     bias = torch.tensor((space.high + space.low) / 2.0, dtype=torch.float32)
     training = ghp_sac.evaluate_probes(ghn, archs, "Pendulum-v1", episodes, seed, scale, bias, torch.device("cpu"))
@@ -440,7 +444,7 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
 def test_stochastic_actions_are_samples_of_the_training_policy(tmp_path):
     """--stochastic's action is tanh(mean + std * noise) scaled, with ghp_sac.py's soft-clamped std:
     checked against a hand computation (Pendulum: scale 2, bias 0); zero noise gives the deterministic action."""
-    _, _, io = evaluate.load_policy(sac_checkpoint(tmp_path / "ckpt.pt"), stochastic=True)
+    _, _, io = export.load_policy(sac_checkpoint(tmp_path / "ckpt.pt"), stochastic=True)
     outputs = torch.tensor([[0.3, 0.0], [-1.2, 0.5]])  # (mean, raw log_std) per row
     noise = torch.tensor([[1.0], [-0.5]])
     by_hand = []
@@ -462,7 +466,7 @@ def test_stochastic_noise_depends_only_on_the_episode_seed(tmp_path):
     archs = [(4,), (16, 16), (8, 4, 4, 4)]
 
     def scores(stochastic, order):
-        _, ghn, io = evaluate.load_policy(checkpoint, stochastic=stochastic)
+        _, ghn, io = export.load_policy(checkpoint, stochastic=stochastic)
         found = {}
         evaluate.evaluate_archs(
             ghn, io, "Pendulum-v1", [archs[i] for i in order], 2, 1, 3, 1, torch.device("cpu"),
@@ -489,11 +493,11 @@ def test_evaluation_prepares_fetch_inputs_and_actions_as_training_does(tmp_path)
         runs,
     )
     (path,) = glob.glob(os.path.join(runs, "*", "checkpoint.pt"))
-    checkpoint, ghn, io = evaluate.load_policy(path)
+    checkpoint, ghn, io = export.load_policy(path)
     training_inputs = ghp_ddpg_her.PolicyInputs(10, 3, 1.5, 5.0, torch.device("cpu"))
     training_inputs.obs_norm.load_state_dict(checkpoint["obs_norm"])
     training_inputs.goal_norm.load_state_dict(checkpoint["goal_norm"])
-    env = evaluate.make_env("FetchReach-v4")
+    env = export.make_env("FetchReach-v4")
     observations = [env.reset(seed=i)[0] for i in range(5)]
     expected = training_inputs(
         np.stack([o["observation"] for o in observations]), np.stack([o["desired_goal"] for o in observations])
@@ -528,17 +532,11 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
         pytest.skip("MuJoCo cannot render offscreen here (OSMesa missing: apt-get install libosmesa6)")
     import imageio.v2 as imageio
 
-    checkpoint, out = hopper_checkpoint(tmp_path / "ckpt.pt"), str(tmp_path / "hopper.mp4")
-    result = run_eval(
-        "video",
-        "--checkpoint",
-        checkpoint,
-        *"--arch 16,16 --episodes 2 --size 64 --out".split(),
-        out,
-        env={"MUJOCO_GL": "osmesa"},
-    )
+    checkpoint, out = hopper_checkpoint(tmp_path / "ckpt.pt"), str(tmp_path / "export" / "video.mp4")
+    flags = ["--checkpoint", checkpoint, *"--arch 16,16 --video 2 --video-size 64 --out-dir".split(), str(tmp_path / "export")]
+    result = run_eval("export", *flags, env={"MUJOCO_GL": "osmesa"})
     scores = []  # the same episodes played by evaluate.py's run engine
-    _, ghn, io = evaluate.load_policy(checkpoint)
+    _, ghn, io = export.load_policy(checkpoint)
     evaluate.evaluate_archs(
         ghn,
         io,
@@ -561,13 +559,15 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
 def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
     checkpoint = hopper_checkpoint(tmp_path / "ckpt.pt")
     result = run_eval(
-        "video",
+        "export",
         "--checkpoint",
         checkpoint,
         "--arch",
         "16,16",
-        "--out",
-        str(tmp_path / "x.mp4"),
+        "--video",
+        "1",
+        "--out-dir",
+        str(tmp_path / "x"),
         check=False,
         env={"MUJOCO_GL": "glfw", "DISPLAY": None, "WAYLAND_DISPLAY": None},
     )
@@ -592,8 +592,9 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
         (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
         (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
         (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
-        (["export", "--checkpoint", "CKPT"], "--arch is needed: the one architecture to use, e.g. --arch 16,16"),
-        (["video", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
+        (["export", "--checkpoint", "CKPT"], "--arch takes one architecture, e.g. --arch 16,16 (got '')"),
+        (["export", "--checkpoint", "CKPT", "--arch", "16,x"], "--arch: bad architecture '16,x'"),
+        (["export", "--checkpoint", "CKPT", "--arch", "16", "--video", "-1"], "bad --video -1"),
         (["curves", "--checkpoints", "CKPT"], "curves needs --checkpoints with at least two checkpoints"),
         (["run", "--checkpoint", "HER", "--stochastic"], "from ghp_ddpg_her.py, whose policy is deterministic"),
     ],

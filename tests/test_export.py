@@ -19,6 +19,7 @@ from test_evaluate import her_checkpoint, rows, run_eval, sac_checkpoint
 
 import archspace
 import evaluate
+import export
 
 EXPORT_ARCH = (16, 8, 32, 8)
 
@@ -53,7 +54,7 @@ def exported(request, tmp_path_factory):
     out = tmp_path / "export"
     arch = ",".join(map(str, EXPORT_ARCH))
     result = run_eval("export", "--checkpoint", checkpoint, "--arch", arch, "--out-dir", str(out), "--int8")
-    _, ghn, io = evaluate.load_policy(checkpoint)
+    _, ghn, io = export.load_policy(checkpoint)
     with torch.no_grad():
         mlp = ghn.to_mlp(EXPORT_ARCH, out_rows=io.act_dim)
     mlp.load_state_dict(torch.load(out / "policy.pt"))  # the exported state_dict loads into a plain Sequential
@@ -250,9 +251,9 @@ def test_int8_c_header_is_exactly_the_quantised_arithmetic(exported):
 
 
 def test_evaluations_int8_forward_is_the_c_arithmetic(exported):
-    """run --int8 plays evaluate.int8_forward: bit for bit the numpy replay of the C header."""
+    """run --int8 plays export.int8_forward: bit for bit the numpy replay of the C header."""
     layers = [(torch.as_tensor(w), torch.as_tensor(b)) for w, b in linears(exported.mlp)]
-    outputs = evaluate.int8_forward(evaluate.quantise_policy(layers), torch.as_tensor(exported.inputs)).numpy()
+    outputs = export.int8_forward(export.quantise_policy(layers), torch.as_tensor(exported.inputs)).numpy()
     assert np.array_equal(outputs, c_int8_pre_tanh_outputs(exported.mlp, exported.inputs))
 
 
@@ -264,8 +265,8 @@ def test_int8_policy_keeps_small_inputs_and_weights_next_to_large_ones():
     int8 hidden layer (its only value is its own scale's 127 steps), to float32 rounding."""
     layers = [(torch.tensor([[0.0, 1.0]]), torch.zeros(1)), (torch.tensor([[1.0]]), torch.zeros(1))]
     observation = torch.tensor([[1000.0, 0.5]])
-    assert evaluate.quantise_rows(observation, 127)[0][0, 1] == 0  # one int8 scale: the 0.5 is lost
-    output = evaluate.int8_forward(evaluate.quantise_policy(layers), observation)
+    assert export.quantise_rows(observation, 127)[0][0, 1] == 0  # one int8 scale: the 0.5 is lost
+    output = export.int8_forward(export.quantise_policy(layers), observation)
     expected = 16 * 1000 / 32767
     assert abs(output.item() - expected) <= 8 * np.finfo(np.float32).eps * expected
     # a first-layer row [1, 0.001] on [0.5, 1000] (a joint reading and a contact force, both counting 1/3 and
@@ -273,13 +274,13 @@ def test_int8_policy_keeps_small_inputs_and_weights_next_to_large_ones():
     # [1, 1] (127 steps each) and the input [0.5, 1] in int16: 16384 (0.5 * 32767, half to even) and 32767
     # steps of 1 / 32767, so the output is (16384 + 32767) / 32767, to float32 rounding
     layers = [(torch.tensor([[1.0, 0.001]]), torch.zeros(1)), (torch.tensor([[1.0]]), torch.zeros(1))]
-    output = evaluate.int8_forward(evaluate.quantise_policy(layers), torch.tensor([[0.5, 1000.0]]))
+    output = export.int8_forward(export.quantise_policy(layers), torch.tensor([[0.5, 1000.0]]))
     expected = (16384 + 32767) / 32767
     assert abs(output.item() - expected) <= 8 * np.finfo(np.float32).eps * expected
     # (2^31 - 1) // (32767 * 127) = 516 observation entries keep the first layer's int32 sums exact
     wide = [(torch.zeros(4, 517), torch.zeros(4)), (torch.zeros(1, 4), torch.zeros(1))]
     with pytest.raises(SystemExit, match="517 inputs; the int16 x int8 sums of the first layer fit int32 up to 516"):
-        evaluate.quantise_policy(wide)
+        export.quantise_policy(wide)
 
 
 def test_export_prints_the_bytes_by_hand(exported):

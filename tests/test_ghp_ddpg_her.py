@@ -8,6 +8,7 @@ import torch
 from checkpoint_compare import assert_same, assert_same_first_gradients
 from conftest import osmesa_renders, run_script
 
+import archspace
 import ghp_ddpg_her
 from ghn import GHN, mlp_forward
 from ghp_ddpg_her import EpisodeBuffer, Normalizer
@@ -148,7 +149,7 @@ def test_capture_video_saves_each_probe_episode_without_changing_training(tmp_pa
     run_her(*flags, "--capture-video", "--runs-dir", str(tmp_path / "video"), env={"MUJOCO_GL": "osmesa"})
     (run_dir,) = glob.glob(os.path.join(tmp_path, "video", "*"))
     videos = sorted(os.path.basename(path) for path in glob.glob(os.path.join(run_dir, "videos", "*.mp4")))
-    assert videos == sorted(f"epoch1_{ghp_ddpg_her.arch_name(arch)}.mp4" for arch in ghp_ddpg_her.PROBE_ARCHS)
+    assert videos == sorted(f"epoch1_{archspace.arch_name(arch)}.mp4" for arch in ghp_ddpg_her.PROBE_ARCHS)
     plain, video = (
         torch.load(glob.glob(os.path.join(tmp_path, name, "*", "checkpoint.pt"))[0], weights_only=False)
         for name in ("plain", "video")
@@ -215,13 +216,18 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
     "flags, message",
     [
         (["--env-id", "Hopper-v4"], "is not goal-conditioned"),
-        (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+        (["--env-id", "NoSuchEnv-v0"], "env 'NoSuchEnv-v0' cannot be made here"),
         (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
-        (["--batch-size", "100"], "--batch-size 100 must be a positive multiple of --meta-batch 8"),
+        (["--batch-size", "100"], "--batch-size 100 must be a multiple of --meta-batch 8"),
+        (["--batch-size", "0"], "bad --batch-size 0: allowed 1 or more"),
+        (["--seed", "-1"], "bad --seed -1: allowed 0 or more"),
         (["--future-p", "1.5"], "bad --future-p 1.5"),
         (["--epochs", "0"], "bad --epochs 0"),
-        (["--buffer-size", "3000"], "--buffer-size 3000 must hold at least one cycle's episodes: 3200 transitions"),
-        (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: must be at least 1"),
+        (
+            ["--buffer-size", "3000"],
+            "--buffer-size 3000 must hold a cycle's episodes: --rollouts-per-cycle 8 x --meta-batch 8",
+        ),
+        (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: allowed 1 or more"),
         (["--steps-per-arch", "-1"], "bad --steps-per-arch -1"),
     ],
 )
@@ -259,7 +265,7 @@ def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_epoch1.pt")
     result = run_her("--resume", snapshot, "--epochs", "2", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
-        f"--resume {snapshot!r}: a GHN snapshot (for evaluate.py), not a checkpoint to continue; resume from {checkpoint}"
+        f"--resume {snapshot!r}: not a checkpoint.pt of this ghp_ddpg_her.py (KeyError: 'rng')"
     )
     result = run_her("--resume", checkpoint, "--epochs", "1", check=False)
     assert result.returncode != 0

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-import evaluate
+import export
 
 spec = importlib.util.spec_from_file_location(
     "int8_variants", os.path.join(os.path.dirname(__file__), "..", "docs", "int8_variants.py")
@@ -39,5 +39,5 @@ def test_one_scale_per_row_loses_a_small_weight_on_a_large_input():
     assert abs(output("scaled-weights", layers, [0.5, 1000.0]) - 1.5) <= 8 * EPS * 1.5
     assert abs(output("weights-rest", layers, [0.5, 1000.0]) - 1.5) <= 8 * EPS * 1.5  # the first layer float32
     # and the export's own arithmetic agrees with the scaled weights
-    exported = evaluate.int8_forward(evaluate.quantise_policy(layers), torch.tensor([[0.5, 1000.0]])).item()
+    exported = export.int8_forward(export.quantise_policy(layers), torch.tensor([[0.5, 1000.0]])).item()
     assert abs(exported - (16384 + 32767) / 32767) <= 8 * EPS * 1.5

@@ -68,3 +68,28 @@ def test_a_missing_csv_is_a_one_line_error(tmp_path):
     result = run_script("docs/landscape_numbers.py", "spread", str(tmp_path / "none.csv"), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"{str(tmp_path / 'none.csv')!r}: no such results CSV"
+
+
+def test_bottleneck_and_paired_by_hand(tmp_path):
+    """bottleneck: of the archs above 150 ((4, 4) 200, (8,) 300, (8, 8) 400), one has a width-4 layer, as layer 2...
+    as layer 1 too; paired: an evaluation of the same archs whose episodes score 10 more each."""
+    path = write_csv(tmp_path / "results.csv")
+    out = run_script("docs/landscape_numbers.py", "bottleneck", path, "--width", "4", "--above", "150").stdout
+    assert "3 archs above 150, 1 with a hidden layer of width 4" in out
+    assert "width 4 as layer 1: 1" in out and "width 4 as layer 2: 1" in out and "best 2-layer arch: [8, 8] 400" in out
+    rows = list(csv.DictReader(open(path)))
+    with open(tmp_path / "other.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows[:2]:  # two episodes each: score + 10 and score + 30, so the differences are 10 and 30
+            score = float(row["score"])
+            writer.writerow(dict(row, episodes=2, score=score + 20, per_episode=f"{score + 10:.4f};{score + 30:.4f}"))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(dict(row, episodes=2, per_episode=f"{float(row['score']):.4f};{float(row['score']):.4f}"))
+    out = run_script("docs/landscape_numbers.py", "paired", path, "--against", str(tmp_path / "other.csv")).stdout
+    # differences 10 and 30: mean +20, sd 14.14, standard error 10, so +2.00 standard errors
+    assert "[4]: mean 100 -> 120, paired differences 10..30, sd 14, mean +20 = +2.00 standard errors" in out
+    assert out.count("standard errors") == 2
