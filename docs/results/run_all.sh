@@ -18,10 +18,45 @@
 # Hopper, FetchReach, FetchPush) add it to reproduce their numbers.
 # Since issue 23 ghp_ddpg_her.py collects the authors' 8 rollouts per cycle by default; every Fetch run above the
 # issue 23 part ran with 1, and its command says --rollouts-per-cycle 1.
+#   bash docs/results/run_all.sh --dry-run  # prints every command in order, checking that each run folder it reads
+#                                           # was made by an earlier one (nothing runs; the folders are made empty)
+# Reruns (a teacher or GHN retrained because its checkpoint went with a machine) reuse their first run's command and
+# folder prefix: ckpt() returns the NEWEST folder of a prefix, so in this order every command reads the run made last
+# (the rerun, once it exists), and LOG=<name> keeps each rerun's log apart under the name it is committed with.
 set -e
 RESULTS=${RESULTS:-runs/results}
+if [ "$1" = "--dry-run" ]; then
+  RESULTS=$(mktemp -d)  # empty stand-ins of every folder the commands make, in order
+  exec 3>&1  # what the dry run prints goes here, past the commands' redirections into logs
+  cd "$RESULTS" && mkdir -p docs/results  # redirections into docs/results/*.md land in the stand-in, not the repository
+  made() { for path in "$@"; do mkdir -p "$path"; done; }
+  need() { [ -e "$1" ] || { echo "dry-run: $1 does not exist yet (line $2)" >&3; exit 1; }; }
+  python() {  # prints the command; makes the folders it would make; checks the folders it reads
+    echo "python $*" >&3
+    local script=$1 env=Hopper-v4 exp="" seed=1 runs=runs out="" arch=ARCH
+    [ "$script" = ghp_ddpg_her.py ] && env=FetchReach-v4
+    while [ $# -gt 0 ]; do
+      case $1 in
+        --env-id) env=$2;; --exp-name) exp=$2;; --seed) seed=$2;; --runs-dir) runs=$2;; --out-dir) out=$2;; --arch) arch=${2//,/-};;
+        --resume|--checkpoint|--teacher) need "$(dirname "$2")" "${BASH_LINENO[0]}"; [ "$1" = --teacher ] && env=$(basename "$(dirname "$2")" | cut -d_ -f1);;
+        --csvs|--runs) while [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; do need "$2" "${BASH_LINENO[0]}"; shift; done;;
+        --checkpoints) while [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; do need "$(dirname "$2")" "${BASH_LINENO[0]}"; shift; done;;
+      esac
+      shift
+    done
+    case $script in
+      ghp_sac.py|ghp_ddpg_her.py) run="$runs/${env}__${exp:-${script%.py}}__${seed}__$(date +%s%N)"; made "$run"; touch "$run/checkpoint.pt";;
+      bc_distill.py|bc_distill_her.py) run="$runs/${env}__${exp:-bc}_${arch}__${seed}__$(date +%s%N)"; made "$run"; touch "$run/checkpoint.pt";;
+      evaluate.py|docs/int8_variants.py) [ -n "$out" ] && made "$out" && touch "$out/results.csv" "$out/results-shard0of2.csv" "$out/results-shard1of2.csv";;
+    esac
+    return 0
+  }
+  git() { echo "git $*" >&3; [ "$1 $2" = "worktree add" ] && made "$3"; return 0; }
+fi
 mkdir -p $RESULTS/logs
-ckpt() { ls -d $1__* | head -n 1; }  # the run folder <prefix>__<time>
+ckpt() {  # the newest run folder <prefix>__<time> (a rerun's, once there is one)
+  ls -d $1__* 2>/dev/null | tail -n 1 | grep . || { echo "no run folder $1__* yet (line ${BASH_LINENO[0]})" >&2; return 1; }
+}
 evaluate_checkpoint() {  # evaluate_checkpoint CHECKPOINT NAME [FLAGS...]: evaluate.py run into $RESULTS/eval300k/NAME
   local checkpoint=$1 name=$2; shift 2
   python evaluate.py run --checkpoint $checkpoint --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
@@ -156,14 +191,14 @@ reach_table1 4
 # 0.06x the baseline's speed on these CPUs, docs/benchmarks.md) against the [256,256] baseline, same seed and
 # budget. Too long for one 3-hour session: each run checkpoints every 10k steps with its replay buffer and
 # is continued exactly with --resume (the second form below) until it reaches 300k.
-locomotion() {  # [STEPS=N] locomotion ENV SEED ghp|baseline [FLAGS...] (STEPS: env steps, 300k unless set)
+locomotion() {  # [STEPS=N] [LOG=NAME] locomotion ENV SEED ghp|baseline [FLAGS...] (300k env steps unless set)
   if [ "$3" = ghp ]; then policy="--ghn-decoder lowrank --exp-name ghp_lowrank"; else policy="--baseline-arch 256,256 --exp-name baseline"; fi
   python ghp_sac.py --env-id $1 --seed $2 --total-timesteps ${STEPS:-300000} --eval-every 10000 --eval-episodes 3 --save-every 10000 \
-    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy "${@:4}" >> $RESULTS/logs/${1}_$3_s$2.log 2>&1
+    --threads 1 --no-cuda --runs-dir $RESULTS/locomotion $policy "${@:4}" >> $RESULTS/logs/${LOG:-${1}_$3_s$2}.log 2>&1
 }
-locomotion_resume() {  # locomotion_resume ENV SEED ghp_lowrank|baseline: continue a stopped run exactly
+locomotion_resume() {  # [LOG=NAME] locomotion_resume ENV SEED ghp_lowrank|baseline: continue a stopped run exactly
   python ghp_sac.py --resume $(ckpt $RESULTS/locomotion/$1__$3__$2)/checkpoint.pt --threads 1 --no-cuda \
-    >> $RESULTS/logs/${1}_${3%_lowrank}_s$2.log 2>&1
+    >> $RESULTS/logs/${LOG:-${1}_${3%_lowrank}_s$2}.log 2>&1
 }
 # (a run stopped by the end of a session continues with: locomotion_resume ENV SEED ghp_lowrank|baseline)
 locomotion Hopper-v4 1 ghp --ghn-code-slope 0 & locomotion Hopper-v4 1 baseline & wait
@@ -367,6 +402,7 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lo
 # went with the machine they ran on, so each is retrained with its own command above (Hopper seed 1:
 # `locomotion Hopper-v4 1 baseline`; the retrained run is not bit-identical to the first one: its 20k probe scored 321
 # against 406), evaluated on the same 20 fresh episodes, and distilled into the 90% arch of its row and the paper's.
+LOG=Hopper-v4_baseline_s1_retrained locomotion Hopper-v4 1 baseline
 evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__1) Hopper-v4_s1_baseline_retrained
 behaviour_cloning Hopper-v4 1 4,4 bc_action
 behaviour_cloning Hopper-v4 1 8,4,4,4 bc_action
@@ -399,14 +435,14 @@ done
 # Issue 23 item 4, the other locomotion rows: each teacher retrained with its own command above (its checkpoint went
 # with the machine), evaluated on the same 20 fresh episodes, distilled with the action loss into its row's 90% arch
 # and the paper's, then with the former loss (b0e9910's bc_distill.py) on the same teacher and data
-locomotion Hopper-v4 2 baseline
+LOG=Hopper-v4_baseline_s2_retrained locomotion Hopper-v4 2 baseline
 evaluate_fresh $(ckpt $RESULTS/locomotion/Hopper-v4__baseline__2) Hopper-v4_s2_baseline_retrained
 behaviour_cloning Hopper-v4 2 4,4,8 bc_action
-locomotion Walker2d-v4 1 baseline
+LOG=Walker2d-v4_baseline_s1_retrained locomotion Walker2d-v4 1 baseline
 evaluate_fresh $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) Walker2d-v4_s1_baseline_retrained
 behaviour_cloning Walker2d-v4 1 32,4,4,32 bc_action
 behaviour_cloning Walker2d-v4 1 16,16,4 bc_action
-locomotion HalfCheetah-v4 1 baseline
+LOG=HalfCheetah-v4_baseline_s1_retrained locomotion HalfCheetah-v4 1 baseline
 evaluate_fresh $(ckpt $RESULTS/locomotion/HalfCheetah-v4__baseline__1) HalfCheetah-v4_s1_baseline_retrained
 behaviour_cloning HalfCheetah-v4 1 16,8,16,32 bc_action
 behaviour_cloning HalfCheetah-v4 1 64,4,4,32 bc_action
@@ -444,7 +480,7 @@ git worktree remove --force /tmp/bc_former
 # --steps-per-arch 100, compiled, against the two baseline runs of the same seed and budget (the first, and the one
 # retrained for issue 23); continues across sessions with
 # locomotion_resume Walker2d-v4 1 ghp_lowrank (keeps --compile)
-locomotion Walker2d-v4 1 ghp --steps-per-arch 100 --compile
+LOG=Walker2d-v4_ghp_rerun_s1 locomotion Walker2d-v4 1 ghp --steps-per-arch 100 --compile
 python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Walker2d-v4__ghp_lowrank__1) $(ckpt $RESULTS/locomotion/Walker2d-v4__baseline__1) \
   --tags eval/return_ --out docs/results/walker300k_rerun_curves.png \
   --title "Walker2d-v4, seed 1, 300k env steps: GHP rerun (leaky codes, steps_per_arch 100) vs the retrained baseline" \
@@ -498,6 +534,9 @@ locomotion Ant-v4 1 ghp --steps-per-arch 50 --compile
 # max / 90% / 80% picks, the generated [256,256], the paper's Humanoid max and 90% archs and [512]*4 on 20 fresh
 # episodes, tanh(mean) and sampled actions; the curves above redrawn to 500k
 evaluate_locomotion Humanoid-v4 1
+# its spread (the median arch, archs above 1000 / 2000 / 3000) and the bottleneck archs above 2000 (a width-4 layer)
+python docs/landscape_numbers.py spread docs/results/eval300k/Humanoid-v4_s1/results.csv --levels 1000 2000 3000
+python docs/landscape_numbers.py bottleneck docs/results/eval300k/Humanoid-v4_s1/results.csv --width 4 --above 2000
 run=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
 picks="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
 evaluate_fresh $run Humanoid-v4_s1_picks --archs "$picks"
@@ -532,6 +571,9 @@ evaluate_fresh $(ckpt $RESULTS/locomotion/Ant-v4__scratch_64-8-8-32__1) Ant-v4_s
 scratch_curves Ant-v4 1 64,8,8,32 ant_scratch
 # Issue 27 item 3 for Ant's GHN: the same picks in float32 and int8 (the float32 run repeats Ant-v4_s1_picks exactly)
 int8_compare $(ckpt $RESULTS/locomotion/Ant-v4__ghp_lowrank__1)/checkpoint.pt Ant-v4_s1_picks "$picks"
+# the same episode's int8 - float32 difference per pick: its range, standard deviation and the mean in standard errors
+python docs/landscape_numbers.py paired docs/results/eval300k/Ant-v4_s1_picks_float32/results.csv \
+  --against docs/results/eval300k/Ant-v4_s1_picks_int8/results.csv
 git worktree add /tmp/bc_former b0e9910
 behaviour_cloning Ant-v4 1 64,8,8,32 bc_action
 bc_seed11 Ant-v4 1 64,8,8,32 ""
@@ -540,18 +582,28 @@ git worktree remove --force /tmp/bc_former
 # Issue 27 item 3: the 300k GHNs of Hopper seeds 1 and 2 and HalfCheetah retrained (their first checkpoints went with
 # the machine they ran on) with their first commands plus --compile, then every arch and the picks in float32 and int8;
 # a stopped run continues with locomotion_resume ENV SEED ghp_lowrank (keeps --compile)
-locomotion Hopper-v4 1 ghp --ghn-code-slope 0 --compile & locomotion Hopper-v4 2 ghp --compile & wait
-locomotion HalfCheetah-v4 1 ghp --compile
+LOG=Hopper-v4_ghp_s1_retrained locomotion Hopper-v4 1 ghp --ghn-code-slope 0 --compile &
+LOG=Hopper-v4_ghp_s2_retrained locomotion Hopper-v4 2 ghp --compile & wait
+LOG=HalfCheetah-v4_ghp_s1_retrained locomotion HalfCheetah-v4 1 ghp --compile
 # then every arch x 5 of each retrained GHN (the shards may run one after the other; the same rows), and its picks
 # (max, 90%, 80% of that report, [256,256], the paper's archs) with int8_compare
 evaluate_locomotion Hopper-v4 1 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/checkpoint.pt Hopper-v4_s1_retrained_picks "256,4;16,4,16;256,256;32,512,4,32;8,4,4,4"
-# its last checkpoint caught a dip (probes at 300k 609-1253): the same evaluation of its snapshot 10k steps earlier
-evaluate_checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_290000.pt Hopper-v4_s1_retrained_at290k --archs all --episodes 5
+# its last checkpoint caught a dip (probes at 300k 609-1303): the same evaluation of its snapshot 10k steps earlier, as
+# two shards run side by side, then merged
+out=$RESULTS/eval300k/Hopper-v4_s1_retrained_at290k
+for shard in 0 1; do
+  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_290000.pt --archs all --episodes 5 \
+    --threads 1 --shard $shard/2 --out-dir $out > $RESULTS/logs/eval300k_Hopper-v4_s1_retrained_at290k_$shard.log 2>&1 &
+done
+wait
+python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
 evaluate_locomotion Hopper-v4 2 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__2)/checkpoint.pt Hopper-v4_s2_retrained_picks "32,32;8,4,4,4;4,4,4,4;256,256;32,512,4,32"
 evaluate_locomotion HalfCheetah-v4 1 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/HalfCheetah-v4__ghp_lowrank__1)/checkpoint.pt HalfCheetah-v4_s1_retrained_picks "256,128,128;8,32,8,16;8,8,16,4;256,256;128,512,512,256;64,4,4,32"
+python docs/landscape_numbers.py paired docs/results/eval300k/HalfCheetah-v4_s1_retrained_picks_float32/results.csv \
+  --against docs/results/eval300k/HalfCheetah-v4_s1_retrained_picks_int8/results.csv
 # Issue 27: Humanoid's picks in int8 with both ways of acting (their float32 runs: Humanoid-v4_s1_picks*, the same seeds)
 h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)/checkpoint.pt
 hp="32,4,16,512;32,4,16,64;32,4,16,32;256,256;16,8,32,16;8,32,8;512,512,512,512"
@@ -594,3 +646,38 @@ h=$(ckpt $RESULTS/locomotion/Humanoid-v4__ghp_lowrank__1)
 evaluate_checkpoint $h/checkpoint.pt Humanoid-v4_s1_sample1000_stochastic --archs random:1000 --episodes 5 --stochastic
 python docs/landscape_numbers.py spread docs/results/eval300k/Humanoid-v4_s1_sample1000_stochastic/results.csv --levels 1000 3000 4000 --beat 4352
 evaluate_fresh $h Humanoid-v4_s1_sample1000_stochastic_picks --archs "512,8,8;16,16,8,8;16,4,4,16" --stochastic
+
+# ---- Issue 36: seeds 1, 2, 3 of GHP and of the [256,256] baseline at 300k env steps on Hopper-v4 and Walker2d-v4 with
+# today's defaults (lowrank, compiled, leaky codes, the authors' steps_per_arch per task: 50 Hopper, 100 Walker2d),
+# each GHN on all 4680 archs x 5 episodes, its max / 90% / 80% picks and the generated [256,256] on 20 fresh episodes
+# (seeds 1000..1019), the baseline on the same episodes. The runs above count as seeds where they were made with
+# these defaults: Hopper seed 2's GHP retrain (Hopper-v4_s2_retrained*), the Walker2d seed-1 rerun (Walker2d-v4_s1_rerun*),
+# and the retrained baselines of Hopper seeds 1, 2 and Walker2d seed 1; docs/results/seeds.json lists which folder
+# each seed's numbers come from. These ran at commit b5244b1, two at a time, one thread each.
+steps_per_arch() { case $1 in Walker2d-v4|Humanoid-v4) echo 100;; *) echo 50;; esac; }
+seed_run() {  # seed_run ENV SEED ghp|baseline: train to 300k (or continue its folder exactly), then evaluate
+  local run log=$RESULTS/logs/seeds_$1_$3_s$2.log policy="--baseline-arch 256,256"
+  [ $3 = ghp ] && policy="--ghn-decoder lowrank --compile"
+  if run=$(ckpt $RESULTS/seeds/$1__$3__$2 2>/dev/null) && [ -f $run/checkpoint.pt ]; then
+    python ghp_sac.py --resume $run/checkpoint.pt --threads 1 --no-cuda >> $log 2>&1  # (b5244b1's checkpoint format)
+  else
+    python ghp_sac.py --env-id $1 --seed $2 --total-timesteps 300000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+      --steps-per-arch $(steps_per_arch $1) --threads 1 --no-cuda --runs-dir $RESULTS/seeds --exp-name $3 $policy >> $log 2>&1
+  fi
+  run=$(ckpt $RESULTS/seeds/$1__$3__$2) out=$RESULTS/seeds_eval/$1_$3_s$2
+  if [ $3 = ghp ]; then
+    python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out > $log.eval 2>&1
+    picks=$(python -c "import json; r = json.load(open('$out/report.json'))['levels']; print(';'.join(','.join(map(str, r[k]['arch'])) for k in r))")
+    python evaluate.py run --checkpoint $run/checkpoint.pt --archs "$picks;256,256" --episodes 20 --seed 1000 --threads 1 \
+      --out-dir ${out}_picks > $log.picks 2>&1
+  else
+    python evaluate.py run --checkpoint $run/checkpoint.pt --episodes 20 --seed 1000 --threads 1 --out-dir $out > $log.eval 2>&1
+  fi
+}
+# (they ran from a queue in this order, two at a time, each taking the next when one finished)
+(seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 baseline) &
+(seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp; seed_run Walker2d-v4 3 ghp) &
+wait
+# (copied into docs/results/seeds/ with their logs), then the aggregate over seeds: IQM and 95% bootstrap intervals,
+# Table II per seed, the claims table
+python docs/aggregate_seeds.py --spec docs/results/seeds.json > docs/results/seeds.md
