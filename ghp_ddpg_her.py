@@ -314,9 +314,8 @@ def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
 
 # ---- run plumbing: flag checks, exact resume, checkpoints (not needed to follow the algorithm) ----
 
-# the flags --resume may change; every other flag defines the run and comes from the checkpoint
 MAY_CHANGE = {"resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "cuda", "threads", "async_envs"}
-MAY_CHANGE.add("compile")
+MAY_CHANGE.add("compile")  # what --resume may change; the other flags define the run
 
 
 def check_args(args):
@@ -390,7 +389,7 @@ class CompilableAdam(optim.Adam):
             if not self.state[param]:
                 zeros = {"exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
                 self.state[param] = {"step": torch.zeros((), device=param.device), **zeros}
-            for tensor in self.state[param].values():  # the step changes it in place: CUDA graphs need a fixed address
+            for tensor in [param, *self.state[param].values()]:  # the step changes them in place: CUDA graphs need it fixed
                 torch._dynamo.mark_static_address(tensor)
 
     def zero_grad(self):
@@ -488,8 +487,6 @@ if __name__ == "__main__":
             torch.cuda.set_rng_state_all(cuda_rng)
         if checkpoint["buffer"]:  # (else, with --no-save-buffer, it fills again)
             buffer.load_state_dict(checkpoint["buffer"])
-        for name in [name for name in os.listdir(run_dir) if name.endswith(".tmp")]:  # files a kill cut short
-            os.remove(os.path.join(run_dir, name))
         print(f"resumed {args.resume} after epoch {start_epoch}, replay buffer of {buffer.num_episodes} episodes")
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")

@@ -233,15 +233,14 @@ def evaluate_probes(policy_net, archs, env_id, episodes, seed, action_scale, act
 
 # ---- run plumbing: flag checks, exact resume, checkpoints (not needed to follow the algorithm) ----
 
-# the flags --resume may change; every other flag defines the run and comes from the checkpoint
 MAY_CHANGE = set("resume total_timesteps log_every eval_every eval_episodes capture_video save_every save_buffer".split())
-MAY_CHANGE |= {"cuda", "threads", "async_envs", "compile"}
+MAY_CHANGE |= {"cuda", "threads", "async_envs", "compile"}  # what --resume may change; the other flags define the run
 
 
 def check_args(args):
     """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
     positive = "total_timesteps meta_batch batch_size steps_per_arch eval_episodes ghn_hidden log_every"
-    for names, low in ((positive, 1), ("seed learning_starts threads alpha", 0)):
+    for names, low in ((positive, 1), ("seed learning_starts threads alpha eval_every save_every", 0)):
         for name in [name for name in names.split() if getattr(args, name) < low]:
             raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed {low} or more")
     if args.batch_size % args.meta_batch or args.buffer_size <= args.learning_starts or (args.autotune and args.alpha == 0):
@@ -270,8 +269,7 @@ def check_args(args):
 
 
 def resume(path):
-    """--resume: the checkpoint, and the flags parsed again with its flags as defaults; one-line errors for anything but
-    a checkpoint.pt of this script (a ghn_*.pt snapshot is for evaluate.py) and for other values of flags not in MAY_CHANGE."""
+    """The checkpoint and its flags, given flags parsed over them; one-line errors for other files and changed flags."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # pickled generators: load only your own
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
@@ -288,8 +286,7 @@ def resume(path):
 
 
 class ExactEnvState(gym.Wrapper):
-    """`resume_state`: what an env's next steps depend on, to save and set back mid-episode (also through AsyncVectorEnv's
-    get_attr/set_attr): per wrapper layer, plain attributes (counters, statistics, generators) and MuJoCo's whole MjData."""
+    """`resume_state`: per wrapper layer the plain attributes and MuJoCo's MjData, to save and set back mid-episode."""
 
     KINDS = (bool, int, float, str, type(None), np.ndarray, np.generic, np.random.Generator, collections.deque, mujoco.MjData)
 
@@ -326,7 +323,7 @@ class CompilableAdam(optim.Adam):
             if not self.state[param]:
                 zeros = {"exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
                 self.state[param] = {"step": torch.zeros((), device=param.device), **zeros}
-            for tensor in self.state[param].values():  # the step changes it in place: CUDA graphs need a fixed address
+            for tensor in [param, *self.state[param].values()]:  # the step changes them in place: CUDA graphs need it fixed
                 torch._dynamo.mark_static_address(tensor)
 
     def zero_grad(self):
@@ -360,11 +357,6 @@ def save_atomically(state, path):
             os.remove(path + ".tmp")
         free = f"{shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free / 2**20:.0f} MB free"
         raise SystemExit(f"cannot write {path} ({free}; {type(error).__name__}: {error}): the last checkpoint is unchanged")
-
-
-def crossed(step, every, stride):
-    """Whether the last `stride` env steps passed a multiple of `every` (never if every <= 0), as in an unresumed run."""
-    return every > 0 and step // every > (step - stride) // every
 
 
 if __name__ == "__main__":
@@ -444,8 +436,6 @@ if __name__ == "__main__":
         envs.action_space.np_random.bit_generator.state = action_space_rng.bit_generator.state
         if checkpoint["buffer"]:  # (else, with --no-save-buffer, it fills again)
             rb.load_state_dict(checkpoint["buffer"])
-        for name in [name for name in os.listdir(run_dir) if name.endswith(".tmp")]:  # files a kill cut short
-            os.remove(os.path.join(run_dir, name))
         print(f"resumed {args.resume} at step {global_step} ({grad_steps} updates), replay buffer of {len(rb)} transitions")
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
@@ -497,8 +487,7 @@ if __name__ == "__main__":
     if args.compile:
         torch._dynamo.config.trace_autograd_ops = True  # backward passes inside the one graph
         torch._inductor.config.fallback_random = True  # the policy's noise from torch's generator, as in eager mode
-        for tensor in (alpha, log_alpha):  # changed in place by the step: CUDA graphs replay on fixed addresses
-            torch._dynamo.mark_static_address(tensor)
+        torch._dynamo.mark_static_address(alpha)  # the step changes it in place: CUDA graphs replay on fixed addresses
         skipped = logging.Handler()  # inductor logs there why it runs a graph without CUDA graphs, if it does
         skipped.emit = lambda record: print(f"--compile: no CUDA graphs, {record.getMessage()}", flush=True)
         logging.getLogger("torch._inductor.cudagraph_utils.__cudagraphs").addHandler(skipped)
@@ -550,7 +539,7 @@ if __name__ == "__main__":
             else:
                 update_time, update_count = update_time + time.time() - update_start, update_count + args.meta_batch
 
-        if crossed(global_step, args.log_every, args.meta_batch):  # progress line and tensorboard scalars
+        if global_step % args.log_every < args.meta_batch:  # these steps passed a multiple of log_every: progress, scalars
             now, sps = time.time(), int((global_step - start_step) / (time.time() - start_time))
             eta = (now - log_time) / (global_step - log_step) * (args.total_timesteps - global_step)
             line, scalars = f"step={global_step}/{args.total_timesteps} SPS={sps}", {"charts/SPS": sps}
@@ -570,7 +559,7 @@ if __name__ == "__main__":
                 line += f" return(last {len(episode_returns)} episodes)={np.mean(episode_returns):.1f}"
             print(f"{line} ETA {eta // 3600:.0f}h{eta % 3600 // 60:02.0f}m", flush=True)
             update_time, update_count, episode_returns, log_time, log_step = 0.0, 0, [], now, global_step
-        if crossed(global_step, args.eval_every, args.meta_batch):  # the probe archs, deterministic
+        if args.eval_every and global_step % args.eval_every < args.meta_batch:  # the probe archs, deterministic
             video_prefix = os.path.join(run_dir, "videos", str(global_step)) if args.capture_video else None
             episodes, seed, bounds = args.eval_episodes, args.seed + 10_000, (action_scale, action_bias)
             returns = evaluate_probes(policy_net, probe_archs, args.env_id, episodes, seed, *bounds, device, video_prefix)
@@ -578,7 +567,7 @@ if __name__ == "__main__":
                 writer.add_scalar(f"eval/return_{name}", value, global_step)
             print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
 
-        if crossed(global_step, args.save_every, args.meta_batch) or global_step >= args.total_timesteps:  # and at the end
+        if args.save_every and global_step % args.save_every < args.meta_batch or global_step >= args.total_timesteps:
             # what evaluate.py and export.py read (the GHN's config and weights, or the fixed MLP's), then the run's state
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
             state = dict(algo="sac", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, act_dim=act_dim)
