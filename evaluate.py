@@ -147,11 +147,32 @@ RESULT_KEYS = ("fingerprint", "env_id", "episodes", "seed", "int8", "stochastic"
 
 
 def read_meta(csv_path):
-    path = meta_path(csv_path)
-    if not os.path.isfile(path):
+    """The .meta.json beside a results CSV (None if there is none); a one-line error if it is damaged."""
+    try:
+        with open(meta_path(csv_path), "rb") as f:
+            meta = json.loads(f.read())
+    except FileNotFoundError:
         return None
-    with open(path) as f:
-        return json.load(f)
+    except ValueError as error:  # empty, cut, not JSON, not UTF-8
+        fail(f"{meta_path(csv_path)} is damaged ({error}): use --fresh to start {csv_path} over, or another --out-dir")
+    return meta if isinstance(meta, dict) else fail(f"{meta_path(csv_path)} is damaged (not a JSON object): use --fresh")
+
+
+def write_json(path, value):
+    """A JSON file written whole: a .tmp, then a rename (a kill or a full disk never leaves a partial one)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def lock(csv_path):
+    """The lock of a results CSV, held until the returned file is closed (or the process ends): one writer at a time."""
+    held = open(csv_path + ".lock", "w")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fail(f"another evaluate.py is writing {csv_path}: wait for it to finish, or use another --out-dir or --shard")
+    return held
 
 
 def meta_mismatch(meta, expected):
@@ -216,23 +237,23 @@ def parse_row(row):
 
 
 def read_results(path):
-    """{arch: row} of a results CSV. A last row cut short (an evaluation killed while writing it, a full
-    disk) is left out with a note, so that its arch is evaluated again; damage anywhere else is an error."""
-    results = {}
-    if os.path.isfile(path):
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        for number, row in enumerate(rows, start=2):  # line 1 is the header
-            parsed = parse_row(row)
-            if parsed is None and number == len(rows) + 1:
-                print(
-                    f"evaluate.py: note: the last row of {path} is cut short ({row.get('arch')!r}): left out", file=sys.stderr
-                )
-            elif parsed is None:
-                fail(f"{path}: line {number} is damaged; use --fresh to start it over, or another --out-dir")
-            else:
-                results[parsed["arch"]] = parsed
-    return results
+    """{arch: row} of a results CSV. A damaged line (cut by a kill or a full disk, glued to the next, a byte that is not
+    UTF-8, a cut header) and an arch with two differing rows are left out with a note, so that they are evaluated again."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = list(csv.reader(f))
+    results, damaged, differing = {}, [], set()
+    for number, row in enumerate(rows, start=1):
+        parsed = parse_row(dict(zip(CSV_FIELDS, row))) if len(row) == len(CSV_FIELDS) and row != CSV_FIELDS else None
+        if parsed is None and row != CSV_FIELDS:
+            damaged.append(number)
+        elif parsed is not None and results.setdefault(parsed["arch"], parsed) != parsed:
+            differing.add(parsed["arch"])
+    if damaged or differing:
+        left = f"damaged line(s) {damaged}" + (f", archs with differing rows {sorted(differing)}" if differing else "")
+        print(f"evaluate.py: note: {path}: {left} left out, to be evaluated again", file=sys.stderr)
+    return {arch: row for arch, row in results.items() if arch not in differing}
 
 
 def write_results(path, results):
@@ -398,8 +419,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     analysis, spread, best = table2(results, num_cutoffs, seed), landscape(results), max(r["score"] for r in results.values())
     report = dict(env_id=env_id, source=source, score=score_name, archs_evaluated=len(results), best_score=best, levels=levels)
     report |= dict(table2=analysis, landscape=spread, memory=None if dims is None else memory_table(results, dims))
-    with open(os.path.join(out_dir, "report.json"), "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(os.path.join(out_dir, "report.json"), report)
     lines = [
         f"# GHP evaluation: {env_id}",
         "",
@@ -564,12 +584,8 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     meta |= dict(score=io.score_name, checkpoint=os.path.abspath(path), dims=policy_dims(io))
     meta |= {"int8": True} if args.int8 else {}  # float32 results have no int8 key, as before it existed
     meta |= {"stochastic": True} if args.stochastic else {}  # nor deterministic ones a stochastic key
-    # one evaluation per CSV: the lock is held until this function returns (a killed process releases it too)
-    lock = open(csv_path + ".lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fail(f"another evaluate.py is writing {csv_path}: wait for it to finish, or use another --out-dir or --shard")
+    meta |= dict(shard=shard, archs=args.archs) if shard else {}  # what merge checks: every shard of one --archs
+    held = lock(csv_path)  # one evaluation per CSV, until this function returns (a killed process releases it too)
     if os.path.isfile(csv_path) and args.fresh:
         os.remove(csv_path)
     if os.path.isfile(csv_path):  # resume only what this very checkpoint, env, seed and episode count produced
@@ -585,14 +601,10 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
                 f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
                 "use --fresh to start it over, or another --out-dir"
             )
-    with open(meta_path(csv_path), "w") as f:
-        json.dump(meta, f, indent=2)
+    write_json(meta_path(csv_path), meta)
     done = read_results(csv_path)
     if os.path.isfile(csv_path):
-        with open(csv_path) as f:
-            lines = sum(1 for _ in f)
-        if lines != len(done) + 1:  # a cut last row (or rows twice): rewrite, so that new rows start on a line of their own
-            write_results(csv_path, done)
+        write_results(csv_path, done)  # without damaged rows, so that new rows start on a line of their own
     todo = [a for a in archs if a not in done]
     print(
         f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
@@ -620,7 +632,7 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
             )
             print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     results = read_results(csv_path)
-    lock.close()  # releases the CSV to other evaluations
+    held.close()  # releases the CSV to other evaluations
     return {a: results[a] for a in archs if a in results}, checkpoint, ghn, io
 
 
@@ -644,8 +656,8 @@ def set_up_device(args):
 
 
 def check_evaluation(args):
-    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1:
-        fail("--episodes, --num-envs and --gen-batch must be at least 1")
+    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1 or args.seed < 0:
+        fail("--episodes, --num-envs and --gen-batch must be at least 1, --seed at least 0")
 
 
 def print_report(report, out_dir, score_name):
@@ -719,10 +731,18 @@ def command_merge(args):
             fail(f"{path} does not match {args.csvs[0]}: {mismatch}")
         meta = meta or shard_meta
         merged.update(read_results(path))
+    shards = {m.get("shard") for m in map(read_meta, args.csvs)} - {None}
+    counts = {int(shard.split("/")[1]) for shard in shards}
+    if shards and (len(counts) != 1 or shards != {f"{i}/{max(counts)}" for i in range(max(counts))}):
+        fail(f"merge needs every shard of one evaluation once: got {sorted(shards)} (their --archs: {meta.get('archs')})")
     os.makedirs(args.out_dir, exist_ok=True)
-    write_results(os.path.join(args.out_dir, "results.csv"), merged)
-    with open(meta_path(os.path.join(args.out_dir, "results.csv")), "w") as f:
-        json.dump(dict(meta, merged_from=[os.path.abspath(path) for path in args.csvs]), f, indent=2)
+    out, sources = os.path.join(args.out_dir, "results.csv"), [os.path.abspath(path) for path in args.csvs]
+    held = lock(out)  # no evaluation writes into it meanwhile
+    if os.path.isfile(out) and out not in sources and (read_meta(out) or {}).get("merged_from") != sources:
+        fail(f"{out} holds other results: remove it, or merge into another --out-dir")
+    write_results(out, merged)
+    write_json(meta_path(out), dict(meta, merged_from=sources))
+    held.close()
     source, dims = " + ".join(args.csvs), meta.get("dims")  # CSVs written before the dims were recorded: no flash table
     report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, source, dims)
     print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")
@@ -774,9 +794,7 @@ def command_budget(args):
 
 if __name__ == "__main__":
     args = tyro.extras.subcommand_cli_from_dict(COMMANDS, description=__doc__.split("\n\n")[0])
-    {
-        Run: command_run,
-        Merge: command_merge,
-        Budget: command_budget,
-        Curves: command_curves,
-    }[type(args)](args)
+    try:
+        {Run: command_run, Merge: command_merge, Budget: command_budget, Curves: command_curves}[type(args)](args)
+    except OSError as error:  # a full disk, a folder that cannot be made: one line, the files written whole stay whole
+        fail(f"{error.filename or 'a file'}: {error.strerror or error}")

@@ -2,6 +2,7 @@ import csv
 import glob
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -156,26 +157,66 @@ def test_a_cut_last_row_is_left_out_and_evaluated_again(tmp_path, cut):
         f.write(first + "\n" + partial)
     assert evaluate.parse_row(dict(zip(evaluate.CSV_FIELDS, next(csv.reader([last]))))) is not None  # the whole row is fine
     merged = run_eval("merge", "--csvs", csv_path, "--out-dir", str(tmp_path / "merged"))
-    assert "the last row of" in merged.stderr and "is cut short" in merged.stderr and "merged 1 architectures" in merged.stdout
+    assert "damaged line(s) [3] left out" in merged.stderr and "merged 1 architectures" in merged.stdout
     resumed = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
     assert "1 already in" in resumed.stdout and "1 to evaluate" in resumed.stdout
     table = rows(csv_path)
     assert [r["arch"] for r in table] == ["4", "16,16"] and all(evaluate.parse_row(r) is not None for r in table)
 
 
-def test_a_damaged_row_before_the_last_is_an_error(tmp_path):
+@pytest.mark.parametrize(
+    "damage",
+    ["a score that is not the mean of its episodes", "the line ending lost", "a byte that is not UTF-8", "a cut header",
+     "the same arch twice, scored differently"],
+)  # fmt: skip
+def test_a_damaged_row_is_left_out_and_evaluated_again(tmp_path, damage):
+    """Any damaged row, not only the last, is dropped with a note and its arch evaluated again; before, a damaged row
+    (or a row glued to it when a line ending was lost) stopped every later run with "use --fresh", which discards all."""
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
-    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8", "--episodes", "2", "--out-dir", out)
     csv_path = os.path.join(out, "results.csv")
     lines = open(csv_path).read().splitlines()
-    lines[1] = lines[1].replace(lines[1].split(",")[-3], "99999.0", 1)  # a score that is not the mean of its episodes
-    open(csv_path, "w").write("\n".join(lines) + "\n")
-    result = run_eval(
-        "run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out, check=False
-    )
+    lost = {  # the archs whose rows the damage costs
+        "a score that is not the mean of its episodes": ["4"],
+        "the line ending lost": ["4", "16,16"],
+        "a byte that is not UTF-8": ["16,16"],
+        "a cut header": [],
+        "the same arch twice, scored differently": ["8"],
+    }[damage]
+    if damage == "a score that is not the mean of its episodes":
+        lines[1] = lines[1].replace(lines[1].split(",")[-3], "99999.0", 1)
+    elif damage == "the line ending lost":
+        lines[1:3] = [lines[1] + lines[2]]
+    elif damage == "a cut header":
+        lines[0] = lines[0][:15]
+    elif damage == "the same arch twice, scored differently":
+        fields = next(csv.reader([lines[3]]))
+        scores = [float(v) + 1 for v in fields[-1].split(";")]
+        fields[5:8] = [str(np.mean(scores)), fields[6], ";".join(f"{v:.4f}" for v in scores)]
+        lines.append(",".join(f'"{f}"' if "," in f else f for f in fields))
+    text = ("\n".join(lines) + "\n").encode()
+    if damage == "a byte that is not UTF-8":
+        text = text.replace(b"16,16", b"16,\xff6", 1)
+    open(csv_path, "wb").write(text)
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16;8", "--episodes", "2", "--out-dir", out)
+    assert f"{3 - len(lost)} already in" in result.stdout and f"{len(lost)} to evaluate" in result.stdout
+    assert "left out, to be evaluated again" in result.stderr
+    table = rows(csv_path)
+    assert sorted(r["arch"] for r in table) == ["16,16", "4", "8"] and all(evaluate.parse_row(r) for r in table)
+
+
+@pytest.mark.parametrize("content", [b"", b'{"fingerprint": "ab', b"not json", b"[1, 2]", b"\xff\xfe"])
+def test_a_damaged_meta_file_is_a_one_line_error(tmp_path, content):
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = tmp_path / "eval"
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out))
+    (out / "results.meta.json").write_bytes(content)
+    result = run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert f"{csv_path}: line 2 is damaged" in result.stderr.strip().splitlines()[-1]
+    assert "results.meta.json is damaged" in result.stderr.strip().splitlines()[-1]
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(out), "--fresh")
+    assert json.loads((out / "results.meta.json").read_text())["episodes"] == 1  # rewritten whole, via a .tmp
 
 
 def test_a_folder_another_evaluation_writes_is_refused(tmp_path):
@@ -309,16 +350,65 @@ def test_merge_refuses_shards_of_different_checkpoints(tmp_path):
     assert "does not match" in result.stderr.strip().splitlines()[-1] and "fingerprint" in result.stderr
 
 
-def test_merge_of_no_results_is_a_one_line_error(tmp_path):
+def test_merge_of_no_results_or_of_a_missing_shard_is_a_one_line_error(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     out = str(tmp_path / "eval")
-    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--shard", "1/2", "--out-dir", out)
-    assert rows(os.path.join(out, "results-shard1of2.csv")) == []  # one arch, and shard 1 of 2 gets none
-    result = run_eval(
-        "merge", "--csvs", os.path.join(out, "results-shard1of2.csv"), "--out-dir", str(tmp_path / "merged"), check=False
-    )
+    for shard in ("1/3", "0/3"):  # shard 2 of 3 never ran
+        run_eval("run", "--checkpoint", checkpoint, "--archs", "4;8;16", "--episodes", "1", "--shard", shard, "--out-dir", out)
+    shards = [os.path.join(out, f"results-shard{i}of3.csv") for i in (0, 1)]
+    result = run_eval("merge", "--csvs", *shards, "--out-dir", str(tmp_path / "merged"), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
+    assert "merge needs every shard of one evaluation once: got ['0/3', '1/3']" in result.stderr.strip().splitlines()[-1]
+    assert json.load(open(os.path.join(out, "results-shard0of3.meta.json")))["archs"] == "4;8;16"
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "4", "--episodes", "1", "--out-dir", str(tmp_path / "empty"))
+    empty = os.path.join(tmp_path, "empty", "results.csv")
+    open(empty, "w").write(",".join(evaluate.CSV_FIELDS) + "\n")  # its one row gone
+    result = run_eval("merge", "--csvs", empty, "--out-dir", str(tmp_path / "merged"), check=False)
+    assert result.returncode != 0 and "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
+
+
+def test_merge_neither_overwrites_other_results_nor_writes_beside_a_running_evaluation(tmp_path):
+    """Before, merge --out-dir D replaced D/results.csv silently, while `run --out-dir D` wrote it too (its rows lost)."""
+    import fcntl
+
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = tmp_path / "eval"
+    for shard in ("0/2", "1/2"):
+        run_eval(
+            "run", "--checkpoint", checkpoint, "--archs", "4;8", "--episodes", "1", "--shard", shard, "--out-dir", str(out)
+        )
+    shards = [str(out / f"results-shard{i}of2.csv") for i in (0, 1)]
+    run_eval("run", "--checkpoint", checkpoint, "--archs", "16", "--episodes", "1", "--out-dir", str(tmp_path / "other"))
+    result = run_eval("merge", "--csvs", *shards, "--out-dir", str(tmp_path / "other"), check=False)
+    assert result.returncode != 0 and "holds other results" in result.stderr.strip().splitlines()[-1]
+    assert [r["arch"] for r in rows(tmp_path / "other" / "results.csv")] == ["16"]
+    with open(out / "results.csv.lock", "w") as held:  # what `run --out-dir eval` holds while it writes results.csv
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_eval("merge", "--csvs", *shards, "--out-dir", str(out), check=False)
+    assert result.returncode != 0 and "another evaluate.py is writing" in result.stderr.strip().splitlines()[-1]
+    for _ in range(2):  # merging the same shards again replaces its own merge
+        assert "merged 2 architectures" in run_eval("merge", "--csvs", *shards, "--out-dir", str(out)).stdout
+
+
+def test_a_full_disk_is_a_one_line_error(tmp_path):
+    """On a 3 MB tmpfs the evaluation's report, plots or CSV cannot all be written: before, an OSError traceback (and
+    with 0 bytes free a 0-byte results.meta.json)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root and mount permission)")
+    try:
+        checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+        (mount / "filler").write_bytes(b"x" * (64 * 1024 - 4096))
+        result = run_eval(
+            "run", "--checkpoint", checkpoint, "--archs", "4;8", "--episodes", "1", "--out-dir", str(mount / "e"), check=False
+        )
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "No space left on device" in result.stderr.strip().splitlines()[-1]
+        meta = mount / "e" / "results.meta.json"
+        assert not meta.exists() or json.loads(meta.read_text())["episodes"] == 1  # never a partial file
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_curves_over_training_plot_fig3(tmp_path):
