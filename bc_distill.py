@@ -65,7 +65,7 @@ def load_teacher(path):
     """The teacher's checkpoint and its actor; one-line errors for anything else."""
     if not os.path.isfile(path):
         raise SystemExit(f"--teacher {path!r}: no such checkpoint file")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "sac" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_sac.py --baseline-arch run")
     teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"], 2 * checkpoint["act_dim"])

@@ -4,9 +4,11 @@
     python export.py --checkpoint CKPT --arch 16,16 --int8                              # ... and policy_int8.h
     MUJOCO_GL=egl python export.py --checkpoint CKPT --arch 16,16 --video 3            # ... and video.mp4 of 3 episodes
 
-Writes policy.pt (a plain nn.Sequential's state_dict, the action-mean head), policy.json (the input and action
-transforms), policy.onnx (the whole pipeline: input normalisation, MLP, tanh, action scale) and policy.h
-(dependency-free C99), with --int8 also policy_int8.h (int8 weights, int16 observation, int8 activations);
+Writes policy.pt (a plain nn.Sequential's state_dict, the action-mean head), policy.json (what the folder holds: env,
+checkpoint fingerprint, arch, input layout, action bounds and transforms), policy.onnx (the whole pipeline: input
+normalisation, MLP, tanh, action scale; policy.json in its metadata), policy.h (dependency-free C99) and
+policy_main.c (an example: CSV observations in, CSV actions out), with --int8 also policy_int8.h (int8 weights,
+int16 observation, int8 activations);
 prints the flash and RAM bytes and the C policy's time per action. Also the library of evaluate.py: loading a
 checkpoint's policy with the training scripts' own input and action transforms (PolicyIO), and the int8
 arithmetic that `evaluate.py run --int8` plays.
@@ -15,6 +17,8 @@ arithmetic that `evaluate.py run --int8` plays.
 import hashlib
 import json
 import os
+import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +49,8 @@ class Args:
     """output folder (default: <checkpoint folder>/export_<arch>/)"""
     int8: bool = False
     """also write policy_int8.h: int8 weights (float32 scales per row and per input), int16 input, int8 activations"""
+    c_prefix: str = "ghp"
+    """first word of every C name in the headers (<prefix>_policy, <PREFIX>_IN_DIM): two policies in one program need two"""
     video: int = 0
     """also record this many deterministic episodes as <out-dir>/video.mp4 (headless: MUJOCO_GL=egl or osmesa)"""
     seed: int = 0
@@ -63,8 +69,15 @@ def load_checkpoint(path):
     (the training scripts' save blocks; evaluate.py's PolicyIO also reads obs_norm and goal_norm of ghp_ddpg_her.py)."""
     if not os.path.isfile(path):
         fail(f"no checkpoint file {path!r}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    unsafe = os.environ.get("GHP_UNSAFE_LOAD") == "1"  # a checkpoint of commit f694d5f or earlier, of your own
+    try:  # weights_only: tensors and plain values only, so loading a stranger's file runs no code
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not unsafe)
+    except pickle.UnpicklingError as error:
+        refused = [line for line in str(error).splitlines() if "GLOBAL" in line]  # an object weights_only refuses
+        if not refused:  # cut or foreign bytes
+            fail(f"cannot read checkpoint {path!r}: not a torch checkpoint, or a cut one")
+        fail(f"{path!r} holds more than weights ({refused[0].strip()[:100]}): a checkpoint of ghp before the "
+             "weights-only format? If it is your own, load it with GHP_UNSAFE_LOAD=1 (unpickling can run code)")  # fmt: skip
     except Exception as error:
         fail(f"cannot read checkpoint {path!r} ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") not in ("sac", "ddpg_her"):
@@ -136,8 +149,9 @@ class PolicyIO:
         self.goal_env, self.stochastic = checkpoint["algo"] == "ddpg_her", stochastic
         # what an episode's score is
         self.score_name = "success rate" if self.goal_env else "return of sampled actions" if stochastic else "return"
-        self.act_dim = checkpoint["act_dim"]
+        self.obs_dim, self.goal_dim, self.act_dim = checkpoint["obs_dim"], checkpoint.get("goal_dim", 0), checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
+        self.action_low, self.action_high = low, high
         if self.goal_env:  # ghp_ddpg_her.py: normalised (observation, goal) in, tanh(output) * max_action out
             self.in_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
             self.max_action = float(action_space.high[0])
@@ -237,11 +251,11 @@ def policy_dims(io):
     return io.in_dim, io.act_dim, constant_bytes(io)
 
 
-def write_onnx(mlp, io, path):
+def write_onnx(mlp, io, path, metadata):
     """policy.onnx: the whole pipeline as one ONNX graph (opset 17) built node by node: Fetch input
     clipping and normalisation, Gemm and Relu layers, Tanh, action scale and bias. Input "input"
     [batch, in_dim] float32 (raw observation, or observation and desired goal concatenated), output
-    "action" [batch, act_dim]."""
+    "action" [batch, act_dim]. metadata: what policy.json records, as JSON strings in the model's metadata_props."""
     helper, initializers, nodes = onnx.helper, [], []
 
     def constant(name, value):
@@ -272,13 +286,15 @@ def write_onnx(mlp, io, path):
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ghp evaluate.py export")
+    onnx.helper.set_model_props(model, {key: json.dumps(value) for key, value in metadata.items()})
     model.ir_version = 8  # the IR of opset 17's release: loads in onnxruntime >= 1.12 and other runtimes of that age
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, path)
 
 
-def c_header(mlp, io, arch, int8=False):
-    """policy.h (float32) or policy_int8.h: dependency-free C99, `ghp_policy(input, action)`. The int8
+def c_header(mlp, io, arch, int8=False, prefix="ghp"):
+    """policy.h (float32) or policy_int8.h: dependency-free C99, `<prefix>_policy(input, action)` (the int8 header's
+    names are <prefix>_int8_...: both headers, or two policies of other prefixes, can live in one program). The int8
     header stores int8 weights with a float32 scale per output row and computes int8_forward()."""
 
     def literal(value):  # a C float literal that round-trips float32: 2 -> 2.0f, 1e-05 -> 1e-05f
@@ -303,7 +319,8 @@ def c_header(mlp, io, arch, int8=False):
             else "float32"
         )
         + f": {flash} bytes of constants, {ram} bytes of activation buffers.",
-        " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json. */",
+        " * Usage: float action[GHP_ACT_DIM]; ghp_policy(input, action); input as described in policy.json.",
+        " * Include it in the one .c file that calls ghp_policy (its weights are static const data of that file). */",
         "#ifndef GHP_POLICY_H",
         "#define GHP_POLICY_H",
         "#include <math.h>",
@@ -328,10 +345,16 @@ def c_header(mlp, io, arch, int8=False):
             "",
             "/* y = W x + b, W = q * s per row: x quantised with one scale (max|x| / levels: 32767 for the observation,",
             "   int16; 127 for hidden layers, int8), exact int32 sums */",
-            "static void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int16_t *xq, float *y,",
-            "                       int n_out, int n_in, int relu, float levels) {",
+            "static inline void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int16_t *xq,",
+            "                              float *y, int n_out, int n_in, int relu, float levels) {",
             "    float maxabs = 0.0f;",
-            "    for (int i = 0; i < n_in; ++i) maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;",
+            "    for (int i = 0; i < n_in; ++i) {",
+            "        if (isnan(x[i])) { /* as the float32 policy: a NaN input gives NaN outputs */",
+            "            for (int o = 0; o < n_out; ++o) y[o] = NAN;",
+            "            return;",
+            "        }",
+            "        maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;",
+            "    }",
             "    float sx = maxabs > 0.0f ? maxabs / levels : 1.0f;",
             "    long top = (long)levels;",
             "    for (int i = 0; i < n_in; ++i) {",
@@ -349,8 +372,8 @@ def c_header(mlp, io, arch, int8=False):
     else:
         lines += [
             "",
-            "static void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in,",
-            "                       int relu) {",
+            "static inline void ghp_linear(const float *w, const float *b, const float *x, float *y, int n_out, int n_in,",
+            "                              int relu) {",
             "    for (int o = 0; o < n_out; ++o) {",
             "        float acc = b[o];",
             "        for (int i = 0; i < n_in; ++i) acc += w[o * n_in + i] * x[i];",
@@ -359,7 +382,7 @@ def c_header(mlp, io, arch, int8=False):
             "}",
         ]
     # buffer a holds the input and the outputs of layers 2, 4, ...; buffer b those of layers 1, 3, ...
-    lines += ["", "static void ghp_policy(const float *input, float *action) {"]
+    lines += ["", "static inline void ghp_policy(const float *input, float *action) {"]
     lines.append(f"    float a[{max(widths[0::2])}], b[{max(widths[1::2])}];")
     if int8:
         lines.append(f"    int16_t xq[{max(widths[:-1])}];")
@@ -391,16 +414,19 @@ def c_header(mlp, io, arch, int8=False):
         "#endif",
         "",
     ]
-    return "\n".join(lines)
+    name = f"{prefix}_int8" if int8 else prefix  # every C name of the header starts with it
+    return "\n".join(lines).replace("ghp_", f"{name}_").replace("GHP_", f"{name.upper()}_")
 
 
 def c_time_per_action(header, calls):
-    """Median seconds per ghp_policy() call of a C header compiled with cc -O2 on this CPU: 101
+    """Median seconds per <prefix>_policy() call of a C header compiled with cc -O2 on this CPU: 101
     samples of `calls` calls each, every action feeding the next input and the last one printed, so
     that no call can be optimised away.
     None where there is no C compiler."""
     if shutil.which("cc") is None:
         return None
+    with open(header) as f:
+        name = re.search(r"#define (\w+)_IN_DIM ", f.read()).group(1).lower()  # the header's prefix: ghp, ghp_int8, ...
     program = f"""#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,15 +437,15 @@ static int compare(const void *x, const void *y) {{
     return (a > b) - (a < b);
 }}
 int main(void) {{
-    float input[GHP_IN_DIM], action[GHP_ACT_DIM];
+    float input[{name.upper()}_IN_DIM], action[{name.upper()}_ACT_DIM];
     double samples[101];
-    for (int i = 0; i < GHP_IN_DIM; ++i) input[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < {name.upper()}_IN_DIM; ++i) input[i] = 0.1f * (float)(i % 7) - 0.3f;
     for (int s = 0; s < 101; ++s) {{
         struct timespec start, end;
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (long c = 0; c < {calls}L; ++c) {{
-            ghp_policy(input, action);
-            input[c % GHP_IN_DIM] = 0.5f * input[c % GHP_IN_DIM] + 0.1f * action[0];
+            {name}_policy(input, action);
+            input[c % {name.upper()}_IN_DIM] = 0.5f * input[c % {name.upper()}_IN_DIM] + 0.1f * action[0];
         }}
         clock_gettime(CLOCK_MONOTONIC, &end);
         samples[s] = ((double)(end.tv_sec - start.tv_sec) + 1e-9 * (double)(end.tv_nsec - start.tv_nsec)) / {calls}.0;
@@ -437,23 +463,90 @@ int main(void) {{
         return float(subprocess.run([binary], check=True, capture_output=True, text=True).stdout.split()[0])
 
 
-def export_policy(ghn, io, arch, out_dir, int8=False):
-    """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (pre/post-processing),
-    policy.onnx, policy.h and with int8 policy_int8.h. Returns the plain nn.Sequential."""
+EXPORT_FILES = ("policy.pt", "policy.json", "policy.onnx", "policy.h", "policy_int8.h", "policy_main.c", "video.mp4")
+
+
+def main_c(prefix):
+    """policy_main.c: an example program around the headers that reads observations from stdin as CSV, one per line,
+    and prints each one's action as CSV; -DINT8 builds it around policy_int8.h."""
+    return f"""/* Example: reads inputs from stdin as CSV, one per line, and prints each one's action as CSV.
+ *   cc -std=c99 -O2 policy_main.c -o policy -lm                  (float32: policy.h)
+ *   cc -std=c99 -O2 -DINT8 policy_main.c -o policy_int8 -lm      (int8: policy_int8.h)
+ *   ./policy < observations.csv > actions.csv
+ * A line holds IN_DIM numbers: the input that policy.json describes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef INT8
+#include "policy_int8.h"
+#define IN_DIM {prefix.upper()}_INT8_IN_DIM
+#define ACT_DIM {prefix.upper()}_INT8_ACT_DIM
+#define POLICY {prefix}_int8_policy
+#else
+#include "policy.h"
+#define IN_DIM {prefix.upper()}_IN_DIM
+#define ACT_DIM {prefix.upper()}_ACT_DIM
+#define POLICY {prefix}_policy
+#endif
+
+int main(void) {{
+    static char text[1 << 16];
+    float input[IN_DIM], action[ACT_DIM];
+    for (long line = 1; fgets(text, sizeof text, stdin); ++line) {{
+        char *p = text, *end;
+        int n = 0;
+        while (n < IN_DIM) {{
+            input[n] = strtof(p, &end);
+            if (end == p) break; /* not a number */
+            p = end + strspn(end, " \\t");
+            if (++n < IN_DIM) {{
+                if (*p != ',') break;
+                ++p;
+            }}
+        }}
+        p += strspn(p, " \\t\\r\\n");
+        if (n != IN_DIM || *p != '\\0') {{
+            fprintf(stderr, "policy_main: line %ld: expected %d comma-separated numbers\\n", line, IN_DIM);
+            return 1;
+        }}
+        POLICY(input, action);
+        for (int o = 0; o < ACT_DIM; ++o) printf(o ? ",%.9g" : "%.9g", action[o]);
+        printf("\\n");
+    }}
+    return 0;
+}}
+"""
+
+
+def export_policy(ghn, io, arch, out_dir, int8=False, about=None, prefix="ghp"):
+    """policy.pt (state_dict of a plain nn.Sequential, mean head only), policy.json (what the folder holds: the policy,
+    its pre/post-processing and `about`: env id, checkpoint fingerprint), policy.onnx (policy.json's entries in its
+    metadata_props), policy.h, policy_main.c and with int8 policy_int8.h; the files of an earlier export there that
+    this one does not write are removed. Returns the plain nn.Sequential."""
     mlp = params_to_mlp(ghn([arch])[0], out_rows=io.act_dim)  # a GHN or a fixed MLP; SAC's 2a outputs: the mean head
     os.makedirs(out_dir, exist_ok=True)
+    for name in EXPORT_FILES:  # nothing stale: a policy_int8.h or video.mp4 of another arch would pass for this one's
+        if os.path.isfile(os.path.join(out_dir, name)):
+            os.remove(os.path.join(out_dir, name))
     torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
     meta = {
+        **(about or {}),
         "arch": list(arch),
+        "params": archspace.num_params(arch, io.in_dim, io.act_dim),
+        "files": {"policy.pt": "float32", "policy.onnx": "float32", "policy.h": "float32"}
+        | ({"policy_int8.h": "int8 weights, int16 input, int8 activations"} if int8 else {}),
+        "c_prefix": prefix,
         "in_dim": io.in_dim,
         "act_dim": io.act_dim,
+        "input": f"observation[{io.obs_dim}]"
+        if not io.goal_env
+        else f"concat(observation[{io.obs_dim}], desired_goal[{io.goal_dim}]), clipped to +-clip_obs, minus input_mean, "
+        "over input_std, clipped to +-clip_norm",
         "action": "tanh(mlp(input)) * action_scale + action_bias",
+        "action_low": io.action_low.tolist(),
+        "action_high": io.action_high.tolist(),
         "action_scale": io.action_scale.tolist(),
         "action_bias": io.action_bias.tolist(),
-        "input": "raw observation"
-        if not io.goal_env
-        else "concat(observation, desired_goal), clipped to +-clip_obs, minus input_mean, over input_std, "
-        "clipped to +-clip_norm",
     }
     if io.goal_env:
         meta.update(
@@ -461,10 +554,12 @@ def export_policy(ghn, io, arch, out_dir, int8=False):
         )
     with open(os.path.join(out_dir, "policy.json"), "w") as f:
         json.dump(meta, f, indent=2)
-    write_onnx(mlp, io, os.path.join(out_dir, "policy.onnx"))
+    write_onnx(mlp, io, os.path.join(out_dir, "policy.onnx"), meta)
     for name, quantised in (("policy.h", False), ("policy_int8.h", True))[: 1 + int8]:
         with open(os.path.join(out_dir, name), "w") as f:
-            f.write(c_header(mlp, io, arch, quantised))
+            f.write(c_header(mlp, io, arch, quantised, prefix))
+    with open(os.path.join(out_dir, "policy_main.c"), "w") as f:
+        f.write(main_c(prefix))
     return mlp
 
 
@@ -521,9 +616,19 @@ if __name__ == "__main__":
     out_dir = args.out_dir or os.path.join(
         os.path.dirname(os.path.abspath(args.checkpoint)), f"export_{'-'.join(map(str, arch))}"
     )
-    with torch.no_grad():
-        export_policy(ghn, io, arch, out_dir, args.int8)
-    files = "policy.pt, policy.json, policy.onnx, policy.h" + (", policy_int8.h" if args.int8 else "")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", args.c_prefix):
+        fail(f"--c-prefix {args.c_prefix!r}: allowed a C name of letters and digits, starting with a letter")
+    about = {
+        "env_id": checkpoint["env_id"],
+        "algo": checkpoint["algo"],
+        "checkpoint_fingerprint": policy_fingerprint(checkpoint),
+    }
+    try:
+        with torch.no_grad():
+            export_policy(ghn, io, arch, out_dir, args.int8, about, args.c_prefix)
+    except OSError as error:  # a file where the folder should be, no permission, a full disk
+        fail(f"cannot write the export to {out_dir!r}: {error.strerror or error}")
+    files = "policy.pt, policy.json, policy.onnx, policy.h" + (", policy_int8.h" if args.int8 else "") + ", policy_main.c"
     params = archspace.num_params(arch, io.in_dim, io.act_dim)
     print(f"exported {list(arch)} ({params} parameters) to {out_dir}: {files}")
     calls = max(1, 2_000_000 // params)  # about 2 ms of arithmetic per timing sample

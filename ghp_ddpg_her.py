@@ -156,10 +156,11 @@ class Normalizer:
         return np.clip((values - self.mean) / self.std, -self.clip, self.clip)
 
     def state_dict(self):
-        return {"sum": self.sum, "sumsq": self.sumsq, "count": self.count}
+        return {"sum": torch.tensor(self.sum), "sumsq": torch.tensor(self.sumsq), "count": self.count}
 
     def load_state_dict(self, state):
-        self.sum, self.sumsq, self.count = state["sum"].copy(), state["sumsq"].copy(), state["count"]
+        self.sum, self.sumsq = (torch.as_tensor(state[key], dtype=torch.float64).numpy().copy() for key in ("sum", "sumsq"))
+        self.count = state["count"]
 
 
 class PolicyInputs:
@@ -214,7 +215,7 @@ class EpisodeBuffer:
         return batch | dict(episodes=episodes, steps=steps, relabelled=relabel, future=future)
 
     def state_dict(self):
-        state = {name: data[: self.num_episodes].copy() for name, data in self.data.items()}
+        state = {name: torch.from_numpy(data[: self.num_episodes].copy()) for name, data in self.data.items()}
         return state | {"pos": self.pos, "num_episodes": self.num_episodes}
 
     def load_state_dict(self, state):
@@ -327,9 +328,7 @@ def check_args(args):
     for name in [name for name in ("future_p", "random_eps") if not 0 <= getattr(args, name) <= 1]:
         raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed 0..1")
     if args.batch_size % args.meta_batch:
-        raise SystemExit(
-            f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}: a chunk per arch"
-        )
+        raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}")
     try:
         baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
         env = gym.make(args.env_id, render_mode="rgb_array" if args.capture_video else None)
@@ -361,10 +360,13 @@ def resume(path):
     """--resume: the checkpoint, and the flags parsed again with its flags as defaults; one-line errors for anything but
     a checkpoint.pt of this script (a ghn_*.pt snapshot is for evaluate.py) and for other values of flags not in MAY_CHANGE."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # pickled generators: load only your own
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
     except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
-        raise SystemExit(f"--resume {path!r}: not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {error})")
+        reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
+        raise SystemExit(
+            f"--resume {path!r}: not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {reason[:200]})"
+        )
     args = tyro.cli(Args, default=dataclasses.replace(saved, resume=path))
     for name in [name for name, value in asdict(saved).items() if name not in MAY_CHANGE and getattr(args, name) != value]:
         given = f"--{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {getattr(saved, name)!r}"
@@ -481,7 +483,7 @@ if __name__ == "__main__":
         for name, module in networks.items():
             module.load_state_dict(checkpoint[name])
         start_epoch, grad_steps, env_steps = checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
-        rng, torch_rng, cuda_rng = checkpoint["rng"]
+        rng.bit_generator.state, torch_rng, cuda_rng = checkpoint["rng"]
         torch.set_rng_state(torch_rng)
         if cuda_rng and device.type == "cuda":
             torch.cuda.set_rng_state_all(cuda_rng)
@@ -587,7 +589,8 @@ if __name__ == "__main__":
             state |= {name: module.state_dict() for name, module in networks.items()} | dict(grad_steps=grad_steps)
             state |= dict(baseline_arch=baseline_arch, baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
-            state |= dict(rng=[rng, torch.get_rng_state(), cuda_rng], buffer=buffer.state_dict() if args.save_buffer else None)
+            state |= dict(rng=[rng.bit_generator.state, torch.get_rng_state(), cuda_rng])
+            state |= dict(buffer=buffer.state_dict() if args.save_buffer else None)
             save_atomically(state, path)
             saved = f"replay buffer of {buffer.num_episodes} episodes" if args.save_buffer else "no replay buffer"
             print(f"saved {path} ({os.path.getsize(path) / 2**20:.0f} MB, {saved})", flush=True)

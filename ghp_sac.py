@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import os
+import pickle
 import random
 import shutil
 import time
@@ -271,10 +272,11 @@ def check_args(args):
 def resume(path):
     """The checkpoint and its flags, given flags parsed over them; one-line errors for other files and changed flags."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)  # pickled generators: load only your own
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
     except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
-        raise SystemExit(f"--resume {path!r}: not a checkpoint.pt of this ghp_sac.py ({type(error).__name__}: {error})")
+        reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
+        raise SystemExit(f"--resume {path!r}: not a checkpoint.pt of this ghp_sac.py ({type(error).__name__}: {reason[:200]})")
     args = tyro.cli(Args, default=dataclasses.replace(saved, resume=path))
     for name in [name for name, value in asdict(saved).items() if name not in MAY_CHANGE and getattr(args, name) != value]:
         given = f"--{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {getattr(saved, name)!r}"
@@ -428,12 +430,13 @@ if __name__ == "__main__":
         log_alpha.data.copy_(checkpoint["log_alpha"])
         alpha.copy_(checkpoint["alpha"])
         global_step, grad_steps, archs, obs = (checkpoint[key] for key in ("global_step", "grad_steps", "archs", "obs"))
-        envs.set_attr("resume_state", checkpoint["env_states"])  # mid-episode, as they were
-        rng, action_space_rng, torch_rng, cuda_rng = checkpoint["rng"]
+        obs = obs.numpy()  # (pickled: only --resume unpickles the envs, so load only your own checkpoints)
+        envs.set_attr("resume_state", pickle.loads(checkpoint["env_states"]))  # mid-episode, as they were
+        rng.bit_generator.state, action_space_rng, torch_rng, cuda_rng = checkpoint["rng"]
         torch.set_rng_state(torch_rng)
         if cuda_rng and device.type == "cuda":
             torch.cuda.set_rng_state_all(cuda_rng)
-        envs.action_space.np_random.bit_generator.state = action_space_rng.bit_generator.state
+        envs.action_space.np_random.bit_generator.state = action_space_rng
         if checkpoint["buffer"]:  # (else, with --no-save-buffer, it fills again)
             rb.load_state_dict(checkpoint["buffer"])
         print(f"resumed {args.resume} at step {global_step} ({grad_steps} updates), replay buffer of {len(rb)} transitions")
@@ -576,11 +579,13 @@ if __name__ == "__main__":
             )
             if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
                 save_atomically(state, os.path.join(run_dir, f"ghn_{global_step}.pt"))
-            state |= {name: module.state_dict() for name, module in networks.items()} | dict(grad_steps=grad_steps, obs=obs)
+            state |= {name: module.state_dict() for name, module in networks.items()} | dict(
+                grad_steps=grad_steps, obs=torch.as_tensor(obs)
+            )
             state |= dict(baseline_state=None if ghp else policy_net.state_dict(), archs=list(archs), alpha=alpha.item())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
-            rngs = [rng, envs.action_space.np_random, torch.get_rng_state(), cuda_rng]  # (python's and numpy's are unused)
-            state |= dict(env_states=envs.get_attr("resume_state"), rng=rngs, log_alpha=log_alpha.detach().cpu())
+            rngs = [rng.bit_generator.state, envs.action_space.np_random.bit_generator.state, torch.get_rng_state(), cuda_rng]
+            state |= dict(env_states=pickle.dumps(envs.get_attr("resume_state")), rng=rngs, log_alpha=log_alpha.detach().cpu())
             save_atomically(state | dict(buffer=rb.state_dict() if args.save_buffer else None), path)
             buffer = f"replay buffer of {len(rb)} transitions" if args.save_buffer else "no replay buffer"
             print(f"saved {path} ({os.path.getsize(path) / 2**20:.0f} MB, {buffer})", flush=True)

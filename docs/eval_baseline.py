@@ -35,7 +35,7 @@ class Args:
 if __name__ == "__main__":
     args = tyro.cli(Args)
     for path in args.checkpoints:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         if checkpoint.get("algo") != "sac" or checkpoint.get("baseline_arch") is None:
             raise SystemExit(f"{path}: not a ghp_sac.py --baseline-arch checkpoint")
         actor = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"], 2 * checkpoint["act_dim"])

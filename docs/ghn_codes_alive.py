@@ -22,7 +22,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit("usage: python docs/ghn_codes_alive.py GHN_CHECKPOINT...")
     for path in sys.argv[1:]:
-        checkpoint = torch.load(path, weights_only=False, map_location="cpu")
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
         if not isinstance(checkpoint, dict) or checkpoint.get("ghn") is None:
             raise SystemExit(f"{path!r}: not a checkpoint with a GHN")
         ghn = GHN.from_checkpoint(checkpoint["ghn"])

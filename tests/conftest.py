@@ -33,3 +33,13 @@ def osmesa_renders():
         ).returncode
         == 0
     )
+
+
+class RunsCode:
+    """An object whose unpickling runs a command: what a stranger's checkpoint could hold."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

@@ -51,7 +51,7 @@ def her_checkpoint(path):
     ghn = GHN(13, 4, decoder="lowrank")
     rng = np.random.default_rng(0)
     obs, goals = rng.normal(1.0, 0.3, (100, 10)), rng.normal(1.3, 0.1, (100, 3))
-    norm = lambda x: {"sum": x.sum(0), "sumsq": np.square(x).sum(0), "count": len(x)}  # noqa: E731
+    norm = lambda x: {"sum": torch.tensor(x.sum(0)), "sumsq": torch.tensor(np.square(x).sum(0)), "count": len(x)}  # noqa: E731
     torch.save(
         {
             "algo": "ddpg_her",

@@ -11,9 +11,11 @@ import subprocess
 from types import SimpleNamespace
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 import torch
+from conftest import RunsCode
 from float32_bound import UNIT_ROUNDOFF, mlp_float32_error_bound
 from test_evaluate import her_checkpoint, rows, run_eval, sac_checkpoint
 
@@ -24,24 +26,19 @@ import export
 EXPORT_ARCH = (16, 8, 32, 8)
 
 
-def compile_and_run(header, raw, folder):
-    """Compiles a program around `header` (-O2, no FMA contraction) and feeds it the rows of `raw`;
-    returns the actions it prints."""
-    program = folder / f"main_{os.path.basename(header)}.c"
-    program.write_text(
-        f'#include <stdio.h>\n#include "{header}"\nint main(void) {{\n'
-        "  float in[GHP_IN_DIM], act[GHP_ACT_DIM];\n"
-        '  while (1) { for (int i = 0; i < GHP_IN_DIM; ++i) if (scanf("%f", &in[i]) != 1) return 0;\n'
-        '    ghp_policy(in, act); for (int o = 0; o < GHP_ACT_DIM; ++o) printf("%.9g ", act[o]); printf("\\n"); }\n}\n'
-    )
-    binary = folder / program.stem
+def compile_and_run(folder, raw, int8=False):
+    """Compiles the export's own policy_main.c (-O2, no FMA contraction, every warning an error), around policy.h or with
+    -DINT8 policy_int8.h, feeds it the rows of `raw` as CSV and returns the actions it prints."""
+    binary = folder / ("main_int8" if int8 else "main")
+    flags = ["-DINT8"] if int8 else []
     subprocess.run(
-        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(binary), "-lm"],
+        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", *flags, str(folder / "policy_main.c")]
+        + ["-o", str(binary), "-lm"],
         check=True,
     )
-    stdin = "\n".join(" ".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
+    stdin = "\n".join(",".join(f"{v:.9g}" for v in row) for row in raw) + "\n"
     printed = subprocess.run([str(binary)], input=stdin, capture_output=True, text=True, check=True).stdout
-    return np.array([[float(v) for v in line.split()] for line in printed.strip().splitlines()])
+    return np.array([[float(v) for v in line.split(",")] for line in printed.strip().splitlines()])
 
 
 @pytest.fixture(scope="module", params=["sac", "her"])
@@ -66,10 +63,11 @@ def exported(request, tmp_path_factory):
         raw=raw,
         observations=observations,
         inputs=c_inputs(io, observations),
-        c_actions=compile_and_run(out / "policy.h", raw, tmp_path),
-        c_int8_actions=compile_and_run(out / "policy_int8.h", raw, tmp_path),
+        c_actions=compile_and_run(out, raw),
+        c_int8_actions=compile_and_run(out, raw, int8=True),
         out=out,
         stdout=result.stdout,
+        checkpoint=checkpoint,
     )
 
 
@@ -247,7 +245,7 @@ def test_int8_c_header_is_exactly_the_quantised_arithmetic(exported):
     assert np.any(np.abs(exported.c_int8_actions - exported.c_actions) > tanh_tolerance(io))
     # the header stores the weights as int8
     header = (exported.out / "policy_int8.h").read_text()
-    assert "static const int8_t ghp_w0[" in header and "static const float ghp_w0[" not in header
+    assert "static const int8_t ghp_int8_w0[" in header and "static const float ghp_int8_w0[" not in header
 
 
 def test_evaluations_int8_forward_is_the_c_arithmetic(exported):
@@ -305,6 +303,99 @@ def test_export_prints_the_bytes_by_hand(exported):
     assert f"float a[{max(n_in, 8)}], b[32];" in header
 
 
+def test_export_folder_records_what_it_is(exported):
+    """policy.json and the ONNX model's metadata_props say which env, checkpoint (its policy fingerprint), arch and
+    precision the folder holds, with the action bounds and the input layout."""
+    meta = json.loads((exported.out / "policy.json").read_text())
+    checkpoint = torch.load(exported.checkpoint, weights_only=True)
+    assert meta["env_id"] == checkpoint["env_id"] and meta["algo"] == checkpoint["algo"]
+    assert meta["checkpoint_fingerprint"] == export.policy_fingerprint(checkpoint)
+    assert meta["arch"] == list(EXPORT_ARCH) and meta["params"] == archspace.num_params(
+        EXPORT_ARCH, *export.policy_dims(exported.io)[:2]
+    )
+    assert meta["files"]["policy.h"] == "float32" and meta["files"]["policy_int8.h"].startswith("int8")
+    bound = 1.0 if exported.io.goal_env else 2.0  # FetchReach's actions lie in [-1, 1], Pendulum's torque in [-2, 2]
+    assert meta["action_low"] == [-bound] * exported.io.act_dim and meta["action_high"] == [bound] * exported.io.act_dim
+    layout = "concat(observation[10], desired_goal[3])" if exported.io.goal_env else "observation[3]"
+    assert meta["input"].startswith(layout)
+    props = {p.key: json.loads(p.value) for p in onnx.load(exported.out / "policy.onnx").metadata_props}
+    assert props == meta
+
+
+def test_nan_input_gives_nan_actions_in_both_headers(exported):
+    """Before, the int8 header turned a NaN observation into a full-scale action (lrintf(NaN)); now both headers, as
+    the float32 policy and int8_forward, answer NaN."""
+    rows = np.vstack([exported.raw[:1], np.full((1, exported.io.in_dim), np.nan, np.float32)])
+    rows[0, 0] = np.nan  # one NaN entry among numbers is enough
+    for int8 in (False, True):
+        assert np.isnan(compile_and_run(exported.out, rows, int8)).all()
+
+
+def test_policy_main_refuses_a_line_of_the_wrong_length(exported):
+    binary = exported.out / "main"  # compiled by the fixture
+    result = subprocess.run([str(binary)], input="1,2\n", capture_output=True, text=True)
+    assert (
+        result.returncode == 1
+        and result.stderr == f"policy_main: line 1: expected {exported.io.in_dim} comma-separated numbers\n"
+    )
+
+
+def test_both_headers_and_a_second_prefix_live_in_one_program(tmp_path):
+    """policy.h, policy_int8.h and another export's policy.h (--c-prefix small) in one C file, -Wall -Werror: each
+    function gives what its own policy_main gives. Before, the headers shared an include guard and their names."""
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    run_eval("export", "--checkpoint", checkpoint, "--arch", "16,16", "--out-dir", str(tmp_path / "a"), "--int8")
+    run_eval("export", "--checkpoint", checkpoint, "--arch", "8", "--out-dir", str(tmp_path / "b"), "--c-prefix", "small")
+    program = tmp_path / "both.c"
+    program.write_text(
+        '#include <stdio.h>\n#include "a/policy.h"\n#include "a/policy_int8.h"\n#include "b/policy.h"\n'
+        "int main(void) {\n  float in[GHP_IN_DIM] = {0.5f, -0.25f, 1.0f}, act[3];\n"
+        "  ghp_policy(in, act); ghp_int8_policy(in, act + 1); small_policy(in, act + 2);\n"
+        '  printf("%.9g,%.9g,%.9g\\n", act[0], act[1], act[2]);\n  return 0;\n}\n'
+    )
+    binary = tmp_path / "both"
+    subprocess.run(
+        ["cc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(binary), "-lm"],
+        check=True,
+    )
+    together = [float(v) for v in subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.split(",")]
+    raw = np.array([[0.5, -0.25, 1.0]], np.float32)
+    alone = [compile_and_run(tmp_path / "a", raw)[0, 0], compile_and_run(tmp_path / "a", raw, True)[0, 0]]
+    alone.append(compile_and_run(tmp_path / "b", raw)[0, 0])
+    assert together == alone and len(set(alone)) == 3
+    unused = tmp_path / "unused.c"  # a header included and not called: no warning (static inline), before an error
+    unused.write_text('#include "a/policy_int8.h"\nint main(void) { return 0; }\n')
+    subprocess.run(
+        ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(unused), "-o", str(tmp_path / "unused.o")], check=True
+    )
+
+
+def test_export_over_an_earlier_export_leaves_nothing_stale(tmp_path):
+    """Exporting [8, 4, 4, 4] without --int8 into the folder of a [16, 16] --int8 export: before, [16, 16]'s
+    policy_int8.h stayed beside the new files; now every file of the folder is the new export's (or the user's own)."""
+    checkpoint, out = sac_checkpoint(tmp_path / "ckpt.pt"), tmp_path / "deploy"
+    run_eval("export", "--checkpoint", checkpoint, "--arch", "16,16", "--out-dir", str(out), "--int8")
+    (out / "notes.txt").write_text("mine")
+    run_eval("export", "--checkpoint", checkpoint, "--arch", "8,4,4,4", "--out-dir", str(out))
+    assert sorted(os.listdir(out)) == ["notes.txt", "policy.h", "policy.json", "policy.onnx", "policy.pt", "policy_main.c"]
+    assert json.loads((out / "policy.json").read_text())["arch"] == [8, 4, 4, 4]
+    assert "Architecture [8, 4, 4, 4]" in (out / "policy.h").read_text()
+
+
+@pytest.mark.parametrize("where", ["taken", "taken/below"])
+def test_export_into_a_file_is_a_one_line_error(tmp_path, where):
+    """--out-dir that is a file, or a path under a file: before, a traceback from os.makedirs."""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    (tmp_path / "taken").write_text("a file")
+    out = str(tmp_path / where)
+    result = run_eval("export", "--checkpoint", checkpoint, "--arch", "4", "--out-dir", out, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"cannot write the export to {out!r}" in result.stderr.strip().splitlines()[-1]
+    assert (tmp_path / "taken").read_text() == "a file"
+
+
 def test_budget_in_bytes_picks_under_the_flash_budget(tmp_path):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")  # Pendulum: 3 inputs, 1 action; constants 8 bytes
     for flags, int8 in (([], False), (["--int8"], True)):
@@ -328,6 +419,8 @@ def test_budget_in_bytes_picks_under_the_flash_budget(tmp_path):
         # (4,): 3*4 + 4 weights, 5 rows, 3 inputs: float32 4 * 21 + 8 constant bytes = 92, int8 16 + 8 * 5 + 4 * 3 + 8 = 76
         (["budget", "--bytes", "50", "--int8"], "50 bytes of flash (int8): the smallest has 76"),
         (["export", "--arch", "16,1024"], "outside the space"),
+        (["export", "--arch", "random:1"], "--arch: bad architecture 'random:1'"),  # before: a random arch, exported
+        (["export", "--arch", "4", "--c-prefix", "2fast"], "--c-prefix '2fast': allowed a C name"),
     ],
 )
 def test_bad_budget_and_export_input_is_a_one_line_error(tmp_path, flags, message):
@@ -375,3 +468,16 @@ def test_export_int8_of_a_checkpoint_without_policy_weights_is_a_one_line_error(
     result = run_eval("export", "--checkpoint", str(tmp_path / "empty.pt"), "--arch", "4,4", "--int8", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "holds neither a GHN nor a fixed MLP's weights" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["run", "export"])
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path, command):
+    """evaluate.py and export.py load checkpoints with weights_only=True: tensors and plain values only. Before, both
+    unpickled anything (a checkpoint could run code); GHP_UNSAFE_LOAD=1 is the way to load an older checkpoint of one's own."""
+    marker = tmp_path / "code-ran"
+    torch.save({"algo": "sac", "env_id": "Pendulum-v1", "payload": RunsCode(marker)}, tmp_path / "evil.pt")
+    flags = ["--checkpoint", str(tmp_path / "evil.pt"), "--arch" if command == "export" else "--archs", "4"]
+    result = run_eval(command, *flags, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and not marker.exists()
+    assert "holds more than weights" in result.stderr.strip().splitlines()[-1]
+    assert "GHP_UNSAFE_LOAD=1" in result.stderr.strip().splitlines()[-1]

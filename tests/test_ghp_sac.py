@@ -1,13 +1,14 @@
 import functools
 import glob
 import os
+import pickle
 
 import mujoco
 import numpy as np
 import pytest
 import torch
 from checkpoint_compare import assert_same, assert_same_first_gradients
-from conftest import osmesa_renders, run_script
+from conftest import RunsCode, osmesa_renders, run_script
 
 import archspace
 import ghp_sac
@@ -108,9 +109,8 @@ def comparable(state):
     scratch space and timers, which differ between processes without changing any step."""
     fields = ("qpos", "qvel", "act", "qacc_warmstart", "time")
     simulation = lambda value: [np.copy(getattr(value, f)) for f in fields] if isinstance(value, mujoco.MjData) else value  # noqa: E731
-    return dict(
-        state, env_states=[[{k: simulation(v) for k, v in layer.items()} for layer in env] for env in state["env_states"]]
-    )
+    envs = pickle.loads(state["env_states"])  # (the one pickled part of a checkpoint: only --resume unpickles it)
+    return dict(state, env_states=[[{k: simulation(v) for k, v in layer.items()} for layer in env] for env in envs])
 
 
 def test_capture_video_saves_each_probe_episode(tmp_path):
@@ -395,6 +395,10 @@ def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path)
     result = run_sac("--resume", str(tmp_path / "old.pt"), "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "not a checkpoint.pt of this ghp_sac.py (TypeError" in result.stderr.strip().splitlines()[-1]
+    marker = tmp_path / "code-ran"  # a checkpoint whose unpickling runs a command: refused unread (weights_only=True)
+    torch.save(dict(old, rng=RunsCode(marker)), str(tmp_path / "evil.pt"))
+    result = run_sac("--resume", str(tmp_path / "evil.pt"), "--total-timesteps", "40", check=False)
+    assert result.returncode != 0 and "(UnpicklingError" in result.stderr.strip().splitlines()[-1] and not marker.exists()
     events = glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
     for total in ("20", "12"):  # at or below the checkpoint's step: nothing to do is an error, and nothing is written
         result = run_sac("--resume", checkpoint, "--total-timesteps", total, check=False)
