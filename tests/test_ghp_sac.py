@@ -200,6 +200,35 @@ def short_pendulum_run(runs):
     return only_run_dir(runs)
 
 
+@pytest.mark.parametrize(
+    "script, flags, snapshots",
+    [
+        ("ghp_sac.py", "--env-id Pendulum-v1 --total-timesteps 40 --save-every 20 --eval-every 0", ["ghn_20.pt", "ghn_40.pt"]),
+        (
+            "ghp_ddpg_her.py",
+            "--epochs 2 --cycles-per-epoch 1 --updates-per-cycle 1 --eval-archs 1",
+            ["ghn_epoch1.pt", "ghn_epoch2.pt"],
+        ),
+    ],
+)
+def test_a_kill_between_snapshot_and_checkpoint_loses_no_snapshot(tmp_path, script, flags, snapshots):
+    """A kill -9 before the 4th rename, the second save's second write. Before (checkpoint.pt renamed first), the
+    checkpoint of the second save was in place, its snapshot never written, and --resume had nothing left to do; now
+    the snapshot comes first, --resume repeats the second save's stretch and writes it again, and no .tmp is left."""
+    runs = str(tmp_path / "runs")
+    common = "--meta-batch 2 --batch-size 32 --learning-starts 10 --buffer-size 200 --ghn-decoder lowrank --no-cuda"
+    if script == "ghp_ddpg_her.py":
+        common = common.replace("--learning-starts 10 --buffer-size 200", "--rollouts-per-cycle 1")
+    args = [*flags.split(), *common.split(), "--runs-dir", runs]
+    killed = run_script("tests/kill_at_rename.py", script, *args, check=False, env={"KILL_AT": "4"})
+    run_dir = only_run_dir(runs)
+    assert killed.returncode == 9 and "killed before renaming checkpoint.pt" in killed.stdout
+    assert os.path.exists(os.path.join(run_dir, "checkpoint.pt.tmp"))  # what the kill left
+    run_script(script, "--resume", os.path.join(run_dir, "checkpoint.pt"))
+    files = os.listdir(run_dir)
+    assert set(snapshots) <= set(files) and not [name for name in files if name.endswith(".tmp")]
+
+
 def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(tmp_path):
     checkpoint = os.path.join(short_pendulum_run(str(tmp_path / "runs")), "checkpoint.pt")
     result = run_sac("--resume", checkpoint, "--ghn-lr", "0.0005", "--total-timesteps", "40", check=False)
