@@ -245,10 +245,8 @@ def check_args(args):
         for name in [name for name in names.split() if getattr(args, name) < low]:
             raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed {low} or more")
     if args.batch_size % args.meta_batch or args.buffer_size <= args.learning_starts or (args.autotune and args.alpha == 0):
-        sizes = f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}, --buffer-size"
-        raise SystemExit(
-            f"{sizes} {args.buffer_size} above --learning-starts {args.learning_starts}, --autotune's --alpha > 0"
-        )
+        need = f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}, --buffer-size"
+        raise SystemExit(f"{need} {args.buffer_size} above --learning-starts {args.learning_starts}, --autotune's --alpha > 0")
     try:
         baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
         env = gym.make(args.env_id, render_mode="rgb_array" if args.capture_video else None)
@@ -575,14 +573,13 @@ if __name__ == "__main__":
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
             state = dict(algo="sac", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, act_dim=act_dim)
             state |= dict(
-                global_step=global_step, ghn=policy_net.to_checkpoint() if ghp else None, baseline_arch=baseline_arch
+                global_step=global_step, baseline_arch=baseline_arch, ghn=policy_net.to_checkpoint() if ghp else None
             )
             if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
                 save_atomically(state, os.path.join(run_dir, f"ghn_{global_step}.pt"))
-            state |= {name: module.state_dict() for name, module in networks.items()} | dict(
-                grad_steps=grad_steps, obs=torch.as_tensor(obs)
-            )
-            state |= dict(baseline_state=None if ghp else policy_net.state_dict(), archs=list(archs), alpha=alpha.item())
+            state |= {name: module.state_dict() for name, module in networks.items()}
+            state |= dict(grad_steps=grad_steps, obs=torch.as_tensor(obs), archs=list(archs), alpha=alpha.item())
+            state |= dict(baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
             rngs = [rng.bit_generator.state, envs.action_space.np_random.bit_generator.state, torch.get_rng_state(), cuda_rng]
             state |= dict(env_states=pickle.dumps(envs.get_attr("resume_state")), rng=rngs, log_alpha=log_alpha.detach().cpu())
