@@ -680,6 +680,7 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
             "no architecture fits a budget of 10 parameters: the smallest has 21",
         ),
         (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
+        (["run", "--checkpoint", "CKPT", "--seed", "-1"], "--seed at least 0"),  # before: a traceback from numpy
         (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
         (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
         (["export", "--checkpoint", "CKPT"], "--arch takes one architecture, e.g. --arch 16,16 (got '')"),

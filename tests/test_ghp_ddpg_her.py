@@ -223,6 +223,7 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
         (["--seed", "-1"], "bad --seed -1: allowed 0 or more"),
         (["--future-p", "1.5"], "bad --future-p 1.5"),
         (["--epochs", "0"], "bad --epochs 0"),
+        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed 1 or more"),
         (
             ["--buffer-size", "3000"],
             "--buffer-size 3000 must hold a cycle's episodes: --rollouts-per-cycle 8 x --meta-batch 8",

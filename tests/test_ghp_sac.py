@@ -314,6 +314,10 @@ def test_autotune_learns_alpha(tmp_path):
         (["--batch-size", "250"], "--batch-size 250 must be a multiple of --meta-batch 8"),
         (["--batch-size", "0"], "bad --batch-size 0: allowed 1 or more"),
         (["--total-timesteps", "-1"], "bad --total-timesteps -1: allowed 1 or more"),
+        (["--total-timesteps", "0"], "bad --total-timesteps 0: allowed 1 or more"),  # before: exit 0, nothing written
+        (["--eval-episodes", "0"], "bad --eval-episodes 0: allowed 1 or more"),  # before: every evaluation NaN
+        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed 1 or more"),
+        (["--autotune", "--alpha", "-1"], "bad --alpha -1.0: allowed 0 or more"),
         (["--seed", "-1"], "bad --seed -1: allowed 0 or more"),
         (["--alpha", "-1"], "bad --alpha -1.0: allowed 0 or more"),
         (["--steps-per-arch", "0"], "bad --steps-per-arch 0: allowed 1 or more"),
