@@ -78,6 +78,8 @@ def load_teacher(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "ddpg_her" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_ddpg_her.py --baseline-arch run")
+    if checkpoint["args"].get("raw_actor"):
+        raise SystemExit(f"--teacher {path!r}: a --raw-actor run; students here learn tanh actions from a tanh teacher")
     teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])
     saved = checkpoint["args"]
@@ -119,6 +121,7 @@ if __name__ == "__main__":
         exploration_noise=checkpoint["args"]["exploration_noise"],
         random_eps=checkpoint["args"]["random_eps"],
         meta_batch=NUM_ENVS,
+        raw_actor=False,  # (load_teacher refuses --raw-actor teachers)
     )
     print(
         f"{env_id}: teacher {list(teacher.arch)} (epoch {checkpoint['epoch']}) -> student {list(student_arch)}, "
@@ -130,7 +133,7 @@ if __name__ == "__main__":
     rollouts = -(-args.data_steps // (NUM_ENVS * horizon))
     with torch.no_grad():
         for _ in range(rollouts):
-            obs, _, goals, _, _ = rollout(
+            obs, _, goals, *_ = rollout(
                 envs, teacher, [teacher.arch] * NUM_ENVS, policy_inputs, horizon, rng, rollout_args, explore=args.explore_data
             )  # episode starts drawn from rng (--seed)
             episode_inputs = policy_inputs(obs[:, :horizon].reshape(-1, obs.shape[-1]), goals.reshape(-1, goals.shape[-1]))
@@ -161,7 +164,7 @@ if __name__ == "__main__":
             success[name] = float(
                 deterministic_success(
                     envs, policy, [policy.arch] * args.eval_episodes, policy_inputs, horizon, rng, rollout_args, seed=10_000
-                ).mean()
+                )[0].mean()  # at the final step
             )
         writer.add_scalar(f"eval/success_{name}", success[name], args.epochs)
     print(

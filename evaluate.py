@@ -44,7 +44,9 @@ from export import (
 )
 from ghn import GHN, mlp_forward
 
-CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode"]
+# score: a SAC policy's return, or a Fetch policy's success at the final step; any_step_score: a Fetch policy's
+# success at any step (the authors' measure, docs/method.md D2; empty for SAC and in CSVs older than it)
+CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode", "any_step_score"]
 
 
 @dataclass
@@ -227,7 +229,8 @@ def parse_row(row):
         per_episode = [float(value) for value in row["per_episode"].split(";")]
         parsed = dict(arch=archspace.parse_arch(row["arch"]), params=int(row["params"]), d_lm=int(row["d_lm"]))
         parsed |= dict(episodes=int(row["episodes"]), score=float(row["score"]), std=float(row["std"]))
-        parsed |= dict(per_episode=row["per_episode"])
+        any_step = float(row["any_step_score"]) if row.get("any_step_score") else None
+        parsed |= dict(per_episode=row["per_episode"], any_step_score=any_step)
     except (KeyError, ValueError):
         return None
     rounding = 5e-5 + 1e-12 * (1.0 + max(abs(value) for value in per_episode))
@@ -244,9 +247,11 @@ def read_results(path):
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.reader(f))
     results, damaged, differing = {}, [], set()
+    width = len(CSV_FIELDS) - (rows[:1] == [CSV_FIELDS[:-1]])  # a CSV from before any_step_score: one field fewer
     for number, row in enumerate(rows, start=1):
-        parsed = parse_row(dict(zip(CSV_FIELDS, row))) if len(row) == len(CSV_FIELDS) and row != CSV_FIELDS else None
-        if parsed is None and row != CSV_FIELDS:
+        header = row in (CSV_FIELDS, CSV_FIELDS[:-1])
+        parsed = parse_row(dict(zip(CSV_FIELDS, row))) if len(row) == width and not header else None
+        if parsed is None and not header:
             damaged.append(number)
         elif parsed is not None and results.setdefault(parsed["arch"], parsed) != parsed:
             differing.add(parsed["arch"])
@@ -274,14 +279,16 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
     whatever num_envs, shard or other archs.
 
     Jobs are (arch, episode) in arch-major order, so the envs mostly run a few archs at once and one
-    policy forward serves all envs of an arch. on_result(arch, scores) is called when an arch is done.
+    policy forward serves all envs of an arch. on_result(arch, scores, reached) is called when an arch is done
+    (reached: per episode whether a Fetch goal was reached at any step).
     Returns (env steps, seconds)."""
     envs = [make_env(env_id) for _ in range(num_envs)]
     jobs = [(a, e) for a in range(len(archs)) for e in range(episodes)]
     next_job, slot_job = 0, [None] * num_envs
-    slot_obs, slot_return, slot_noise = [None] * num_envs, np.zeros(num_envs), [None] * num_envs
+    slot_obs, slot_noise = [None] * num_envs, [None] * num_envs
+    slot_return, slot_reached = np.zeros(num_envs), np.zeros(num_envs)
     params, scores = {}, {}
-    steps, start, last_print = 0, time.time(), 0.0
+    steps, start, last_print, tty = 0, time.time(), 0.0, sys.stderr.isatty()
 
     def start_job(slot):
         nonlocal next_job
@@ -296,7 +303,7 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
                 params[i] = quantise_policy(p) if int8 else p
         slot_job[slot] = (arch_index, episode)
         slot_obs[slot], _ = envs[slot].reset(seed=seed + episode)
-        slot_return[slot] = 0.0
+        slot_return[slot] = slot_reached[slot] = 0.0
         if io.stochastic:
             slot_noise[slot] = torch.Generator().manual_seed(seed + episode)
 
@@ -317,30 +324,26 @@ def evaluate_archs(ghn, io, env_id, archs, episodes, num_envs, seed, gen_batch, 
         for s in active:
             slot_obs[s], reward, terminated, truncated, info = envs[s].step(actions[s])
             slot_return[s] += reward
+            slot_reached[s] = max(slot_reached[s], float(info.get("is_success", 0.0)))
             steps += 1
             if terminated or truncated:
                 arch_index, episode = slot_job[s]
                 score = float(info["is_success"]) if io.goal_env else slot_return[s]
-                scores.setdefault(arch_index, {})[episode] = score
+                scores.setdefault(arch_index, {})[episode] = (score, slot_reached[s])
                 if len(scores[arch_index]) == episodes:
-                    on_result(archs[arch_index], [scores[arch_index][e] for e in range(episodes)])
+                    on_result(archs[arch_index], *zip(*[scores[arch_index][e] for e in range(episodes)]))
                     del scores[arch_index], params[arch_index]
                 start_job(s)
         now = time.time()
         finished = all(job is None for job in slot_job)
-        if now - last_print > (2 if sys.stderr.isatty() else 30) or finished:  # progress bar, or a line per 30 s in a log
+        if now - last_print > (2 if tty else 30) or finished:  # progress bar, or a line per 30 s in a log
             last_print = now
             done = next_job - sum(job is not None for job in slot_job)
             rate = steps / max(now - start, 1e-9)
             eta = (now - start) / max(done, 1) * (len(jobs) - done)
             line = f"{done}/{len(jobs)} episodes, {rate:.0f} env steps/s, ETA {eta / 60:.1f} min"
-            print(
-                f"\r{line}   " if sys.stderr.isatty() else line,
-                end="" if sys.stderr.isatty() and not finished else "\n",
-                file=sys.stderr,
-                flush=True,
-            )
-    if sys.stderr.isatty():
+            print(f"\r{line}   " if tty else line, end="" if tty and not finished else "\n", file=sys.stderr, flush=True)
+    if tty:
         print(file=sys.stderr)
     for env in envs:
         env.close()
@@ -374,9 +377,8 @@ def table2(results, num_cutoffs, seed):
         ratios["d_lm"].append(by_dlm["score"] / best["score"])
         ratios["size"].append(by_size["score"] / best["score"])
     used = len(ratios["d_lm"])
-    means = {
-        f"max_{key}_ratio": float(np.mean(ratios[rule])) if used else None for key, rule in (("dlm", "d_lm"), ("size", "size"))
-    }
+    rules = (("dlm", "d_lm"), ("size", "size"))
+    means = {f"max_{key}_ratio": float(np.mean(ratios[rule])) if used else None for key, rule in rules}
     return {"cutoffs": num_cutoffs, "cutoffs_used": used, **means}
 
 
@@ -392,9 +394,9 @@ def landscape(results):
     for name, scores in groups.items():
         scores = np.array(scores)
         reaching = {f"reach_{int(f * 100)}": int(np.sum(scores >= f * best)) if best > 0 else None for f in (0.9, 0.8)}
-        stats = dict(
-            mean=float(scores.mean()), median=float(np.median(scores)), min=float(scores.min()), max=float(scores.max())
-        )
+        stats = {
+            name: float(f(scores)) for name, f in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max))
+        }
         summary[name] = {"archs": len(scores), **stats, **reaching}
     return summary
 
@@ -411,11 +413,8 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     levels = {}
     for name, fraction in (("max", 1.0), ("90%", 0.9), ("80%", 0.8)):
         row = smallest_reaching(results, fraction)
-        levels[name] = (
-            None
-            if row is None
-            else {key: row[key] for key in ("params", "d_lm", "score", "std")} | {"arch": list(row["arch"])}
-        )
+        keys = ("params", "d_lm", "score", "std", "any_step_score")
+        levels[name] = None if row is None else {key: row.get(key) for key in keys} | {"arch": list(row["arch"])}
     analysis, spread, best = table2(results, num_cutoffs, seed), landscape(results), max(r["score"] for r in results.values())
     report = dict(env_id=env_id, source=source, score=score_name, archs_evaluated=len(results), best_score=best, levels=levels)
     report |= dict(table2=analysis, landscape=spread, memory=None if dims is None else memory_table(results, dims))
@@ -431,6 +430,10 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     for name, row in levels.items():
         cells = "(undefined: best score <= 0) | | |" if row is None else f"{row['arch']} | {row['params']} | {row['d_lm']} |"
         lines.append(f"| {name} | {cells} " + ("|" if row is None else f"{row['score']:.2f} ± {row['std']:.2f} |"))
+    any_step = {name: row["any_step_score"] for name, row in levels.items() if row and row["any_step_score"] is not None}
+    if any_step:  # Fetch: the picks by final-step success, and their success at any step
+        scores = ", ".join(f"{name} {value:.2f}" for name, value in any_step.items())
+        lines += ["", f"The picks use the success at the final step; at any step (the authors' measure): {scores}."]
     lines += [
         "",
         f"Table II ({analysis['cutoffs_used']} of {analysis['cutoffs']} random cutoffs in [1000, 1e6] usable):",
@@ -616,14 +619,13 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         if new_file:
             writer.writeheader()
 
-        def on_result(arch, scores):
-            sizes = dict(
-                params=archspace.num_params(arch, io.in_dim, io.act_dim), d_lm=archspace.d_lm(arch, io.in_dim, io.act_dim)
-            )
+        def on_result(arch, scores, reached):
             row = dict(
-                arch=",".join(map(str, arch)), depth=len(arch), **sizes, episodes=len(scores), score=float(np.mean(scores))
+                arch=",".join(map(str, arch)), depth=len(arch), params=archspace.num_params(arch, io.in_dim, io.act_dim)
             )
-            writer.writerow(row | dict(std=float(np.std(scores)), per_episode=";".join(f"{s:.4f}" for s in scores)))
+            row |= dict(d_lm=archspace.d_lm(arch, io.in_dim, io.act_dim), episodes=len(scores), score=float(np.mean(scores)))
+            row |= dict(std=float(np.std(scores)), per_episode=";".join(f"{s:.4f}" for s in scores))
+            writer.writerow(row | dict(any_step_score=float(np.mean(reached)) if io.goal_env else ""))
             f.flush()
 
         if todo:
@@ -698,11 +700,8 @@ def command_curves(args):
     archs = select_archs(args.archs, args.seed, archspace.all_archs())
     per_checkpoint = []
     for path in args.checkpoints:
-        out_dir = (
-            os.path.join(args.out_dir, os.path.splitext(os.path.basename(path))[0])
-            if args.out_dir
-            else default_out_dir(path, args.int8, args.stochastic)
-        )
+        name = os.path.splitext(os.path.basename(path))[0]
+        out_dir = os.path.join(args.out_dir, name) if args.out_dir else default_out_dir(path, args.int8, args.stochastic)
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
         report = make_report(
             results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path, policy_dims(io)

@@ -148,7 +148,9 @@ class PolicyIO:
     def __init__(self, checkpoint, action_space, stochastic=False):
         self.goal_env, self.stochastic = checkpoint["algo"] == "ddpg_her", stochastic
         # what an episode's score is
-        self.score_name = "success rate" if self.goal_env else "return of sampled actions" if stochastic else "return"
+        self.score_name = (
+            "success rate at the final step" if self.goal_env else "return of sampled actions" if stochastic else "return"
+        )
         self.obs_dim, self.goal_dim, self.act_dim = checkpoint["obs_dim"], checkpoint.get("goal_dim", 0), checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
         self.action_low, self.action_high = low, high
@@ -157,7 +159,11 @@ class PolicyIO:
             self.max_action = float(action_space.high[0])
             self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
             saved = checkpoint["args"]
-            self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
+            self.clip_obs, self.clip_norm, self.raw_actor = (
+                saved["clip_obs"],
+                saved["clip_norm"],
+                saved.get("raw_actor", False),
+            )
             self.policy_inputs = ghp_ddpg_her.PolicyInputs(
                 checkpoint["obs_dim"], checkpoint["goal_dim"], self.clip_obs, self.clip_norm, torch.device("cpu")
             )
@@ -166,9 +172,12 @@ class PolicyIO:
             norms = (self.policy_inputs.obs_norm, self.policy_inputs.goal_norm)
             self.input_mean = np.concatenate([n.mean for n in norms]).astype(np.float32)  # for the C export
             self.input_std = np.concatenate([n.std for n in norms]).astype(np.float32)
-        else:  # ghp_sac.py: raw observations in, tanh(mean) scaled to the action bounds out
-            self.in_dim = checkpoint["obs_dim"]
+        else:  # ghp_sac.py: raw observations in, tanh(mean) scaled to the action bounds (--unscaled-actions: not) out
+            self.in_dim, saved = checkpoint["obs_dim"], checkpoint["args"]
             self.action_scale, self.action_bias = (high - low) / 2.0, (high + low) / 2.0
+            if saved.get("unscaled_actions"):
+                self.action_scale, self.action_bias = np.ones(self.act_dim), np.zeros(self.act_dim)
+            self.log_std_clamp = saved.get("log_std_clamp", False)
             self.input_mean = self.input_std = None
 
     def inputs(self, observations):
@@ -183,13 +192,14 @@ class PolicyIO:
         """Generated network outputs (a tensor) -> env actions (float32 numpy), as in training; with
         standard normal `noise` (rows x act_dim) the SAC policy's sample tanh(mean + std * noise), scaled."""
         outputs = outputs.cpu()
-        if self.goal_env:
-            return ghp_ddpg_her.deterministic_action(outputs, self.max_action).numpy()
+        if self.goal_env:  # (a --raw-actor's action clipped to the bounds here, as the env clips it)
+            action = ghp_ddpg_her.deterministic_action(outputs, self.max_action, self.raw_actor)
+            return (action.clamp(-self.max_action, self.max_action) if self.raw_actor else action).numpy()
         outputs = outputs[:, : 2 * self.act_dim]  # (mean, log_std)
         scale, bias = torch.tensor(self.action_scale, dtype=torch.float32), torch.tensor(self.action_bias, dtype=torch.float32)
         if noise is None:
             return ghp_sac.deterministic_action(outputs, scale, bias).numpy()
-        mean, std = ghp_sac.mean_and_std(outputs)
+        mean, std = ghp_sac.mean_and_std(outputs, self.log_std_clamp)
         return (torch.tanh(mean + std * noise) * scale + bias).numpy()
 
 
@@ -609,6 +619,8 @@ if __name__ == "__main__":
     if args.video < 0 or args.video_size < 16:
         fail(f"bad --video {args.video} or --video-size {args.video_size}: allowed 0 or more episodes, 16 or more pixels")
     checkpoint, ghn, io = load_policy(args.checkpoint)
+    if getattr(io, "raw_actor", False):
+        fail(f"{args.checkpoint}: a ghp_ddpg_her.py --raw-actor run (the authors' actor, an ablation): no export of it")
     fixed = not isinstance(ghn, GHN)
     if fixed and args.arch and one_arch(args.arch) != ghn.arch:
         fail(f"{args.checkpoint} holds one fixed MLP, {list(ghn.arch)}: --arch can only be that one")

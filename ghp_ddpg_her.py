@@ -9,14 +9,13 @@ of every env each, env i driven by arch i of a meta-batch drawn for that rollout
 meta-batch every --steps-per-arch) and a soft target update. The policy and the critic see the desired goal too.
 """
 
-import dataclasses
 import functools
 import logging
 import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import gymnasium as gym
@@ -71,6 +70,8 @@ class Args:
     """probability of a uniformly random action during rollouts"""
     action_l2: float = 1.0
     """weight of the L2 penalty on the policy's actions in the actor loss"""
+    raw_actor: bool = False
+    """the authors' actor: the raw output, not tanh, as action (clipped only after the noise) and in the L2 penalty (D1)"""
     clip_obs: float = 200.0
     """observations and goals are clipped to +-clip_obs before normalisation"""
     clip_norm: float = 5.0
@@ -143,14 +144,11 @@ class Normalizer:
 
     def update(self, values):
         values = values.reshape(-1, self.sum.shape[0])
-        self.sum += values.sum(0)
-        self.sumsq += np.square(values).sum(0)
-        self.count += values.shape[0]
+        self.sum, self.sumsq = self.sum + values.sum(0), self.sumsq + np.square(values).sum(0)
+        self.count += len(values)
 
     mean = property(lambda self: self.sum / max(self.count, 1))
-    std = property(
-        lambda self: np.sqrt(np.maximum(np.square(self.eps), self.sumsq / max(self.count, 1) - np.square(self.mean)))
-    )
+    std = property(lambda self: np.sqrt(np.maximum(self.eps**2, self.sumsq / max(self.count, 1) - self.mean**2)))
 
     def normalize(self, values):
         return np.clip((values - self.mean) / self.std, -self.clip, self.clip)
@@ -246,21 +244,21 @@ def run_split_by_arch(policies, inputs, meta_batch):
     return policies(inputs.view(meta_batch, -1, inputs.shape[1])).flatten(0, 1)
 
 
-def deterministic_action(outputs, max_action=1.0):
-    """The policy's action: tanh of the generated network's outputs, times the action bound (1 for the
-    critic's units in [-1, 1]; the env's bound in rollouts, evaluate.py and the exported C code)."""
-    return torch.tanh(outputs) * max_action
+def deterministic_action(outputs, max_action=1.0, raw=False):
+    """The action: tanh of the generated outputs (raw: the outputs) x max_action (1: the critic's units; else the env's)."""
+    return (outputs if raw else torch.tanh(outputs)) * max_action
 
 
 def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
     """One episode in every env, env i acting with the policy generated for archs[i] for the whole episode
-    (Sec. III-C). With explore: Gaussian action noise, and a uniformly random action with probability
-    random_eps. Returns the episode arrays (obs, achieved goals, desired goals, actions) and the final success."""
+    (Sec. III-C). With explore: Gaussian action noise, and a uniformly random action with probability random_eps.
+    Returns the episode arrays (obs, achieved goals, desired goals, actions), the success at the final and at any step."""
     n, max_action, spaces = len(archs), float(envs.single_action_space.high[0]), envs.single_observation_space
     episode = {key: np.zeros((n, horizon + 1, spaces[key].shape[0]), np.float32) for key in ("observation", "achieved_goal")}
     goals = np.zeros((n, horizon, spaces["desired_goal"].shape[0]), np.float32)
     actions_ep = np.zeros((n, horizon, envs.single_action_space.shape[0]), np.float32)
     observation, _ = envs.reset(seed=seed if seed is not None else int(rng.integers(2**31)))
+    reached = np.zeros(n)  # the goal reached at some step
     with torch.no_grad():
         acting_policies = policy_net.policies(policy_net.arch_ids(archs))
     for t in range(horizon + 1):
@@ -271,7 +269,8 @@ def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore,
         goals[:, t] = observation["desired_goal"]
         with torch.no_grad():
             inputs = policy_inputs(observation["observation"], observation["desired_goal"])
-            actions = deterministic_action(run_split_by_arch(acting_policies, inputs, n), max_action).cpu().numpy()
+            outputs = run_split_by_arch(acting_policies, inputs, n)
+            actions = deterministic_action(outputs, max_action, args.raw_actor).cpu().numpy()
         if explore:
             noise = args.exploration_noise * max_action * rng.standard_normal(actions.shape)
             actions = np.clip(actions + noise, -max_action, max_action)
@@ -279,25 +278,26 @@ def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore,
             actions = np.where(rng.random((n, 1)) < args.random_eps, random_actions, actions)
         actions_ep[:, t] = actions
         observation, _, _, _, infos = envs.step(actions)
-    return episode["observation"], episode["achieved_goal"], goals, actions_ep, infos["is_success"].astype(np.float64)
+        reached = np.maximum(reached, infos["is_success"])
+    return episode["observation"], episode["achieved_goal"], goals, actions_ep, infos["is_success"].astype(np.float64), reached
 
 
 def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, args, seed):
-    """Success of one deterministic episode per arch, the archs run meta_batch at a time (the last
-    batch padded, so that every env runs an episode)."""
+    """Success (at the final step, at any step) of one deterministic episode per arch, the archs run meta_batch at a
+    time (the last batch padded, so that every env runs an episode)."""
     success = []
     for start in range(0, len(archs), args.meta_batch):
         batch = archs[start : start + args.meta_batch]
         padded = batch + batch[-1:] * (args.meta_batch - len(batch))
         episode = rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)
-        success.extend(episode[4][: len(batch)])
-    return np.array(success)
+        success.append(np.stack(episode[4:])[:, : len(batch)])
+    return np.concatenate(success, 1)  # (final step, any step) x archs
 
 
 @torch.no_grad()
-def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
+def record_videos(policy_net, archs, args, policy_inputs, seed, prefix):
     """One deterministic episode (reset with `seed`) of each arch's policy as <prefix>_<arch>.mp4 (no random numbers drawn)."""
-    env = gym.make(env_id, render_mode="rgb_array")
+    env = gym.make(args.env_id, render_mode="rgb_array")
     max_action = float(env.action_space.high[0])
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
     for arch, params in zip(archs, policy_net(archs)):
@@ -305,7 +305,8 @@ def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
         frames, done = [env.render()], False
         while not done:
             outputs = mlp_forward(params, policy_inputs(observation["observation"][None], observation["desired_goal"][None]))
-            observation, _, terminated, truncated, _ = env.step(deterministic_action(outputs, max_action)[0].cpu().numpy())
+            action = deterministic_action(outputs, max_action, args.raw_actor)[0].cpu().numpy()
+            observation, _, terminated, truncated, _ = env.step(action)
             frames.append(env.render())
             done = terminated or truncated
         fps = env.metadata.get("render_fps", 25)
@@ -315,8 +316,7 @@ def record_videos(policy_net, archs, env_id, policy_inputs, seed, prefix):
 
 # ---- run plumbing: flag checks, exact resume, checkpoints (not needed to follow the algorithm) ----
 
-MAY_CHANGE = {"resume", "epochs", "eval_archs", "capture_video", "save_every", "save_buffer", "cuda", "threads", "async_envs"}
-MAY_CHANGE.add("compile")  # what --resume may change; the other flags define the run
+MAY_CHANGE = set("resume epochs eval_archs capture_video save_every save_buffer cuda threads async_envs compile".split())
 
 
 def check_args(args):
@@ -352,22 +352,19 @@ def check_args(args):
     except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
         gl = f"--capture-video: cannot render with MUJOCO_GL={os.environ.get('MUJOCO_GL', 'glfw (needs a display)')}"
         raise SystemExit(f"{gl} ({type(error).__name__}): headless, install OSMesa and set MUJOCO_GL=osmesa, or use egl")
-    dims = (spaces[key].shape[0] for key in ("observation", "desired_goal"))
-    return baseline_arch, *dims, env.action_space.shape[0], horizon
+    return baseline_arch, spaces["observation"].shape[0], spaces["desired_goal"].shape[0], env.action_space.shape[0], horizon
 
 
 def resume(path):
-    """--resume: the checkpoint, and the flags parsed again with its flags as defaults; one-line errors for anything but
-    a checkpoint.pt of this script (a ghn_*.pt snapshot is for evaluate.py) and for other values of flags not in MAY_CHANGE."""
+    """The checkpoint and its flags, given flags parsed over them; one-line errors for other files and changed flags."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
     except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
         reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
-        raise SystemExit(
-            f"--resume {path!r}: not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {reason[:200]})"
-        )
-    args = tyro.cli(Args, default=dataclasses.replace(saved, resume=path))
+        what = f"not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {reason[:200]})"
+        raise SystemExit(f"--resume {path!r}: {what}")
+    args = tyro.cli(Args, default=replace(saved, resume=path))
     for name in [name for name, value in asdict(saved).items() if name not in MAY_CHANGE and getattr(args, name) != value]:
         given = f"--{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {getattr(saved, name)!r}"
         raise SystemExit(f"--resume: {given} (only run length, logging and device flags may change)")
@@ -500,10 +497,11 @@ if __name__ == "__main__":
         """One gradient step (critic, then actor of Eq. 4): a function of tensors, one graph with --compile."""
         policies = policy_net.policies(arch_ids)  # one batched GHN call per gradient step
         with torch.no_grad():
-            # Target policy = the current GHN's policies for the same archs, as the authors do
-            # (a target copy of the 34M-parameter GHN is the other choice). The baseline uses
-            # its current actor the same way, so that only the policy network differs.
-            next_actions = deterministic_action(run_split_by_arch(policies, b_next_inputs, args.meta_batch))
+            # Target policy = the current GHN's policies for the same archs, as the authors do (a target copy of the
+            # 34M-parameter GHN is the other choice); the baseline uses its current actor, so only the policy differs
+            next_actions = deterministic_action(
+                run_split_by_arch(policies, b_next_inputs, args.meta_batch), raw=args.raw_actor
+            )
             target_q = b_rewards + args.gamma * qf_target(b_next_inputs, next_actions).view(-1)
             target_q = target_q.clamp(-1.0 / (1.0 - args.gamma), 0.0)  # returns of -1/0 rewards
         q_values = qf(b_inputs, b_actions).view(-1)
@@ -512,7 +510,7 @@ if __name__ == "__main__":
         qf_loss.backward()
         q_optimizer.step()
         # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-        pi = deterministic_action(run_split_by_arch(policies, b_inputs, args.meta_batch))
+        pi = deterministic_action(run_split_by_arch(policies, b_inputs, args.meta_batch), raw=args.raw_actor)
         actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
         policy_optimizer.zero_grad()
         actor_loss.backward()
@@ -530,15 +528,15 @@ if __name__ == "__main__":
         print("--compile: the first gradient step compiles (about a minute)", flush=True)
     start_time, start_env_steps = time.time(), env_steps
     for epoch in range(start_epoch + 1, args.epochs + 1):
-        train_success = []
+        train_success = []  # (final step, any step) per rollout
         for cycle in range(args.cycles_per_epoch):
             for _ in range(args.rollouts_per_cycle):
                 # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
                 archs = archspace.sample_archs(rng, args.meta_batch, space, args.arch_sampling)
-                *episodes, success = rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore=True)
+                *episodes, success, success_any = rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, True)
                 slots = buffer.add(*episodes)
                 env_steps += args.meta_batch * horizon
-                train_success.append(success.mean())
+                train_success.append((success.mean(), success_any.mean()))
                 # normalisers: updated with HER-relabelled transitions of the new episodes
                 new = buffer.sample(rng, args.meta_batch * horizon, args.future_p, compute_reward, np.repeat(slots, horizon))
                 policy_inputs.update(new["obs"], new["goals"])
@@ -559,25 +557,29 @@ if __name__ == "__main__":
                 for param, target_param in zip(qf.parameters(), qf_target.parameters()):
                     target_param.lerp_(param, args.tau)
         # test: deterministic episodes of the probe archs and of random archs (their own generator: training is unchanged)
-        test_seed = args.seed + 100_000 * epoch
+        test_seed, n = args.seed + 100_000 * epoch, len(probe_archs)
         test_archs = probe_archs + archspace.sample_archs(np.random.default_rng([args.seed, epoch]), test_count, space)
-        success = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, test_seed)
-        probe_success = dict(zip(map(archspace.arch_name, probe_archs), success[: len(probe_archs)]))
-        test_success, sps = success[len(probe_archs) :].mean(), int((env_steps - start_env_steps) / (time.time() - start_time))
-        scalars = {"charts/train_success_rate": np.mean(train_success), "charts/test_success_rate": test_success}
+        final, any_step = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, test_seed)
+        probe_success = dict(zip(map(archspace.arch_name, probe_archs), final[:n]))
+        # success rates at the final step, and at any step (the authors' measure, docs/method.md D2)
+        (train, train_any), test, test_any = np.mean(train_success, 0), final[n:].mean(), any_step[n:].mean()
+        scalars = {"charts/train_success_rate": train, "charts/test_success_rate": test}
+        scalars |= {"charts/train_success_any_step": train_any, "charts/test_success_any_step": test_any}
         scalars |= {f"eval/success_{name}": value for name, value in probe_success.items()}
+        sps = int((env_steps - start_env_steps) / (time.time() - start_time))
         scalars |= {"losses/qf_loss": qf_loss.item(), "losses/actor_loss": actor_loss.item(), "charts/SPS": sps}
         for name, value in scalars.items():
             writer.add_scalar(name, value, env_steps)
         eta = (time.time() - start_time) / (epoch - start_epoch) * (args.epochs - epoch)
-        line = f"epoch={epoch}/{args.epochs} env_steps={env_steps} SPS={sps} train_success={np.mean(train_success):.2f}"
-        line += f" test_success({'random archs' if probe_archs else 'baseline'})={test_success:.2f} "
+        line = f"epoch={epoch}/{args.epochs} env_steps={env_steps} SPS={sps}"
+        line += f" train_success={train:.2f} (any step {train_any:.2f})"
+        line += f" test_success({'random archs' if probe_archs else 'baseline'})={test:.2f} (any step {test_any:.2f}) "
         line += " ".join(f"[{name}]={value:.2f}" for name, value in probe_success.items())
         line += f" qf_loss={qf_loss.item():.4f} actor_loss={actor_loss.item():.3f}"
         print(f"{line} ETA {eta // 3600:.0f}h{eta % 3600 // 60:02.0f}m", flush=True)
         if args.capture_video:
             prefix = os.path.join(run_dir, "videos", f"epoch{epoch}")
-            record_videos(policy_net, probe_archs or [baseline_arch], args.env_id, policy_inputs, test_seed, prefix)
+            record_videos(policy_net, probe_archs or [baseline_arch], args, policy_inputs, test_seed, prefix)
         if epoch % args.save_every == 0 or epoch == args.epochs:
             # what evaluate.py and export.py read (the GHN or the fixed MLP, the normalisers), then the run's state
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
@@ -590,8 +592,7 @@ if __name__ == "__main__":
             state |= dict(baseline_arch=baseline_arch, baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
             state |= dict(rng=[rng.bit_generator.state, torch.get_rng_state(), cuda_rng])
-            state |= dict(buffer=buffer.state_dict() if args.save_buffer else None)
-            save_atomically(state, path)
+            save_atomically(state | dict(buffer=buffer.state_dict() if args.save_buffer else None), path)
             saved = f"replay buffer of {buffer.num_episodes} episodes" if args.save_buffer else "no replay buffer"
             print(f"saved {path} ({os.path.getsize(path) / 2**20:.0f} MB, {saved})", flush=True)
 

@@ -61,6 +61,12 @@ class Args:
     """entropy regularization coefficient (the initial value with --autotune)"""
     autotune: bool = False
     """automatic tuning of the entropy coefficient"""
+    log_std_clamp: bool = False
+    """the authors' log-std: clamped to [-6, 0] (std <= 1), not CleanRL's soft range [-5, 2] (docs/method.md S3)"""
+    reset_all_envs: bool = False
+    """the authors' episodes: when one env's episode ends, all envs restart with a new meta-batch (docs/method.md S1)"""
+    unscaled_actions: bool = False
+    """the authors' actions: tanh in [-1, 1], not scaled to the action bounds; MuJoCo clips them (docs/method.md S4)"""
     # Graph hyper policy arguments
     steps_per_arch: int = 50
     """gradient steps between two meta-batches of architectures (also resampled per env at episode end)"""
@@ -181,16 +187,18 @@ def run_split_by_arch(policies, obs, meta_batch):
     return policies(obs.view(meta_batch, -1, obs.shape[1])).flatten(0, 1)
 
 
-def mean_and_std(outputs):
+def mean_and_std(outputs, log_std_clamp=False):
     """Generated outputs -> the Gaussian's mean and standard deviation (before the tanh)."""
     mean, log_std = outputs.chunk(2, dim=1)  # Eq. 3: the output node has 2a units
+    if log_std_clamp:  # the authors' hard clamp
+        return mean, log_std.clamp(-6.0, 0.0).exp()
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)  # soft clamp
     return mean, log_std.exp()
 
 
-def squashed_gaussian(outputs, action_scale, action_bias):
+def squashed_gaussian(outputs, action_scale, action_bias, log_std_clamp=False):
     """Generated outputs (mean, log_std) -> tanh-squashed action sample and its log-prob."""
-    normal = torch.distributions.Normal(*mean_and_std(outputs))
+    normal = torch.distributions.Normal(*mean_and_std(outputs, log_std_clamp))
     x_t = normal.rsample()
     y_t = torch.tanh(x_t)
     action = y_t * action_scale + action_bias
@@ -384,8 +392,8 @@ if __name__ == "__main__":
     envs = vector_env(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     envs.action_space.seed(args.seed)
     low, high = envs.single_action_space.low, envs.single_action_space.high
-    action_scale = torch.tensor((high - low) / 2.0, dtype=torch.float32, device=device)
-    action_bias = torch.tensor((high + low) / 2.0, dtype=torch.float32, device=device)
+    scale, bias = (np.ones_like(low), np.zeros_like(low)) if args.unscaled_actions else ((high - low) / 2, (high + low) / 2)
+    action_scale, action_bias = (torch.tensor(x, dtype=torch.float32, device=device) for x in (scale, bias))
     # the policy network: one GHN for all 4680 architectures of Eq. 2 (Fig. 2), or the baseline's one MLP
     # with the same interface; the GHN and the baseline each get their authors' optimizer settings
     if baseline_arch is None:
@@ -449,7 +457,7 @@ if __name__ == "__main__":
         policies = policy_net.policies(arch_ids)  # one batched GHN call per gradient step
         with torch.no_grad():
             next_outputs = run_split_by_arch(policies, b_next_obs, args.meta_batch)
-            next_actions, next_log_pi = squashed_gaussian(next_outputs, action_scale, action_bias)
+            next_actions, next_log_pi = squashed_gaussian(next_outputs, action_scale, action_bias, args.log_std_clamp)
             qf_next_target = torch.min(qf1_target(b_next_obs, next_actions), qf2_target(b_next_obs, next_actions))
             min_qf_next_target = qf_next_target - alpha * next_log_pi
             next_q_value = b_rewards + (1 - b_dones) * args.gamma * min_qf_next_target.view(-1)
@@ -464,7 +472,8 @@ if __name__ == "__main__":
 
         # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch,
         # the minibatch split by architecture (run_split_by_arch)
-        pi, log_pi = squashed_gaussian(run_split_by_arch(policies, b_obs, args.meta_batch), action_scale, action_bias)
+        outputs = run_split_by_arch(policies, b_obs, args.meta_batch)
+        pi, log_pi = squashed_gaussian(outputs, action_scale, action_bias, args.log_std_clamp)
         min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
         actor_loss = (alpha * log_pi - min_qf_pi).mean()
         policy_optimizer.zero_grad()
@@ -503,7 +512,7 @@ if __name__ == "__main__":
             with torch.no_grad():
                 acting_policies = policy_net.policies(policy_net.arch_ids(archs))
                 outputs = run_split_by_arch(acting_policies, torch.tensor(obs, dtype=torch.float32, device=device), len(archs))
-                actions = squashed_gaussian(outputs, action_scale, action_bias)[0].cpu().numpy()
+                actions = squashed_gaussian(outputs, action_scale, action_bias, args.log_std_clamp)[0].cpu().numpy()
         next_obs, rewards, terminations, truncations, infos = envs.step(actions)
         global_step += args.meta_batch
 
@@ -518,6 +527,9 @@ if __name__ == "__main__":
             writer.add_scalar("charts/episodic_return", infos["final_info"]["episode"]["r"][i], global_step)
             writer.add_scalar("charts/episodic_length", infos["final_info"]["episode"]["l"][i], global_step)
         rb.add(obs, actions, real_next_obs, rewards, terminations)
+        if args.reset_all_envs and len(finished):  # the authors' episodes: all envs restart, with a new meta-batch
+            next_obs = envs.reset()[0]
+            archs = archspace.sample_archs(rng, args.meta_batch, space, args.arch_sampling)
         obs = next_obs
 
         # learn: one gradient step per collected transition, once the buffer holds learning_starts
@@ -547,12 +559,8 @@ if __name__ == "__main__":
             if update_count:
                 qf_loss, (qf1_a_values, qf1_loss, qf2_loss, actor_loss) = (losses[1] + losses[2]).item() / 2, losses
                 scalars |= {"charts/updates_per_s": update_count / update_time, "losses/qf1_values": qf1_a_values.mean()}
-                scalars |= {
-                    "losses/qf1_loss": qf1_loss,
-                    "losses/qf2_loss": qf2_loss,
-                    "losses/actor_loss": actor_loss,
-                    "losses/alpha": alpha,
-                }
+                scalars |= {"losses/qf1_loss": qf1_loss, "losses/qf2_loss": qf2_loss, "losses/actor_loss": actor_loss}
+                scalars |= {"losses/alpha": alpha}
                 line += f" updates/s={update_count / update_time:.1f} qf_loss={qf_loss:.3f} actor_loss={actor_loss.item():.3f}"
             for name, value in scalars.items():
                 writer.add_scalar(name, float(value), global_step)

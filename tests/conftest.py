@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import gymnasium as gym
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -43,3 +46,35 @@ class RunsCode:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+class GoalReachedMidway(gym.Env):
+    """A goal-conditioned env of 5-step episodes (1-d observation, goal and action) whose goal counts as reached at
+    step 2 only: its success is 1 at some step and 0 at the final one (the two Fetch measures of docs/method.md D2)."""
+
+    box = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    observation_space = gym.spaces.Dict(dict(observation=box, achieved_goal=box, desired_goal=box))
+    action_space = box
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation(), {}
+
+    def observation(self):
+        value = np.array([self.t / 10], np.float32)
+        return dict(observation=value, achieved_goal=value, desired_goal=np.zeros(1, np.float32))
+
+    def step(self, action):
+        self.t += 1
+        return self.observation(), 0.0, False, self.t == 5, {"is_success": float(self.t == 2)}
+
+    def compute_reward(self, achieved, goal, info):
+        return -np.ones(len(achieved), np.float32)
+
+
+def goal_reached_midway():
+    """The id of GoalReachedMidway, registered with gymnasium in this process."""
+    if "GoalReachedMidway-v0" not in gym.registry:
+        gym.register("GoalReachedMidway-v0", entry_point=GoalReachedMidway, max_episode_steps=5)
+    return "GoalReachedMidway-v0"

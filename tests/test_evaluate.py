@@ -1,13 +1,14 @@
 import csv
 import glob
 import json
+import math
 import os
 import subprocess
 
 import numpy as np
 import pytest
 import torch
-from conftest import osmesa_renders, run_script
+from conftest import goal_reached_midway, osmesa_renders, run_script
 
 import archspace
 import evaluate
@@ -26,8 +27,8 @@ def run_eval(command, *flags, check=True, env=None):
     return run_script("evaluate.py", command, *threads, *flags, check=check, env=env)
 
 
-def sac_checkpoint(path):
-    """A just-initialised GHN in ghp_sac.py's checkpoint format (Pendulum: 3 obs, 1 action)."""
+def sac_checkpoint(path, **args):
+    """A just-initialised GHN in ghp_sac.py's checkpoint format (Pendulum: 3 obs, 1 action), run with flags `args`."""
     torch.manual_seed(0)
     ghn = GHN(3, 2, decoder="lowrank", max_width=512)
     torch.save(
@@ -37,7 +38,7 @@ def sac_checkpoint(path):
             "obs_dim": 3,
             "act_dim": 1,
             "global_step": 0,
-            "args": {},
+            "args": args,
             "ghn": ghn.to_checkpoint(),
         },
         path,
@@ -45,7 +46,7 @@ def sac_checkpoint(path):
     return str(path)
 
 
-def her_checkpoint(path):
+def her_checkpoint(path, **args):
     """A just-initialised GHN in ghp_ddpg_her.py's format, with non-trivial normalisers."""
     torch.manual_seed(1)
     ghn = GHN(13, 4, decoder="lowrank")
@@ -61,7 +62,7 @@ def her_checkpoint(path):
             "act_dim": 4,
             "epoch": 1,
             "env_steps": 0,
-            "args": {"clip_obs": 200.0, "clip_norm": 5.0},
+            "args": {"clip_obs": 200.0, "clip_norm": 5.0, **args},
             "ghn": ghn.to_checkpoint(),
             "obs_norm": norm(obs),
             "goal_norm": norm(goals),
@@ -522,7 +523,7 @@ def test_evaluation_plays_the_training_scripts_own_probe_evaluation(tmp_path):
         seed,
         len(archs),
         torch.device("cpu"),
-        on_result=lambda arch, per_episode: scores.update({archspace.arch_name(arch): np.mean(per_episode)}),
+        on_result=lambda arch, per_episode, *_: scores.update({archspace.arch_name(arch): np.mean(per_episode)}),
     )
     space = export.make_env("Pendulum-v1").action_space  # the action scale as ghp_sac.py derives it
     scale = torch.tensor((space.high - space.low) / 2.0, dtype=torch.float32)
@@ -560,7 +561,7 @@ def test_stochastic_noise_depends_only_on_the_episode_seed(tmp_path):
         found = {}
         evaluate.evaluate_archs(
             ghn, io, "Pendulum-v1", [archs[i] for i in order], 2, 1, 3, 1, torch.device("cpu"),
-            on_result=lambda arch, per_episode: found.update({arch: per_episode}),
+            on_result=lambda arch, per_episode, *_: found.update({arch: per_episode}),
         )  # fmt: skip
         return found
 
@@ -637,7 +638,7 @@ def test_video_records_every_step_of_the_episodes(tmp_path):
         0,
         1,
         torch.device("cpu"),
-        on_result=lambda arch, per_episode: scores.extend(per_episode),
+        on_result=lambda arch, per_episode, *_: scores.extend(per_episode),
     )
     assert f"return per episode {scores[0]:.2f}, {scores[1]:.2f}" in result.stdout
     frames = imageio.mimread(out, memtest=False)
@@ -702,3 +703,51 @@ def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     result = run_eval(*[replace.get(f, f) for f in flags], check=False)
     assert result.returncode != 0
     assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+
+
+def test_the_authors_flags_act_as_in_training(tmp_path):
+    """Checkpoints of runs with the flags that give the authors' behaviour (docs/method.md S3, S4, D1) are played as
+    trained: unscaled tanh actions, log-std clamped to [-6, 0], the raw DDPG output (clipped to the bounds, as the
+    env clips it); export refuses the raw actor, whose C code would need another output transform."""
+    outputs = torch.tensor([[10.0, 5.0]])  # Pendulum (bounds +-2): mean 10, log-std 5; tanh(10) is 1.0 in float32
+    for flags, action in (({}, 2.0), ({"unscaled_actions": True}, 1.0)):
+        io = export.load_policy(sac_checkpoint(tmp_path / "sac.pt", **flags))[2]
+        assert io.actions(outputs).tolist() == [[action]]
+    noise, outputs = torch.tensor([[1.0]]), torch.tensor([[-3.0, 5.0]])
+    for flags, std in (({}, math.exp(-5 + 3.5 * (math.tanh(5) + 1))), ({"log_std_clamp": True}, 1.0)):  # 7.39 or exp(0)
+        io = export.load_policy(sac_checkpoint(tmp_path / "sac.pt", **flags), stochastic=True)[2]
+        np.testing.assert_allclose(io.actions(outputs, noise), [[2 * math.tanh(-3 + std)]], rtol=1e-6)
+    path = her_checkpoint(tmp_path / "her.pt", raw_actor=True)
+    io = export.load_policy(path)[2]
+    assert io.actions(torch.tensor([[3.0, -0.5, 0.25, -7.0]])).tolist() == [[1.0, -0.5, 0.25, -1.0]]
+    result = run_eval("export", "--checkpoint", path, "--arch", "4,4", "--out-dir", str(tmp_path / "export"), check=False)
+    assert result.returncode != 0 and "--raw-actor run" in result.stderr.strip().splitlines()[-1]
+
+
+def test_fetch_rows_hold_the_success_at_any_step_beside_the_final_one(tmp_path):
+    env_id = goal_reached_midway()  # 5 steps; the goal counts as reached at step 2 only
+    torch.manual_seed(0)
+    norm = {"sum": torch.zeros(1), "sumsq": torch.ones(1), "count": 1}
+    state = dict(algo="ddpg_her", env_id=env_id, obs_dim=1, goal_dim=1, act_dim=1, epoch=1, env_steps=0, obs_norm=norm)
+    state |= dict(args={"clip_obs": 200.0, "clip_norm": 5.0}, ghn=GHN(2, 1, decoder="lowrank").to_checkpoint(), goal_norm=norm)
+    torch.save(state, tmp_path / "goal.pt")
+    _, ghn, io = export.load_policy(str(tmp_path / "goal.pt"))
+    found = {}
+    evaluate.evaluate_archs(
+        ghn, io, env_id, [(4,), (8, 8)], 3, 2, 0, 2, torch.device("cpu"), lambda arch, *scores: found.update({arch: scores})
+    )
+    assert found == {(4,): ((0.0,) * 3, (1.0,) * 3), (8, 8): ((0.0,) * 3, (1.0,) * 3)}  # (final step, any step) per episode
+    csv_path = str(tmp_path / "old.csv")  # a CSV from before the column: read, its any-step values unknown
+    with open(csv_path, "w") as f:
+        f.write(",".join(evaluate.CSV_FIELDS[:-1]) + '\n"4,4",2,96,68,2,0.5,0.5,1.0000;0.0000\n')
+    assert evaluate.read_results(csv_path)[(4, 4)]["any_step_score"] is None
+    row = dict(evaluate.read_results(csv_path)[(4, 4)], any_step_score=1.0)
+    evaluate.write_results(csv_path, {(4, 4): row})  # rewritten (as a resumed evaluation does): the new header
+    assert rows(csv_path)[0]["any_step_score"] == "1.0" and evaluate.read_results(csv_path)[(4, 4)]["any_step_score"] == 1.0
+    with open(csv_path, "a") as f:  # a new row cut before its last field is damaged, not read as unknown
+        f.write('"8,8",2,216,148,2,1.0,0.0,1.0000;1.0000\n')
+    assert list(evaluate.read_results(csv_path)) == [(4, 4)]
+    evaluate.make_report(evaluate.read_results(csv_path), str(tmp_path), env_id, io.score_name, 10, 0, "goal.pt")
+    report = open(tmp_path / "report.md").read()
+    assert "score = success rate at the final step" in report
+    assert "at any step (the authors' measure): max 1.00, 90% 1.00, 80% 1.00." in report

@@ -1,16 +1,18 @@
 import functools
 import glob
 import os
+from types import SimpleNamespace
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from checkpoint_compare import assert_same, assert_same_first_gradients
-from conftest import osmesa_renders, run_script
+from conftest import goal_reached_midway, osmesa_renders, run_script
 
 import archspace
 import ghp_ddpg_her
-from ghn import GHN, mlp_forward
+from ghn import GHN, FixedMLP, mlp_forward
 from ghp_ddpg_her import EpisodeBuffer, Normalizer
 
 run_her = functools.partial(
@@ -100,6 +102,7 @@ def test_short_run_logs_and_saves_its_state(tmp_path):
         runs,
     )
     assert "epoch=1" in result.stdout and "[256-256]=" in result.stdout
+    assert "train_success=0.00 (any step " in result.stdout and ") test_success(random archs)=" in result.stdout
     (run_dir,) = glob.glob(os.path.join(runs, "*"))
     assert glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))
     checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=False)
@@ -273,3 +276,20 @@ def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         "--resume: the checkpoint is after epoch 1, so --epochs 1 leaves nothing to do: give a larger --epochs"
     )
+
+
+def test_raw_actor_acts_with_the_outputs_as_they_are():
+    outputs = torch.tensor([[3.0, -0.5, 0.0, -7.0]])
+    assert torch.equal(ghp_ddpg_her.deterministic_action(outputs, 2.0, raw=True), torch.tensor([[6.0, -1.0, 0.0, -14.0]]))
+    assert torch.equal(ghp_ddpg_her.deterministic_action(outputs, 2.0), torch.tanh(outputs) * 2.0)
+
+
+def test_rollouts_report_success_at_the_final_step_and_at_any_step():
+    env_id = goal_reached_midway()  # 5 steps; the goal counts as reached at step 2 only
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * 2)
+    policy, inputs = FixedMLP((4,), 2, 1), ghp_ddpg_her.PolicyInputs(1, 1, 200.0, 5.0, torch.device("cpu"))
+    args, rng = SimpleNamespace(raw_actor=False, exploration_noise=0.2, random_eps=0.3, meta_batch=2), np.random.default_rng(0)
+    *episode, final, any_step = ghp_ddpg_her.rollout(envs, policy, [(4,), (4,)], inputs, 5, rng, args, explore=True)
+    assert episode[0].shape == (2, 6, 1) and final.tolist() == [0.0, 0.0] and any_step.tolist() == [1.0, 1.0]
+    success = ghp_ddpg_her.deterministic_success(envs, policy, [(4,)] * 3, inputs, 5, rng, args, seed=0)
+    assert success.tolist() == [[0.0] * 3, [1.0] * 3]  # (final step, any step) x the 3 archs (the last batch padded)

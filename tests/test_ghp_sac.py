@@ -1,5 +1,6 @@
 import functools
 import glob
+import math
 import os
 import pickle
 
@@ -441,3 +442,52 @@ def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path)
     result = run_sac("--resume", checkpoint, "--total-timesteps", "40", "--runs-dir", str(tmp_path / "elsewhere"), check=False)
     assert result.returncode != 0 and "--runs-dir" in result.stderr.strip().splitlines()[-1]
     assert "contradicts the checkpoint's" in result.stderr.strip().splitlines()[-1]
+
+
+def test_log_std_is_soft_clamped_to_cleanrls_range_or_hard_clamped_to_the_authors():
+    outputs = torch.tensor([[0.3, -10.0], [0.3, -3.0], [0.3, 0.5], [0.3, 3.0]])  # (mean, log-std) rows
+    mean, std = ghp_sac.mean_and_std(outputs, log_std_clamp=True)
+    assert torch.equal(mean, outputs[:, :1]) and torch.equal(std, torch.tensor([[-6.0], [-3.0], [0.0], [0.0]]).exp())
+    soft = [-5 + 3.5 * (math.tanh(x) + 1) for x in (-10.0, -3.0, 0.5, 3.0)]  # -5 + 3.5 (tanh + 1), in (-5, 2)
+    torch.testing.assert_close(ghp_sac.mean_and_std(outputs)[1], torch.tensor(soft)[:, None].exp(), rtol=1e-6, atol=0)
+
+
+def episode_ends(run_dir):
+    """{env step: [lengths of the episodes that ended at it]} from a run's tensorboard log."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events, ends = EventAccumulator(run_dir, size_guidance={"scalars": 0}), {}
+    for event in events.Reload().Scalars("charts/episodic_length"):
+        ends.setdefault(event.step, []).append(int(event.value))
+    return ends
+
+
+def test_reset_all_envs_restarts_every_env_when_one_episode_ends(tmp_path):
+    """The authors' episodes (docs/method.md S1): once any env's episode ends all envs restart, so the episodes that end
+    at one step all began at the previous end (random actions here, no updates: 250 env steps of 4 envs)."""
+    flags = "--env-id Hopper-v4 --meta-batch 4 --total-timesteps 1000 --learning-starts 2000 --ghn-decoder lowrank"
+    for extra, synchronised in (("--reset-all-envs", True), ("", False)):
+        runs = str(tmp_path / f"runs{extra}")
+        run_sac(*flags.split(), *extra.split(), "--eval-every", "0", "--save-every", "0", "--runs-dir", runs)
+        ends, previous, matches = episode_ends(only_run_dir(runs)), 0, []
+        for step in sorted(ends):  # env step k is global step 4k
+            matches.append(ends[step] == [(step - previous) // 4] * len(ends[step]))
+            previous = step
+        assert len(ends) >= 5 and all(matches) == synchronised
+
+
+def test_unscaled_actions_are_the_tanh_of_the_policy_without_the_bounds(tmp_path):
+    """Pendulum's bounds are +-2: the first policy actions (step 100, after the random ones, before any update) of two
+    runs that differ only in --unscaled-actions differ by exactly the factor 2, and the unscaled ones stay in [-1, 1]."""
+    flags = "--env-id Pendulum-v1 --meta-batch 2 --batch-size 16 --total-timesteps 240 --learning-starts 200 --eval-every 0"
+    actions = {}
+    for extra in ("", "--unscaled-actions"):
+        runs = str(tmp_path / f"runs{extra}")
+        run_sac(*flags.split(), *extra.split(), "--ghn-decoder", "lowrank", "--runs-dir", runs)
+        checkpoint = torch.load(os.path.join(only_run_dir(runs), "checkpoint.pt"), weights_only=False)
+        actions[extra] = checkpoint["buffer"]["actions"]
+    assert actions[""][:200].abs().max() > 1  # the random phase spans the bounds, the same in both runs
+    assert torch.equal(actions[""][:200], actions["--unscaled-actions"][:200])
+    first_policy_actions = actions["--unscaled-actions"][200:202]
+    assert first_policy_actions.abs().max() > 0 and actions["--unscaled-actions"][200:].abs().max() <= 1
+    assert torch.equal(actions[""][200:202], 2 * first_policy_actions)
