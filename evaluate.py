@@ -413,8 +413,8 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     levels = {}
     for name, fraction in (("max", 1.0), ("90%", 0.9), ("80%", 0.8)):
         row = smallest_reaching(results, fraction)
-        keys = ("params", "d_lm", "score", "std", "any_step_score")
-        levels[name] = None if row is None else {key: row.get(key) for key in keys} | {"arch": list(row["arch"])}
+        keys = ("params", "d_lm", "score", "std", "any_step_score")  # (any_step_score: Fetch rows only)
+        levels[name] = row and {key: row[key] for key in keys if row.get(key) is not None} | {"arch": list(row["arch"])}
     analysis, spread, best = table2(results, num_cutoffs, seed), landscape(results), max(r["score"] for r in results.values())
     report = dict(env_id=env_id, source=source, score=score_name, archs_evaluated=len(results), best_score=best, levels=levels)
     report |= dict(table2=analysis, landscape=spread, memory=None if dims is None else memory_table(results, dims))
@@ -430,7 +430,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     for name, row in levels.items():
         cells = "(undefined: best score <= 0) | | |" if row is None else f"{row['arch']} | {row['params']} | {row['d_lm']} |"
         lines.append(f"| {name} | {cells} " + ("|" if row is None else f"{row['score']:.2f} ± {row['std']:.2f} |"))
-    any_step = {name: row["any_step_score"] for name, row in levels.items() if row and row["any_step_score"] is not None}
+    any_step = {name: row["any_step_score"] for name, row in levels.items() if row and "any_step_score" in row}
     if any_step:  # Fetch: the picks by final-step success, and their success at any step
         scores = ", ".join(f"{name} {value:.2f}" for name, value in any_step.items())
         lines += ["", f"The picks use the success at the final step; at any step (the authors' measure): {scores}."]

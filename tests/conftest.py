@@ -7,8 +7,12 @@ import sys
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: one thread per worker (and its scripts), N workers on N cores
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def run_script(script, *flags, check=True, env=None):

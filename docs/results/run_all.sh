@@ -681,3 +681,37 @@ wait
 # (copied into docs/results/seeds/ with their logs), then the aggregate over seeds: IQM and 95% bootstrap intervals,
 # Table II per seed, the claims table
 python docs/aggregate_seeds.py --spec docs/results/seeds.json > docs/results/seeds.md
+
+# ---- Issue 40 item 4: what three of the authors' choices change, one seed, cheaply, side by side (commit bcf36ad;
+# docs/method.md S1, S3, D1). Hopper-v4 GHP at 100k env steps with the seeds' command (lowrank, compiled, steps_per_arch
+# 50, probes every 10k x 3 episodes) plus --log-std-clamp or --reset-all-envs; today's defaults are the 100k snapshot of
+# the issue-36 seed-1 run (the same command: no setting depends on --total-timesteps). Each 100k GHN on a seeded 500
+# archs x 5 episodes. FetchReach with the authors' schedule as `reach_rollouts 1 authors` above (160k env steps), tanh
+# (today's default) against --raw-actor, each on every arch of 1-3 hidden layers and a seeded 500, 5 episodes, both
+# success measures (issue 40 item 3).
+hopper40() {  # hopper40 NAME FLAGS...
+  local name=$1; shift
+  python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 100000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+    --steps-per-arch 50 --ghn-decoder lowrank --compile --threads 1 --no-cuda --runs-dir $RESULTS/issue40 --exp-name $name "$@" \
+    >> $RESULTS/logs/issue40_hopper_$name.log 2>&1
+  evaluate_checkpoint $(ckpt $RESULTS/issue40/Hopper-v4__${name}__1)/checkpoint.pt issue40_Hopper-v4_${name}_random500 --archs random:500 --episodes 5
+}
+reach40() {  # reach40 NAME FLAGS...
+  local name=$1 shallow; shift
+  python ghp_ddpg_her.py --env-id FetchReach-v4 --seed 1 --eval-archs 20 --ghn-decoder lowrank --threads 1 --no-cuda --rollouts-per-cycle 8 \
+    --cycles-per-epoch 10 --epochs 5 --runs-dir $RESULTS/issue40 --exp-name $name "$@" > $RESULTS/logs/issue40_reach_$name.log 2>&1
+  shallow=$(python -c "import archspace; print(';'.join(','.join(map(str, a)) for a in archspace.all_archs() if len(a) < 4))")
+  evaluate_checkpoint $(ckpt $RESULTS/issue40/FetchReach-v4__${name}__1)/checkpoint.pt issue40_FetchReach-v4_${name}_shallow --archs "$shallow" --episodes 5
+  evaluate_checkpoint $(ckpt $RESULTS/issue40/FetchReach-v4__${name}__1)/checkpoint.pt issue40_FetchReach-v4_${name}_random500 --archs random:500 --episodes 5
+}
+hopper40 log_std_clamp --log-std-clamp &
+hopper40 reset_all_envs --reset-all-envs &
+wait
+evaluate_checkpoint $(ckpt $RESULTS/seeds/Hopper-v4__ghp__1)/ghn_100000.pt issue40_Hopper-v4_default_random500 --archs random:500 --episodes 5
+reach40 tanh
+reach40 raw_actor --raw-actor
+# Issue 40 item 3: FetchReach's Table I GHN retrained with today's code and its command (`reach_schedule steps_per_arch4`,
+# 100k env steps; its first checkpoint is gone), every arch x 5 episodes with both success measures
+python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
+  --no-cuda --runs-dir $RESULTS/issue40 --exp-name steps_per_arch4 --steps-per-arch 4 > $RESULTS/logs/issue40_reach_steps_per_arch4.log 2>&1
+evaluate_checkpoint $(ckpt $RESULTS/issue40/FetchReach-v4__steps_per_arch4__1)/checkpoint.pt issue40_FetchReach-v4_steps_per_arch4 --episodes 5
