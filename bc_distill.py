@@ -68,6 +68,8 @@ def load_teacher(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "sac" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_sac.py --baseline-arch run")
+    for flag in [flag for flag in ("unscaled_actions", "log_std_clamp") if checkpoint.get("args", {}).get(flag)]:
+        raise SystemExit(f"--teacher {path!r}: a --{flag.replace('_', '-')} run; students here learn the default transforms")
     teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"], 2 * checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])
     return checkpoint, teacher.eval()

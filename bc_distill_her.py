@@ -78,7 +78,7 @@ def load_teacher(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "ddpg_her" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_ddpg_her.py --baseline-arch run")
-    if checkpoint["args"].get("raw_actor"):
+    if checkpoint.get("args", {}).get("raw_actor"):
         raise SystemExit(f"--teacher {path!r}: a --raw-actor run; students here learn tanh actions from a tanh teacher")
     teacher = FixedMLP(checkpoint["baseline_arch"], checkpoint["obs_dim"] + checkpoint["goal_dim"], checkpoint["act_dim"])
     teacher.load_state_dict(checkpoint["baseline_state"])

@@ -71,3 +71,10 @@ def test_the_loss_is_on_the_action_that_evaluation_runs():
     expected = (2.0**2 + math.tanh(0.5) ** 2) / 2
     # float32: a handful of roundings (tanh, scale, subtract, square, mean), each 2^-24 relative, of values <= 4
     assert abs(bc_loss(zeros, labels, scale, bias).item() - expected) < 8 * 2.0**-24 * 4
+
+
+def test_a_teacher_with_the_authors_action_transforms_is_refused(tmp_path):
+    for flag in ("unscaled_actions", "log_std_clamp"):  # bc_distill.py labels with the default transform
+        torch.save({"algo": "sac", "baseline_arch": (8,), "args": {flag: True}}, tmp_path / "teacher.pt")
+        result = run_bc("--teacher", str(tmp_path / "teacher.pt"), "--arch", "8", check=False)
+        assert result.returncode != 0 and f"a --{flag.replace('_', '-')} run" in result.stderr.strip().splitlines()[-1]

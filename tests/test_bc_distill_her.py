@@ -69,3 +69,9 @@ def test_a_sac_checkpoint_is_not_a_fetch_teacher(tmp_path):
     result = run_bc("--teacher", str(tmp_path / "sac.pt"), "--arch", "8", check=False)
     assert result.returncode != 0
     assert "not a checkpoint of a ghp_ddpg_her.py --baseline-arch run" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_raw_actor_teacher_is_refused(tmp_path):
+    torch.save({"algo": "ddpg_her", "baseline_arch": (8,), "args": {"raw_actor": True}}, tmp_path / "raw.pt")
+    result = run_bc("--teacher", str(tmp_path / "raw.pt"), "--arch", "8", check=False)
+    assert result.returncode != 0 and "a --raw-actor run" in result.stderr.strip().splitlines()[-1]
