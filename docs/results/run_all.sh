@@ -710,6 +710,12 @@ wait
 evaluate_checkpoint $(ckpt $RESULTS/seeds/Hopper-v4__ghp__1)/ghn_100000.pt issue40_Hopper-v4_default_random500 --archs random:500 --episodes 5
 reach40 tanh
 reach40 raw_actor --raw-actor
+python docs/plot_curves.py --runs $(ckpt $RESULTS/seeds/Hopper-v4__ghp__1) $(ckpt $RESULTS/issue40/Hopper-v4__log_std_clamp__1) \
+  $(ckpt $RESULTS/issue40/Hopper-v4__reset_all_envs__1) --tags eval/return_ --max-step 100000 --out docs/results/issue40_hopper100k_curves.png \
+  --title "Hopper-v4, GHP lowrank, seed 1, 100k env steps: defaults, --log-std-clamp, --reset-all-envs" > docs/results/issue40_hopper100k_curves.md
+python docs/plot_curves.py --runs $(ckpt $RESULTS/issue40/FetchReach-v4__tanh__1) $(ckpt $RESULTS/issue40/FetchReach-v4__raw_actor__1) \
+  --tags charts/test_success_rate charts/test_success_any_step eval/success_ --ylabel "success rate" --out docs/results/issue40_reach_curves.png \
+  --title "FetchReach-v4, GHP lowrank, seed 1, 160k env steps: tanh vs --raw-actor" > docs/results/issue40_reach_curves.md
 # Issue 40 item 3: FetchReach's Table I GHN retrained with today's code and its command (`reach_schedule steps_per_arch4`,
 # 100k env steps; its first checkpoint is gone), every arch x 5 episodes with both success measures
 python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
