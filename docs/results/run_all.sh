@@ -674,7 +674,9 @@ seed_run() {  # seed_run ENV SEED ghp|baseline: train to 300k (or continue its f
     python evaluate.py run --checkpoint $run/checkpoint.pt --episodes 20 --seed 1000 --threads 1 --out-dir $out > $log.eval 2>&1
   fi
 }
-# (they ran from a queue in this order, two at a time, each taking the next when one finished)
+# (they ran from a queue, two at a time, each taking the next when one finished: Hopper 1 and 3 GHP; issue 40's runs
+# below; Hopper 3 baseline; then Walker2d 2 GHP and baseline, 3 GHP and baseline. The Hopper GHP evaluations were
+# stopped with a machine and continued from their CSVs; the Hopper 3 baseline from its 10k checkpoint.)
 (seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 baseline) &
 (seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp; seed_run Walker2d-v4 3 ghp) &
 wait
