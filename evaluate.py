@@ -395,7 +395,7 @@ def landscape(results):
         scores = np.array(scores)
         reaching = {f"reach_{int(f * 100)}": int(np.sum(scores >= f * best)) if best > 0 else None for f in (0.9, 0.8)}
         stats = {
-            name: float(f(scores)) for name, f in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max))
+            stat: float(f(scores)) for stat, f in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max))
         }
         summary[name] = {"archs": len(scores), **stats, **reaching}
     return summary

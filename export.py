@@ -154,16 +154,13 @@ class PolicyIO:
         self.obs_dim, self.goal_dim, self.act_dim = checkpoint["obs_dim"], checkpoint.get("goal_dim", 0), checkpoint["act_dim"]
         low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
         self.action_low, self.action_high = low, high
+        saved = checkpoint.get("args", {})  # the flags that change the transforms: the authors' (docs/method.md S3, S4, D1)
+        self.raw_actor, self.log_std_clamp = saved.get("raw_actor", False), saved.get("log_std_clamp", False)
         if self.goal_env:  # ghp_ddpg_her.py: normalised (observation, goal) in, tanh(output) * max_action out
             self.in_dim = checkpoint["obs_dim"] + checkpoint["goal_dim"]
             self.max_action = float(action_space.high[0])
             self.action_scale, self.action_bias = np.full(self.act_dim, high[0]), np.zeros(self.act_dim)
-            saved = checkpoint["args"]
-            self.clip_obs, self.clip_norm, self.raw_actor = (
-                saved["clip_obs"],
-                saved["clip_norm"],
-                saved.get("raw_actor", False),
-            )
+            self.clip_obs, self.clip_norm = saved["clip_obs"], saved["clip_norm"]
             self.policy_inputs = ghp_ddpg_her.PolicyInputs(
                 checkpoint["obs_dim"], checkpoint["goal_dim"], self.clip_obs, self.clip_norm, torch.device("cpu")
             )
@@ -173,11 +170,10 @@ class PolicyIO:
             self.input_mean = np.concatenate([n.mean for n in norms]).astype(np.float32)  # for the C export
             self.input_std = np.concatenate([n.std for n in norms]).astype(np.float32)
         else:  # ghp_sac.py: raw observations in, tanh(mean) scaled to the action bounds (--unscaled-actions: not) out
-            self.in_dim, saved = checkpoint["obs_dim"], checkpoint["args"]
+            self.in_dim = checkpoint["obs_dim"]
             self.action_scale, self.action_bias = (high - low) / 2.0, (high + low) / 2.0
             if saved.get("unscaled_actions"):
                 self.action_scale, self.action_bias = np.ones(self.act_dim), np.zeros(self.act_dim)
-            self.log_std_clamp = saved.get("log_std_clamp", False)
             self.input_mean = self.input_std = None
 
     def inputs(self, observations):
@@ -619,7 +615,7 @@ if __name__ == "__main__":
     if args.video < 0 or args.video_size < 16:
         fail(f"bad --video {args.video} or --video-size {args.video_size}: allowed 0 or more episodes, 16 or more pixels")
     checkpoint, ghn, io = load_policy(args.checkpoint)
-    if getattr(io, "raw_actor", False):
+    if io.raw_actor:
         fail(f"{args.checkpoint}: a ghp_ddpg_her.py --raw-actor run (the authors' actor, an ablation): no export of it")
     fixed = not isinstance(ghn, GHN)
     if fixed and args.arch and one_arch(args.arch) != ghn.arch:
