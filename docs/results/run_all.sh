@@ -655,7 +655,7 @@ evaluate_fresh $h Humanoid-v4_s1_sample1000_stochastic_picks --archs "512,8,8;16
 # and the retrained baselines of Hopper seeds 1, 2 and Walker2d seed 1; docs/results/seeds.json lists which folder
 # each seed's numbers come from. These ran at commit b5244b1, two at a time, one thread each.
 steps_per_arch() { case $1 in Walker2d-v4|Humanoid-v4) echo 100;; *) echo 50;; esac; }
-seed_run() {  # seed_run ENV SEED ghp|baseline: train to 300k (or continue its folder exactly), then evaluate
+seed_run() {  # seed_run ENV SEED ghp|baseline [shards]: train to 300k (or continue its folder exactly), then evaluate
   local run log=$RESULTS/logs/seeds_$1_$3_s$2.log policy="--baseline-arch 256,256"
   [ $3 = ghp ] && policy="--ghn-decoder lowrank --compile"
   if run=$(ckpt $RESULTS/seeds/$1__$3__$2 2>/dev/null) && [ -f $run/checkpoint.pt ]; then
@@ -666,7 +666,15 @@ seed_run() {  # seed_run ENV SEED ghp|baseline: train to 300k (or continue its f
   fi
   run=$(ckpt $RESULTS/seeds/$1__$3__$2) out=$RESULTS/seeds_eval/$1_$3_s$2
   if [ $3 = ghp ]; then
-    python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out > $log.eval 2>&1
+    if [ "$4" = shards ]; then  # two shards at once, joined: the same rows, as each arch's episodes have fixed seeds
+      for i in 0 1; do
+        python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --shard $i/2 --out-dir $out > $log.eval$i 2>&1 &
+      done
+      wait
+      python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out > $log.eval 2>&1
+    else
+      python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out > $log.eval 2>&1
+    fi
     picks=$(python -c "import json; r = json.load(open('$out/report.json'))['levels']; print(';'.join(','.join(map(str, r[k]['arch'])) for k in r))")
     python evaluate.py run --checkpoint $run/checkpoint.pt --archs "$picks;256,256" --episodes 20 --seed 1000 --threads 1 \
       --out-dir ${out}_picks > $log.picks 2>&1
@@ -676,9 +684,11 @@ seed_run() {  # seed_run ENV SEED ghp|baseline: train to 300k (or continue its f
 }
 # (they ran from a queue, two at a time, each taking the next when one finished: Hopper 1 and 3 GHP; issue 40's runs
 # below; Hopper 3 baseline; then Walker2d 2 GHP and baseline, 3 GHP and baseline. The Hopper GHP evaluations were
-# stopped with a machine and continued from their CSVs; the Hopper 3 baseline from its 10k checkpoint.)
-(seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 baseline) &
-(seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp; seed_run Walker2d-v4 3 ghp) &
+# stopped with a machine and continued from their CSVs; the Hopper 3 baseline from its 10k checkpoint; Walker2d 2 GHP
+# and baseline from their 70k and 80k checkpoints when a session ended (the resumed log lines equal the first ones).
+# Walker2d 2's GHN was evaluated in two shards while Walker2d 3 GHP, started on the freed core, was paused.)
+(seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 ghp) &
+(seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp shards; seed_run Walker2d-v4 3 baseline) &
 wait
 # (copied into docs/results/seeds/ with their logs), then the aggregate over seeds: IQM and 95% bootstrap intervals,
 # Table II per seed, the claims table
