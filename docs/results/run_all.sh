@@ -61,6 +61,14 @@ evaluate_checkpoint() {  # evaluate_checkpoint CHECKPOINT NAME [FLAGS...]: evalu
   local checkpoint=$1 name=$2; shift 2
   python evaluate.py run --checkpoint $checkpoint --threads 1 "$@" --out-dir $RESULTS/eval300k/$name > $RESULTS/logs/eval300k_$name.log 2>&1
 }
+evaluate_shards() {  # evaluate_shards CHECKPOINT ARCHS OUT_DIR LOG: ARCHS x 5 episodes as two shards side by side (logs
+  # LOG_0.log, LOG_1.log), joined by evaluate.py merge: the same rows as one run, as each arch's episodes have fixed seeds
+  for shard in 0 1; do
+    python evaluate.py run --checkpoint $1 --archs $2 --episodes 5 --threads 1 --out-dir $3 --shard $shard/2 > ${4}_$shard.log 2>&1 &
+  done
+  wait
+  python evaluate.py merge --csvs $3/results-shard0of2.csv $3/results-shard1of2.csv --out-dir $3
+}
 evaluate_fresh() {  # evaluate_fresh RUN_FOLDER NAME [FLAGS...]: its checkpoint.pt on 20 fresh episodes (seeds 1000..1019)
   evaluate_checkpoint $1/checkpoint.pt $2 --episodes 20 --seed 1000 "${@:3}"
 }
@@ -90,13 +98,7 @@ python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 30000 --eval-eve
   > $RESULTS/logs/hopper_full_s1.log 2>&1 &
 # Evaluations. random:4680 is all 4680 archs (random:N picks a seeded N of them, in the space's order);
 # 5 episodes (seeds 0..4) per arch
-for shard in 0 1; do
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
-    --episodes 5 --threads 1 --out-dir $RESULTS/hopper_eval --shard $shard/2 > $RESULTS/logs/hopper_eval_$shard.log 2>&1 &
-done
-wait
-python evaluate.py merge --csvs $RESULTS/hopper_eval/results-shard0of2.csv $RESULTS/hopper_eval/results-shard1of2.csv \
-  --out-dir $RESULTS/hopper_eval
+evaluate_shards $(ckpt $RESULTS/hopper/Hopper-v4__ghp_lowrank__1)/checkpoint.pt random:4680 $RESULTS/hopper_eval $RESULTS/logs/hopper_eval
 python evaluate.py run --checkpoint $(ckpt $RESULTS/fetchreach/FetchReach-v4__ghp_lowrank__1)/checkpoint.pt --archs random:4680 \
   --episodes 5 --threads 1 --out-dir $RESULTS/reach_eval > $RESULTS/logs/reach_eval.log 2>&1 &
 # the depth-sampling checkpoint: a random 1000, and every arch with 1-3 hidden layers
@@ -244,13 +246,8 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_full
 # then Table I's behaviour-cloning (the final baseline distilled into the 90% arch) and off-policy RL (the 90%
 # arch trained alone with the baseline's flags) columns.
 evaluate_locomotion() {  # evaluate_locomotion ENV SEED [ARCHS NAME]: all archs (or ARCHS, e.g. random:1000, into <ENV>_s<SEED>_NAME)
-  run=$(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2); out=$RESULTS/eval300k/$1_s$2${4:+_$4}
-  for shard in 0 1; do
-    python evaluate.py run --checkpoint $run/checkpoint.pt --archs ${3:-all} --episodes 5 --threads 1 --out-dir $out \
-      --shard $shard/2 > $RESULTS/logs/eval300k_$1_s$2${4:+_$4}_$shard.log 2>&1 &
-  done
-  wait
-  python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
+  evaluate_shards $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2)/checkpoint.pt ${3:-all} $RESULTS/eval300k/$1_s$2${4:+_$4} \
+    $RESULTS/logs/eval300k_$1_s$2${4:+_$4}
 }
 evaluate_picks() {  # evaluate_picks ENV SEED "ARCH;ARCH;...": the picks of report.md, and the baseline, on 20 fresh episodes
   evaluate_fresh $(ckpt $RESULTS/locomotion/$1__ghp_lowrank__$2) $1_s$2_picks --archs "$3"
@@ -591,13 +588,8 @@ evaluate_locomotion Hopper-v4 1 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/checkpoint.pt Hopper-v4_s1_retrained_picks "256,4;16,4,16;256,256;32,512,4,32;8,4,4,4"
 # its last checkpoint caught a dip (probes at 300k 609-1303): the same evaluation of its snapshot 10k steps earlier, as
 # two shards run side by side, then merged
-out=$RESULTS/eval300k/Hopper-v4_s1_retrained_at290k
-for shard in 0 1; do
-  python evaluate.py run --checkpoint $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_290000.pt --archs all --episodes 5 \
-    --threads 1 --shard $shard/2 --out-dir $out > $RESULTS/logs/eval300k_Hopper-v4_s1_retrained_at290k_$shard.log 2>&1 &
-done
-wait
-python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out
+evaluate_shards $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__1)/ghn_290000.pt all $RESULTS/eval300k/Hopper-v4_s1_retrained_at290k \
+  $RESULTS/logs/eval300k_Hopper-v4_s1_retrained_at290k
 evaluate_locomotion Hopper-v4 2 all retrained
 int8_compare $(ckpt $RESULTS/locomotion/Hopper-v4__ghp_lowrank__2)/checkpoint.pt Hopper-v4_s2_retrained_picks "32,32;8,4,4,4;4,4,4,4;256,256;32,512,4,32"
 evaluate_locomotion HalfCheetah-v4 1 all retrained
@@ -666,12 +658,8 @@ seed_run() {  # seed_run ENV SEED ghp|baseline [shards]: train to 300k (or conti
   fi
   run=$(ckpt $RESULTS/seeds/$1__$3__$2) out=$RESULTS/seeds_eval/$1_$3_s$2
   if [ $3 = ghp ]; then
-    if [ "$4" = shards ]; then  # two shards at once, joined: the same rows, as each arch's episodes have fixed seeds
-      for i in 0 1; do
-        python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --shard $i/2 --out-dir $out > $log.eval$i 2>&1 &
-      done
-      wait
-      python evaluate.py merge --csvs $out/results-shard0of2.csv $out/results-shard1of2.csv --out-dir $out > $log.eval 2>&1
+    if [ "$4" = shards ]; then
+      evaluate_shards $run/checkpoint.pt all $out $log.eval > $log.eval 2>&1
     else
       python evaluate.py run --checkpoint $run/checkpoint.pt --archs all --episodes 5 --threads 1 --out-dir $out > $log.eval 2>&1
     fi
@@ -685,7 +673,7 @@ seed_run() {  # seed_run ENV SEED ghp|baseline [shards]: train to 300k (or conti
 # (they ran from a queue, two at a time, each taking the next when one finished: Hopper 1 and 3 GHP; issue 40's runs
 # below; Hopper 3 baseline; then Walker2d 2 GHP and baseline, 3 GHP and baseline. The Hopper GHP evaluations were
 # stopped with a machine and continued from their CSVs; the Hopper 3 baseline from its 10k checkpoint; Walker2d 2 GHP
-# and baseline from their 70k and 80k checkpoints when a session ended (the resumed log lines equal the first ones).
+# and baseline from their 70k and 80k checkpoints when a session ended (resumed log lines equal the first but for speed).
 # Walker2d 2's GHN was evaluated in two shards while Walker2d 3 GHP, started on the freed core, was paused.)
 (seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 ghp) &
 (seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp shards; seed_run Walker2d-v4 3 baseline) &
