@@ -674,8 +674,10 @@ seed_run() {  # seed_run ENV SEED ghp|baseline [shards]: train to 300k (or conti
 # below; Hopper 3 baseline; then Walker2d 2 GHP and baseline, 3 GHP and baseline. The Hopper GHP evaluations were
 # stopped with a machine and continued from their CSVs; the Hopper 3 baseline from its 10k checkpoint; Walker2d 2 GHP
 # and baseline from their 70k and 80k checkpoints when a session ended (resumed log lines equal the first but for speed).
-# Walker2d 2's GHN was evaluated in two shards while Walker2d 3 GHP, started on the freed core, was paused.)
-(seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 ghp) &
+# Walker2d 2's GHN was evaluated in two shards while Walker2d 3 GHP, started on the freed core, was paused. Walker2d 3
+# GHP and baseline continued from their 220k and 200k checkpoints when the next session ended, side by side; its GHN was
+# evaluated in two shards once both had finished.)
+(seed_run Hopper-v4 1 ghp; seed_run Hopper-v4 3 baseline; seed_run Walker2d-v4 2 baseline; seed_run Walker2d-v4 3 ghp shards) &
 (seed_run Hopper-v4 3 ghp; seed_run Walker2d-v4 2 ghp shards; seed_run Walker2d-v4 3 baseline) &
 wait
 # (copied into docs/results/seeds/ with their logs), then the aggregate over seeds: IQM and 95% bootstrap intervals,
