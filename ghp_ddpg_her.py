@@ -113,7 +113,7 @@ class Args:
     async_envs: bool = False
     """step the envs in subprocesses (gymnasium AsyncVectorEnv)"""
     eval_archs: int = 16
-    """random architectures tested after each epoch (besides the probe set), one episode each"""
+    """random architectures tested after each epoch (besides the probe set), one episode each; the baseline: test episodes"""
     capture_video: bool = False
     """after each epoch, save an episode of each probe arch (or the baseline) as <run dir>/videos/epoch<k>_<arch>.mp4"""
     save_every: int = 1
@@ -460,7 +460,7 @@ if __name__ == "__main__":
         policy_lr, policy_decay = args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = FixedMLP(baseline_arch, input_dim, act_dim).to(device)
-        space, probe_archs, test_count = [baseline_arch], [], args.meta_batch
+        space, probe_archs, test_count = [baseline_arch], [], args.eval_archs
         policy_lr, policy_decay = args.baseline_lr, args.baseline_weight_decay
     qf = QNetwork(input_dim, act_dim).to(device)
     qf_target = QNetwork(input_dim, act_dim).to(device)
