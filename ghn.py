@@ -168,6 +168,12 @@ class GHN(nn.Module):
             small values (the usual small final-layer init of RL actors). With 1.0, fresh policies'
             outputs had std 2-6, DDPG's tanh actions saturated at +-1 and GHP-DDPG+HER never solved
             FetchReach; with 0.1 random archs reached 0.88 success after one epoch.
+        code_norm: divide each node's weight code by its root mean square before the heads, so that
+            every decoded entry starts with unit variance whatever the seed. Without it the codes' rms
+            (0.7-1.4 by seed, not the 0.71 the scale assumed) enters each generated layer's scale, once
+            in the full decoder and squared in the lowrank one: with seed 1 the lowrank GHN's layers
+            started ~4x too large and its policies' outputs had std 30-70 (saturated tanh actions).
+            Checkpoints from before this argument used False.
     """
 
     def __init__(
@@ -181,6 +187,7 @@ class GHN(nn.Module):
         max_depth=archspace.MAX_DEPTH,
         output_scale=0.1,
         code_slope=0.1,
+        code_norm=True,
     ):
         super().__init__()
         if decoder not in DECODERS:
@@ -202,10 +209,11 @@ class GHN(nn.Module):
             max_depth=max_depth,
             output_scale=output_scale,
             code_slope=code_slope,
+            code_norm=code_norm,
         )
         self.in_dim, self.out_dim, self.max_width, self.max_depth = in_dim, out_dim, max_width, max_depth
         self.output_scale = output_scale
-        self.decoder, self.rank, self.code_slope = decoder, rank, code_slope
+        self.decoder, self.rank, self.code_slope, self.code_norm = decoder, rank, code_slope, code_norm
         code_dim = 128
 
         # Node encoder (Sec. II-A: "a simple linear encoder"). Features: width / max_width,
@@ -228,16 +236,16 @@ class GHN(nn.Module):
             self.col_head = nn.Linear(code_dim, max_width * rank)
         # Bias decoder: node embedding -> 32 -> max_width vector, cropped to fan_out.
         self.bias_decoder = nn.Sequential(nn.Linear(hidden, 32), nn.ReLU(), nn.Linear(32, max_width))
-        self.code_scale = math.sqrt(2.0 / code_dim)
+        # codes of rms 1 (code_norm), or of E[code^2] ~ 1/2 as assumed before it: decoded entries of unit variance
+        self.code_scale = math.sqrt((1.0 if code_norm else 2.0) / code_dim)
         self._init_heads()
 
     @torch.no_grad()
     def _init_heads(self):
         # Decoded entries start with unit variance, so that the fan-in scale applied in forward()
-        # gives He-initialised policies with stable activations at every depth and width.
-        # The trunk ends in a (leaky, slope a) ReLU of roughly unit-variance pre-activations:
-        # E[code^2] ~ (1 + a^2) / 2, which is 1/2 within 1% for a <= 0.1, so head weights of
-        # variance 1 with codes scaled by sqrt(2 / code_dim) give unit variance.
+        # gives He-initialised policies with stable activations at every depth and width: a head
+        # entry is sum_k w_k c_k code_scale with w_k ~ N(0, 1), of variance mean(c^2) code_dim
+        # code_scale^2, which is exactly 1 for every node when its code c has rms 1 (code_norm).
         # The scale sits on the codes, not in the init ("equalised learning rate", Karras et al.
         # 2018): with the usual small init, every Adam step moves all 128 weights feeding a decoded
         # entry by ~lr each, so generated weights moved ~64x faster than an ordinary MLP's, and
@@ -279,7 +287,8 @@ class GHN(nn.Module):
         """Rebuild a GHN from `to_checkpoint()` output (or a path to a torch.save of it)."""
         if isinstance(checkpoint, str):
             checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-        ghn = cls(**{"code_slope": 0.0, **checkpoint["config"]})  # older GHNs ended their codes in a plain ReLU
+        # older GHNs ended their codes in a plain ReLU (before code_slope), and did not normalise them (before code_norm)
+        ghn = cls(**{"code_slope": 0.0, "code_norm": False, **checkpoint["config"]})
         ghn.load_state_dict(checkpoint["state_dict"])
         return ghn
 
@@ -340,6 +349,11 @@ class GHN(nn.Module):
             states = torch.stack(states, 1)
         return self.norm(states)
 
+    def _codes(self, node_embeddings):
+        """The weight codes the heads decode: the trunk's output, divided by its rms per node (code_norm)."""
+        codes = self.weight_trunk(node_embeddings)
+        return F.rms_norm(codes, codes.shape[-1:], eps=1e-12) if self.code_norm else codes
+
     def _decode_weights(self, codes, crops, naive):
         codes = codes * self.code_scale  # equalised learning rate of the heads, see _init_heads
         if self.decoder == "lowrank":
@@ -371,8 +385,7 @@ class GHN(nn.Module):
                 bias_nodes.append((b, bias_node))
                 bias_sizes.append(fan_out)
         index = torch.tensor(weight_nodes, device=embeddings.device)
-        codes = self.weight_trunk(embeddings[index[:, 0], index[:, 1]])
-        weights = self._decode_weights(codes, weight_crops, naive_decode)
+        weights = self._decode_weights(self._codes(embeddings[index[:, 0], index[:, 1]]), weight_crops, naive_decode)
         index = torch.tensor(bias_nodes, device=embeddings.device)
         biases = self.bias_decoder(embeddings[index[:, 0], index[:, 1]]).unbind(0)
 
@@ -476,7 +489,7 @@ class GHN(nn.Module):
         rows = torch.arange(len(arch_ids), device=arch_ids.device)[:, None]
         fan_out = tables["fan_out"][arch_ids]  # (B, S)
         unit_mask = (torch.arange(self.max_width, device=arch_ids.device) < fan_out[..., None]).to(embeddings.dtype)
-        codes = self.weight_trunk(embeddings[rows, tables["weight_node"][arch_ids]]) * self.code_scale  # (B, S, 128)
+        codes = self._codes(embeddings[rows, tables["weight_node"][arch_ids]]) * self.code_scale  # (B, S, 128)
         biases = self.bias_decoder(embeddings[rows, tables["bias_node"][arch_ids]]) * unit_mask  # (B, S, M)
         scale = tables["scale"][arch_ids]
         shape = (*codes.shape[:2], self.max_width)

@@ -476,6 +476,9 @@ if __name__ == "__main__":
     networks = dict(qf=qf, qf_target=qf_target, q_optimizer=q_optimizer, policy_optimizer=policy_optimizer)
     networks |= dict(obs_norm=policy_inputs.obs_norm, goal_norm=policy_inputs.goal_norm)
     if checkpoint:  # continue exactly after the checkpoint's epoch
+        if not baseline_arch and checkpoint["ghn"]["config"] != policy_net.config:  # a GHN of an older ghn.py
+            old, new = checkpoint["ghn"]["config"], policy_net.config
+            raise SystemExit(f"--resume: its GHN {old} is not this ghn.py's {new}: resume with the commit that made it")
         policy_net.load_state_dict(checkpoint["baseline_state"] if baseline_arch else checkpoint["ghn"]["state_dict"])
         for name, module in networks.items():
             module.load_state_dict(checkpoint[name])

@@ -62,16 +62,37 @@ def test_gradients_reach_every_parameter(decoder):
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
-def test_fresh_ghn_gives_sane_activations(hopper_ghn):
-    x = torch.randn(2000, 11)
-    with torch.no_grad():
-        for arch, layers in zip(PROBE, hopper_ghn(PROBE)):
-            h = x
-            for w, b in layers[:-1]:
-                h = torch.relu(torch.nn.functional.linear(h, w, b))
-                assert 0.1 < h.pow(2).mean().sqrt() < 10, arch
-            out = mlp_forward(layers, x)  # small (output_scale 0.1) but input-dependent
-            assert torch.isfinite(out).all() and 1e-3 < out.std(0).min() and out.std() < 1, arch
+START_ARCHS = [(4,), (512,), (16, 256), (64, 8, 128), (256, 32, 4), (4, 4, 4, 4), (8, 4, 4, 4), (16, 512, 16, 512), (512,) * 4]
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_fresh_ghn_starts_every_seed_at_the_intended_scale(decoder):
+    """The start of docs/method.md, for 24 seeds and archs of depth 1-4, widths 4-512, Hopper's and Fetch's dims:
+    hidden layers He (std sqrt(2 / fan_in)), the output layer 0.1 x LeCun (0.1 sqrt(1 / fan_in)).
+
+    With unit-rms codes a decoded entry is N(0, 1) over the heads' random init, so a layer's realised std over its
+    n >= 16 entries is sqrt(chi2_n / n): outside a factor 2 (chi2_16 < 4 or > 64) with probability < 2e-3 for the
+    smallest layers, and the lowrank product U V^T of two such factors concentrates as well (measured over 40 seeds:
+    0.60-1.40 for both decoders). Before the codes were normalised, the lowrank layers of seed 1 were ~4x too large
+    (up to 4.7x over 40 seeds) and the full decoder's up to 2.5x. The action means (first half of the outputs, before
+    the tanh) must then be small: pooled over seeds, archs and inputs < 1% beyond |2| (tanh 0.96), and no policy with
+    over a quarter of them there (measured 0.1% and 17%, the worst a [4,4,4,4] whose near-identical 4 x 4 layers
+    compound; before: 28% and 99% for lowrank, outputs of std up to 220)."""
+    saturated = []
+    for seed in range(24):
+        torch.manual_seed(seed)
+        in_dim, out_dim = (11, 6) if seed % 2 == 0 else (28, 8)
+        ghn = GHN(in_dim=in_dim, out_dim=out_dim, decoder=decoder)
+        inputs = torch.randn(256, in_dim)  # normalised observations
+        with torch.no_grad():
+            for arch, layers in zip(START_ARCHS, ghn(START_ARCHS)):
+                for depth, (weight, _) in enumerate(layers):
+                    fan_in = weight.shape[1]
+                    target = (2 / fan_in) ** 0.5 if depth < len(arch) else 0.1 * (1 / fan_in) ** 0.5
+                    assert 0.5 < weight.std(correction=0).item() / target < 2, (seed, arch, depth)
+                action_means = mlp_forward(layers, inputs)[:, : out_dim // 2]
+                saturated.append((action_means.abs() > 2).double().mean().item())
+    assert np.mean(saturated) < 0.01 and np.max(saturated) < 0.25, (np.mean(saturated), np.max(saturated))
 
 
 def test_to_mlp_matches_functional_forward(hopper_ghn):
@@ -131,17 +152,23 @@ def test_checkpoint_round_trip(tmp_path):
         torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), mlp_forward(ghn([(32, 8)])[0], x))
 
 
-def test_a_checkpoint_from_before_code_slope_loads_with_a_plain_relu():
-    """GHNs saved before `code_slope` existed ended their codes in a ReLU; they must load as they ran."""
+def test_a_checkpoint_from_before_code_slope_and_code_norm_loads_as_it_ran():
+    """GHNs saved before `code_slope` existed ended their codes in a ReLU, and before `code_norm` did not normalise
+    them; they must load as they ran."""
     torch.manual_seed(5)
-    relu_ghn = GHN(in_dim=7, out_dim=4, hidden=8, max_width=32, decoder="lowrank", rank=4, code_slope=0.0)
-    checkpoint = relu_ghn.to_checkpoint()
-    del checkpoint["config"]["code_slope"]
+    old_ghn = GHN(in_dim=7, out_dim=4, hidden=8, max_width=32, decoder="lowrank", rank=4, code_slope=0.0, code_norm=False)
+    checkpoint = old_ghn.to_checkpoint()
+    del checkpoint["config"]["code_slope"], checkpoint["config"]["code_norm"]
     loaded = GHN.from_checkpoint(checkpoint)
-    assert loaded.code_slope == 0.0 and GHN(in_dim=7, out_dim=4).code_slope == 0.1
+    assert (loaded.code_slope, loaded.code_norm) == (0.0, False)
+    assert (GHN(in_dim=7, out_dim=4).code_slope, GHN(in_dim=7, out_dim=4).code_norm) == (0.1, True)
     x = torch.randn(3, 7)
     with torch.no_grad():
-        torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), mlp_forward(relu_ghn([(32, 8)])[0], x))
+        expected = mlp_forward(old_ghn([(32, 8)])[0], x)
+        torch.testing.assert_close(mlp_forward(loaded([(32, 8)])[0], x), expected)
+        normalised = GHN(**{**old_ghn.config, "code_norm": True})
+        normalised.load_state_dict(old_ghn.state_dict())
+        assert (mlp_forward(normalised([(32, 8)])[0], x) - expected).abs().max() > 1e-3  # the flag changes the policy
 
 
 @pytest.mark.parametrize("decoder", ["full", "lowrank"])
@@ -207,7 +234,7 @@ def effective_head_scale(ghn, head_weight, decoded_rows):
 @pytest.mark.parametrize("decoder", ["full", "lowrank"])
 def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
     """The authors' decay (1e-5) must act on the weights the decoder applies to its codes, not on the
-    unit-variance stored ones (which would be 2/128 -> 64x stronger)."""
+    unit-variance stored ones (which would be 1/128 -> 128x stronger)."""
     torch.manual_seed(6)
     width, rank = 8, 4
     ghn = GHN(in_dim=3, out_dim=2, max_width=width, decoder=decoder, rank=rank).double()
@@ -222,7 +249,7 @@ def test_weight_decay_acts_on_the_effective_decoder_weights(decoder):
             ghn.col_head.bias.copy_((torch.eye(rank)[0] * rank**0.5).repeat(width))
         rows = head.weight[::rank]  # the entries that feed U[:, 0]
         scale = effective_head_scale(ghn, rows, lambda z: ghn._decode_weights(z, [(width, width)], naive=True)[0][:, 0])
-    assert scale == pytest.approx((2 / 128) ** 0.5, rel=1e-12)
+    assert scale == pytest.approx((1 / 128) ** 0.5, rel=1e-12)  # the codes have rms 1 (code_norm)
 
     groups = ghn.param_groups(1e-5)
     grouped = [p for group in groups for p in group["params"]]
