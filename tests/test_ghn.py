@@ -336,3 +336,101 @@ def test_embedding_sweeps_equal_plain_gru_cells():
     expected = ghn.norm(torch.stack(states, 1))
     # float64 rounding of a few 16-term sums per step, over 2 x 8 steps: far below 1e-12
     torch.testing.assert_close(ghn._embed(features, lengths), expected, rtol=0, atol=1e-12)
+
+
+def test_node_features_by_hand():
+    """Eq. 3's nodes as the encoder sees them: width / 512, log2(width + 1) / log2(513), then a one-hot role
+    (input, weight, bias, output); the input node has width 0 and the output node 2a (here 6)."""
+    ghn = GHN(in_dim=11, out_dim=6, decoder="lowrank")
+    features, lengths = ghn._node_features([(4, 8), (512,)], "cpu")
+    log = np.log2([1, 5, 9, 7, 513]) / np.log2(513)  # widths 0, 4, 8, 6, 512
+    expected_4_8 = [
+        [0, log[0], 1, 0, 0, 0],  # input
+        [4 / 512, log[1], 0, 1, 0, 0],  # W1
+        [4 / 512, log[1], 0, 0, 1, 0],  # b1
+        [8 / 512, log[2], 0, 1, 0, 0],  # W2
+        [8 / 512, log[2], 0, 0, 1, 0],  # b2
+        [6 / 512, log[3], 0, 0, 0, 1],  # output: W_out and b_out
+    ]
+    expected_512 = [[0, log[0], 1, 0, 0, 0], [1, 1, 0, 1, 0, 0], [1, 1, 0, 0, 1, 0], [6 / 512, log[3], 0, 0, 0, 1]]
+    expected_512 += [[0] * 6] * 2  # padding to the longer chain
+    assert lengths.tolist() == [6, 4]
+    torch.testing.assert_close(features, torch.tensor([expected_4_8, expected_512], dtype=torch.float32), rtol=0, atol=1e-7)
+
+
+def golden_ghn(decoder):
+    """A small GHN (3 inputs, 2 outputs, widths <= 8) in float64 whose parameters come from numpy's PCG64 (the same
+    numbers on every machine, unlike torch's vectorised init): the fixture of the golden-value test."""
+    ghn = GHN(in_dim=3, out_dim=2, hidden=4, max_width=8, decoder=decoder, rank=2).double()
+    rng = np.random.default_rng(2026)
+    with torch.no_grad():
+        for param in ghn.parameters():
+            param.copy_(torch.from_numpy(0.5 * rng.standard_normal(tuple(param.shape))))
+    return ghn
+
+
+GOLDEN_ARCHS = [(4,), (8, 4)]
+GOLDEN_INPUTS = [[1.0, -0.5, 0.25], [-2.0, 0.0, 1.5]]
+
+
+def golden_numbers(decoder):
+    """Per arch: the sum of each generated weight matrix and bias, and the policy's outputs on GOLDEN_INPUTS."""
+    ghn = golden_ghn(decoder)
+    inputs = torch.tensor(GOLDEN_INPUTS, dtype=torch.float64)
+    with torch.no_grad():
+        params = ghn(GOLDEN_ARCHS)
+        sums = [[[weight.sum().item(), bias.sum().item()] for weight, bias in layers] for layers in params]
+        outputs = [mlp_forward(layers, inputs).tolist() for layers in params]
+    return sums, outputs
+
+
+# Written by golden_numbers at commit 2c5b4b8 (code_norm added). Regenerate only on purpose, when the GHN's maths is
+# meant to change, and say why in the commit: cd tests && python -c "from test_ghn import *; print(golden_numbers('full'))"
+GOLDEN = {
+    "full": (
+        [
+            [[-1.7094386115554725, 12.34220549564635], [0.0041886296315819214, 3.677121124391739]],
+            [
+                [-2.5711713613879166, 14.121467218462476],
+                [-0.2061591343787349, 12.273046891553768],
+                [0.00419419689095535, 3.6770898919969666],
+            ],
+        ],
+        [
+            [[1.5354444884109915, 2.032176871736976], [1.4757802857923794, 2.035058313629561]],
+            [[1.6199258714902918, 1.7923331505362974], [1.564771867528636, 1.9731739565019928]],
+        ],
+    ),
+    "lowrank": (
+        [
+            [[1.479413838862405, 1.3196343084493096], [0.06434321936874765, -0.27942465952788065]],
+            [
+                [4.0885758128342635, -0.5401398783586502],
+                [0.004810262844133384, 1.354494774517582],
+                [0.06432614378052147, -0.2810583719863893],
+            ],
+        ],
+        [
+            [[-2.083406550538741, 1.857498452009836], [-2.0841110144241517, 1.8562788388045122]],
+            [[-2.0838332114139972, 1.8593157460574683], [-2.0838427732464266, 1.8592053675460392]],
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("decoder", ["full", "lowrank"])
+def test_ghn_outputs_equal_the_golden_values(decoder):
+    """Fixed float64 outputs of both paths (ghn(archs) and the static-shape ghn.batched): a change made in both (say,
+    biases decoded from the weight node) fails here, where the paths' agreement would not notice it. Float64 rounding
+    of sums of <= 8 terms through 3 layers differs between machines by ~1e-15 of the values; 1e-9 is far below what
+    any change of the maths gives."""
+    expected_sums, expected_outputs = GOLDEN[decoder]
+    sums, outputs = golden_numbers(decoder)
+    for arch_sums, arch_expected in zip(sums, expected_sums):
+        np.testing.assert_allclose(arch_sums, arch_expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(outputs, expected_outputs, rtol=1e-9, atol=1e-12)
+    ghn = golden_ghn(decoder)
+    inputs = torch.tensor(GOLDEN_INPUTS, dtype=torch.float64).expand(len(GOLDEN_ARCHS), -1, -1)
+    with torch.no_grad():
+        batched = ghn.batched(ghn.arch_ids(GOLDEN_ARCHS))(inputs)
+    np.testing.assert_allclose(batched.numpy(), expected_outputs, rtol=1e-9, atol=1e-12)
