@@ -296,3 +296,15 @@ def test_rollouts_report_success_at_the_final_step_and_at_any_step():
     assert episode[0].shape == (2, 6, 1) and final.tolist() == [0.0, 0.0] and any_step.tolist() == [1.0, 1.0]
     success = ghp_ddpg_her.deterministic_success(envs, policy, [(4,)] * 3, inputs, 5, rng, args, seed=0)
     assert success.tolist() == [[0.0] * 3, [1.0] * 3]  # (final step, any step) x the 3 archs (the last batch padded)
+
+
+def test_ddpg_her_learns_fetch_reach(tmp_path):
+    """DDPG + HER end to end on FetchReach-v4 with the classic schedule (2 envs, one rollout and 40 updates per cycle,
+    10 cycles an epoch), a [64,64] actor: 2,000 env steps. A fresh policy succeeds in ~0-10% of test episodes (goals
+    that start next to the gripper); measured here: test success 0.80 after epoch 1 and 1.00 after epoch 2 (10
+    deterministic episodes each). A broken relabelling, reward, normaliser, critic target or actor loss stays near 0."""
+    flags = "--env-id FetchReach-v4 --baseline-arch 64,64 --meta-batch 2 --rollouts-per-cycle 1 --cycles-per-epoch 10"
+    result = run_her(*flags.split(), "--epochs", "2", "--eval-archs", "10", "--runs-dir", str(tmp_path))
+    lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
+    test_success = [float(line.split("test_success(baseline)=")[1].split()[0]) for line in lines]
+    assert len(test_success) == 2 and test_success[-1] >= 0.7, result.stdout
