@@ -249,6 +249,13 @@ def deterministic_action(outputs, max_action=1.0, raw=False):
     return (outputs if raw else torch.tanh(outputs)) * max_action
 
 
+def eq4_actor_loss(qf, policies, inputs, meta_batch, action_l2, raw=False):
+    """Eq. 4 with DDPG: minus Q of the actions that arch i's policy takes on chunk i of the minibatch, plus HER's L2
+    penalty on those actions (in the critic's units)."""
+    pi = deterministic_action(run_split_by_arch(policies, inputs, meta_batch), raw=raw)
+    return -qf(inputs, pi).mean() + action_l2 * pi.pow(2).mean()
+
+
 def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
     """One episode in every env, env i acting with the policy generated for archs[i] for the whole episode
     (Sec. III-C). With explore: Gaussian action noise, and a uniformly random action with probability random_eps.
@@ -513,8 +520,7 @@ if __name__ == "__main__":
         qf_loss.backward()
         q_optimizer.step()
         # Eq. 4: maximise Q of each arch's actions on its chunk, plus an L2 penalty on actions
-        pi = deterministic_action(run_split_by_arch(policies, b_inputs, args.meta_batch), raw=args.raw_actor)
-        actor_loss = -qf(b_inputs, pi).mean() + args.action_l2 * pi.pow(2).mean()
+        actor_loss = eq4_actor_loss(qf, policies, b_inputs, args.meta_batch, args.action_l2, args.raw_actor)
         policy_optimizer.zero_grad()
         actor_loss.backward()
         policy_optimizer.step()

@@ -206,6 +206,14 @@ def squashed_gaussian(outputs, action_scale, action_bias, log_std_clamp=False):
     return action, log_prob.sum(1, keepdim=True)
 
 
+def eq4_actor_loss(qf1, qf2, policies, obs, meta_batch, alpha, action_scale, action_bias, log_std_clamp=False):
+    """Eq. 4 with SAC: alpha log_pi minus the smaller Q of the actions that arch i's policy samples on chunk i of the
+    minibatch; returns the loss and log_pi (for alpha's loss)."""
+    outputs = run_split_by_arch(policies, obs, meta_batch)
+    pi, log_pi = squashed_gaussian(outputs, action_scale, action_bias, log_std_clamp)
+    return (alpha * log_pi - torch.min(qf1(obs, pi), qf2(obs, pi))).mean(), log_pi
+
+
 def deterministic_action(outputs, action_scale, action_bias):
     """The evaluation action tanh(mean), scaled to the action bounds; it leaves the training run's random stream alone."""
     return torch.tanh(outputs.chunk(2, dim=1)[0]) * action_scale + action_bias
@@ -475,10 +483,9 @@ if __name__ == "__main__":
 
         # Eq. 4: maximise Q (plus entropy) of actions from the policy generated for each arch,
         # the minibatch split by architecture (run_split_by_arch)
-        outputs = run_split_by_arch(policies, b_obs, args.meta_batch)
-        pi, log_pi = squashed_gaussian(outputs, action_scale, action_bias, args.log_std_clamp)
-        min_qf_pi = torch.min(qf1(b_obs, pi), qf2(b_obs, pi))
-        actor_loss = (alpha * log_pi - min_qf_pi).mean()
+        actor_loss, log_pi = eq4_actor_loss(
+            qf1, qf2, policies, b_obs, args.meta_batch, alpha, action_scale, action_bias, args.log_std_clamp
+        )
         policy_optimizer.zero_grad()
         actor_loss.backward()
         policy_optimizer.step()
