@@ -463,11 +463,11 @@ if __name__ == "__main__":
             policy_net = GHN(input_dim, act_dim, args.ghn_hidden, **decoder).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
-        space, probe_archs, test_count = archspace.all_archs(), PROBE_ARCHS, args.eval_archs
+        space, probe_archs = archspace.all_archs(), PROBE_ARCHS
         policy_lr, policy_decay = args.ghn_lr, args.ghn_weight_decay
     else:
         policy_net = FixedMLP(baseline_arch, input_dim, act_dim).to(device)
-        space, probe_archs, test_count = [baseline_arch], [], args.eval_archs
+        space, probe_archs = [baseline_arch], []
         policy_lr, policy_decay = args.baseline_lr, args.baseline_weight_decay
     qf = QNetwork(input_dim, act_dim).to(device)
     qf_target = QNetwork(input_dim, act_dim).to(device)
@@ -484,8 +484,7 @@ if __name__ == "__main__":
     networks |= dict(obs_norm=policy_inputs.obs_norm, goal_norm=policy_inputs.goal_norm)
     if checkpoint:  # continue exactly after the checkpoint's epoch
         if not baseline_arch and checkpoint["ghn"]["config"] != policy_net.config:  # a GHN of an older ghn.py
-            old, new = checkpoint["ghn"]["config"], policy_net.config
-            raise SystemExit(f"--resume: its GHN {old} is not this ghn.py's {new}: resume with the commit that made it")
+            raise SystemExit(f"--resume: its GHN {checkpoint['ghn']['config']} is not this ghn.py's: resume with its commit")
         policy_net.load_state_dict(checkpoint["baseline_state"] if baseline_arch else checkpoint["ghn"]["state_dict"])
         for name, module in networks.items():
             module.load_state_dict(checkpoint[name])
@@ -567,7 +566,7 @@ if __name__ == "__main__":
                     target_param.lerp_(param, args.tau)
         # test: deterministic episodes of the probe archs and of random archs (their own generator: training is unchanged)
         test_seed, n = args.seed + 100_000 * epoch, len(probe_archs)
-        test_archs = probe_archs + archspace.sample_archs(np.random.default_rng([args.seed, epoch]), test_count, space)
+        test_archs = probe_archs + archspace.sample_archs(np.random.default_rng([args.seed, epoch]), args.eval_archs, space)
         final, any_step = deterministic_success(envs, policy_net, test_archs, policy_inputs, horizon, rng, args, test_seed)
         probe_success = dict(zip(map(archspace.arch_name, probe_archs), final[:n]))
         # success rates at the final step, and at any step (the authors' measure, docs/method.md D2)

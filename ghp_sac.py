@@ -439,8 +439,7 @@ if __name__ == "__main__":
     networks |= dict(policy_optimizer=policy_optimizer, **({"alpha_optimizer": alpha_optimizer} if args.autotune else {}))
     if checkpoint:  # continue exactly where it stopped
         if not baseline_arch and checkpoint["ghn"]["config"] != policy_net.config:  # a GHN of an older ghn.py
-            old, new = checkpoint["ghn"]["config"], policy_net.config
-            raise SystemExit(f"--resume: its GHN {old} is not this ghn.py's {new}: resume with the commit that made it")
+            raise SystemExit(f"--resume: its GHN {checkpoint['ghn']['config']} is not this ghn.py's: resume with its commit")
         policy_net.load_state_dict(checkpoint["baseline_state"] if baseline_arch else checkpoint["ghn"]["state_dict"])
         for name, module in networks.items():
             module.load_state_dict(checkpoint[name])

@@ -526,3 +526,15 @@ def test_unscaled_actions_are_the_tanh_of_the_policy_without_the_bounds(tmp_path
     first_policy_actions = actions["--unscaled-actions"][200:202]
     assert first_policy_actions.abs().max() > 0 and actions["--unscaled-actions"][200:].abs().max() <= 1
     assert torch.equal(actions[""][200:202], 2 * first_policy_actions)
+
+
+def test_resume_refuses_a_ghn_of_an_older_ghn_py(tmp_path):
+    """A checkpoint whose GHN was built by an older ghn.py (here: before code_norm, which its config then lacks) would
+    load into today's GHN and run other maths: --resume refuses it in one line, naming the commit to use."""
+    checkpoint = os.path.join(short_pendulum_run(str(tmp_path / "runs")), "checkpoint.pt")
+    state = torch.load(checkpoint, weights_only=False)
+    del state["ghn"]["config"]["code_norm"]
+    torch.save(state, checkpoint)
+    result = run_sac("--resume", checkpoint, "--total-timesteps", "40", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "is not this ghn.py's: resume with its commit" in result.stderr.strip().splitlines()[-1]
