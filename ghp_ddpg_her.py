@@ -326,14 +326,23 @@ def record_videos(policy_net, archs, args, policy_inputs, seed, prefix):
 MAY_CHANGE = set("resume epochs eval_archs capture_video save_every save_buffer cuda threads async_envs compile".split())
 
 
+RANGES = {  # every numeric flag's allowed values: "[" includes the bound, "(" leaves it out (NaN: none)
+    "[1, inf)": "epochs cycles_per_epoch updates_per_cycle rollouts_per_cycle eval_archs save_every meta_batch batch_size "
+    "buffer_size ghn_hidden",
+    "[0, inf)": "steps_per_arch seed threads exploration_noise action_l2 ghn_weight_decay baseline_weight_decay",
+    "(0, inf)": "q_lr ghn_lr baseline_lr clip_obs clip_norm",
+    "[0, 1]": "gamma future_p random_eps",
+    "(0, 1]": "tau",
+}
+
+
 def check_args(args):
     """One-line errors for flags this script cannot run with; returns (baseline arch, obs_dim, goal_dim, act_dim, horizon)."""
-    positive = "epochs cycles_per_epoch updates_per_cycle rollouts_per_cycle eval_archs save_every meta_batch batch_size"
-    for names, low in ((positive + " ghn_hidden", 1), ("steps_per_arch seed threads", 0)):
-        for name in [name for name in names.split() if getattr(args, name) < low]:
-            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed {low} or more")
-    for name in [name for name in ("future_p", "random_eps") if not 0 <= getattr(args, name) <= 1]:
-        raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed 0..1")
+    for interval, names in RANGES.items():
+        (low, high), closed = map(float, interval[1:-1].split(",")), (interval[0] == "[", interval[-1] == "]")
+        for name, value in [(name, getattr(args, name)) for name in names.split()]:
+            if not ((low <= value if closed[0] else low < value) and (value <= high if closed[1] else value < high)):
+                raise SystemExit(f"bad --{name.replace('_', '-')} {value}: allowed {interval}")
     if args.batch_size % args.meta_batch:
         raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}")
     try:
@@ -368,6 +377,8 @@ def resume(path):
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
     except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
+        if isinstance(error, KeyError) and error.args == ("rng",):  # a ghn_*.pt: the GHN alone, no run state
+            raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
         reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
         what = f"not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {reason[:200]})"
         raise SystemExit(f"--resume {path!r}: {what}")
@@ -438,7 +449,10 @@ if __name__ == "__main__":
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(args.runs_dir, run_name)
-    writer = SummaryWriter(run_dir)
+    try:
+        writer = SummaryWriter(run_dir)
+    except OSError as error:  # a file where a folder should be, a full disk
+        raise SystemExit(f"cannot write the run folder {run_dir}: {type(error).__name__}: {error}")
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     random.seed(args.seed)  # seeding
     np.random.seed(args.seed)

@@ -254,15 +254,28 @@ MAY_CHANGE = set("resume total_timesteps log_every eval_every eval_episodes capt
 MAY_CHANGE |= {"cuda", "threads", "async_envs", "compile"}  # what --resume may change; the other flags define the run
 
 
+RANGES = {  # every numeric flag's allowed values: "[" includes the bound, "(" leaves it out (NaN: none)
+    "[1, inf)": "total_timesteps meta_batch buffer_size batch_size steps_per_arch eval_episodes log_every ghn_hidden",
+    "[0, inf)": "seed learning_starts threads alpha eval_every save_every ghn_weight_decay baseline_weight_decay",
+    "(0, inf)": "q_lr ghn_lr baseline_lr",
+    "[0, 1]": "gamma",
+    "(0, 1]": "tau",
+}
+
+
 def check_args(args):
     """One-line errors for flags this script cannot run with; returns (baseline arch or None, obs_dim, act_dim)."""
-    positive = "total_timesteps meta_batch batch_size steps_per_arch eval_episodes ghn_hidden log_every"
-    for names, low in ((positive, 1), ("seed learning_starts threads alpha eval_every save_every", 0)):
-        for name in [name for name in names.split() if getattr(args, name) < low]:
-            raise SystemExit(f"bad --{name.replace('_', '-')} {getattr(args, name)}: allowed {low} or more")
-    if args.batch_size % args.meta_batch or args.buffer_size <= args.learning_starts or (args.autotune and args.alpha == 0):
-        need = f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}, --buffer-size"
-        raise SystemExit(f"{need} {args.buffer_size} above --learning-starts {args.learning_starts}, --autotune's --alpha > 0")
+    for interval, names in RANGES.items():
+        (low, high), closed = map(float, interval[1:-1].split(",")), (interval[0] == "[", interval[-1] == "]")
+        for name, value in [(name, getattr(args, name)) for name in names.split()]:
+            if not ((low <= value if closed[0] else low < value) and (value <= high if closed[1] else value < high)):
+                raise SystemExit(f"bad --{name.replace('_', '-')} {value}: allowed {interval}")
+    if args.batch_size % args.meta_batch:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of --meta-batch {args.meta_batch}")
+    if args.buffer_size <= args.learning_starts:
+        raise SystemExit(f"--buffer-size {args.buffer_size} must be above --learning-starts {args.learning_starts}")
+    if args.autotune and args.alpha == 0:
+        raise SystemExit("--autotune needs --autotune's --alpha > 0 (its starting value), not 0")
     try:
         baseline_arch = archspace.parse_arch(args.baseline_arch) if args.baseline_arch else None
         env = gym.make(args.env_id, render_mode="rgb_array" if args.capture_video else None)
@@ -289,6 +302,8 @@ def resume(path):
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
     except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
+        if isinstance(error, KeyError) and error.args == ("rng",):  # a ghn_*.pt: the GHN alone, no run state
+            raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
         reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
         raise SystemExit(f"--resume {path!r}: not a checkpoint.pt of this ghp_sac.py ({type(error).__name__}: {reason[:200]})")
     args = tyro.cli(Args, default=dataclasses.replace(saved, resume=path))
@@ -381,7 +396,10 @@ if __name__ == "__main__":
     baseline_arch, obs_dim, act_dim = check_args(args)
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(args.runs_dir, run_name)
-    writer = SummaryWriter(run_dir)
+    try:
+        writer = SummaryWriter(run_dir)
+    except OSError as error:  # a file where a folder should be, a full disk
+        raise SystemExit(f"cannot write the run folder {run_dir}: {type(error).__name__}: {error}")
     writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in vars(args).items()))
     random.seed(args.seed)  # seeding
     np.random.seed(args.seed)

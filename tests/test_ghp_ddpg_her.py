@@ -1,6 +1,8 @@
+import dataclasses
 import functools
 import glob
 import os
+import re
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -225,16 +227,16 @@ def test_baseline_mode_trains_the_fixed_mlp(tmp_path):
         (["--env-id", "NoSuchEnv-v0"], "env 'NoSuchEnv-v0' cannot be made here"),
         (["--baseline-arch", "64;64"], "bad architecture '64;64'"),
         (["--batch-size", "100"], "--batch-size 100 must be a multiple of --meta-batch 8"),
-        (["--batch-size", "0"], "bad --batch-size 0: allowed 1 or more"),
-        (["--seed", "-1"], "bad --seed -1: allowed 0 or more"),
+        (["--batch-size", "0"], "bad --batch-size 0: allowed [1, inf)"),
+        (["--seed", "-1"], "bad --seed -1: allowed [0, inf)"),
         (["--future-p", "1.5"], "bad --future-p 1.5"),
         (["--epochs", "0"], "bad --epochs 0"),
-        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed 1 or more"),
+        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed [1, inf)"),
         (
             ["--buffer-size", "3000"],
             "--buffer-size 3000 must hold a cycle's episodes: --rollouts-per-cycle 8 x --meta-batch 8",
         ),
-        (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: allowed 1 or more"),
+        (["--rollouts-per-cycle", "0"], "bad --rollouts-per-cycle 0: allowed [1, inf)"),
         (["--steps-per-arch", "-1"], "bad --steps-per-arch -1"),
     ],
 )
@@ -272,7 +274,7 @@ def test_resume_refuses_a_snapshot_and_a_finished_run(tmp_path):
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_epoch1.pt")
     result = run_her("--resume", snapshot, "--epochs", "2", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
-        f"--resume {snapshot!r}: not a checkpoint.pt of this ghp_ddpg_her.py (KeyError: 'rng')"
+        f"--resume {snapshot!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder"
     )
     result = run_her("--resume", checkpoint, "--epochs", "1", check=False)
     assert result.returncode != 0
@@ -308,3 +310,14 @@ def test_ddpg_her_learns_fetch_reach(tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
     test_success = [float(line.split("test_success(baseline)=")[1].split()[0]) for line in lines]
     assert len(test_success) == 2 and test_success[-1] >= 0.7, result.stdout
+
+
+@pytest.mark.parametrize(
+    "flag, value, interval",
+    [("q_lr", -1.0, "(0, inf)"), ("exploration_noise", -1.0, "[0, inf)"), ("clip_obs", 0.0, "(0, inf)")]
+    + [("clip_norm", -1.0, "(0, inf)"), ("gamma", 2.0, "[0, 1]"), ("random_eps", float("nan"), "[0, 1]")],
+)
+def test_a_numeric_flag_outside_its_range_is_a_one_line_error(flag, value, interval):
+    """Before the range table, a negative --q-lr was a traceback from torch, the others ran to exit 0."""
+    with pytest.raises(SystemExit, match=re.escape(f"bad --{flag.replace('_', '-')} {value}: allowed {interval}")):
+        ghp_ddpg_her.check_args(dataclasses.replace(ghp_ddpg_her.Args(), **{flag: value}))

@@ -1,8 +1,10 @@
+import dataclasses
 import functools
 import glob
 import math
 import os
 import pickle
+import re
 
 import mujoco
 import numpy as np
@@ -12,6 +14,7 @@ from checkpoint_compare import assert_same, assert_same_first_gradients, assert_
 from conftest import RunsCode, osmesa_renders, run_script
 
 import archspace
+import ghp_ddpg_her
 import ghp_sac
 from ghn import GHN
 
@@ -344,20 +347,20 @@ def test_autotune_moves_alpha_down_when_the_entropy_is_above_its_target(tmp_path
         (["--env-id", "FetchReach-v4"], "Fetch envs: ghp_ddpg_her.py"),
         (["--baseline-arch", "256,abc"], "bad architecture '256,abc'"),
         (["--batch-size", "250"], "--batch-size 250 must be a multiple of --meta-batch 8"),
-        (["--batch-size", "0"], "bad --batch-size 0: allowed 1 or more"),
-        (["--total-timesteps", "-1"], "bad --total-timesteps -1: allowed 1 or more"),
-        (["--total-timesteps", "0"], "bad --total-timesteps 0: allowed 1 or more"),  # before: exit 0, nothing written
-        (["--eval-episodes", "0"], "bad --eval-episodes 0: allowed 1 or more"),  # before: every evaluation NaN
-        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed 1 or more"),
-        (["--autotune", "--alpha", "-1"], "bad --alpha -1.0: allowed 0 or more"),
-        (["--seed", "-1"], "bad --seed -1: allowed 0 or more"),
-        (["--alpha", "-1"], "bad --alpha -1.0: allowed 0 or more"),
-        (["--steps-per-arch", "0"], "bad --steps-per-arch 0: allowed 1 or more"),
+        (["--batch-size", "0"], "bad --batch-size 0: allowed [1, inf)"),
+        (["--total-timesteps", "-1"], "bad --total-timesteps -1: allowed [1, inf)"),
+        (["--total-timesteps", "0"], "bad --total-timesteps 0: allowed [1, inf)"),  # before: exit 0, nothing written
+        (["--eval-episodes", "0"], "bad --eval-episodes 0: allowed [1, inf)"),  # before: every evaluation NaN
+        (["--ghn-hidden", "0"], "bad --ghn-hidden 0: allowed [1, inf)"),
+        (["--autotune", "--alpha", "-1"], "bad --alpha -1.0: allowed [0, inf)"),
+        (["--seed", "-1"], "bad --seed -1: allowed [0, inf)"),
+        (["--alpha", "-1"], "bad --alpha -1.0: allowed [0, inf)"),
+        (["--steps-per-arch", "0"], "bad --steps-per-arch 0: allowed [1, inf)"),
         (["--autotune", "--alpha", "0"], "--autotune's --alpha > 0"),
         (["--ghn-decoder", "lowrank", "--ghn-rank", "0"], "bad GHN rank 0: allowed 1..max_width=512"),
         (
             ["--buffer-size", "1000", "--learning-starts", "1000"],
-            "--buffer-size 1000 above --learning-starts 1000",
+            "--buffer-size 1000 must be above --learning-starts 1000",
         ),
         (["--resume", "/nonexistent/checkpoint.pt"], "not a checkpoint.pt of this ghp_sac.py (FileNotFoundError"),
     ],
@@ -452,7 +455,7 @@ def test_resume_refuses_a_snapshot_a_finished_run_and_another_runs_dir(tmp_path)
     checkpoint, snapshot = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "ghn_20.pt")
     result = run_sac("--resume", snapshot, "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1] == (
-        f"--resume {snapshot!r}: not a checkpoint.pt of this ghp_sac.py (KeyError: 'rng')"
+        f"--resume {snapshot!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder"
     )
     # a checkpoint of another version of the script (a flag it has no more) is refused in one line, not resumed wrongly
     old = torch.load(checkpoint, weights_only=False)
@@ -538,3 +541,34 @@ def test_resume_refuses_a_ghn_of_an_older_ghn_py(tmp_path):
     result = run_sac("--resume", checkpoint, "--total-timesteps", "40", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "is not this ghn.py's: resume with its commit" in result.stderr.strip().splitlines()[-1]
+
+
+NUMERIC_CASES = [("alpha", float("nan"), "[0, inf)"), ("q_lr", -1.0, "(0, inf)"), ("ghn_lr", -1.0, "(0, inf)")]
+NUMERIC_CASES += [("gamma", 1.5, "[0, 1]"), ("gamma", -1.0, "[0, 1]"), ("tau", 0.0, "(0, 1]"), ("tau", 2.0, "(0, 1]")]
+NUMERIC_CASES += [("ghn_weight_decay", -1.0, "[0, inf)"), ("baseline_lr", 0.0, "(0, inf)"), ("buffer_size", 0, "[1, inf)")]
+
+
+@pytest.mark.parametrize("flag, value, interval", NUMERIC_CASES)
+def test_a_numeric_flag_outside_its_range_is_a_one_line_error(flag, value, interval):
+    """Checked first (in-process: no env is made before). Before the range table, NaN alpha and negative learning rates
+    were tracebacks from torch, and gamma 1.5 / -1, tau 0 / 2 and a negative decay ran to exit 0."""
+    with pytest.raises(SystemExit, match=re.escape(f"bad --{flag.replace('_', '-')} {value}: allowed {interval}")):
+        ghp_sac.check_args(dataclasses.replace(ghp_sac.Args(), **{flag: value}))
+
+
+@pytest.mark.parametrize("script", [ghp_sac, ghp_ddpg_her])
+def test_every_numeric_flag_has_a_range(script):
+    """The table covers every int and float flag but the two the GHN checks itself (rank, code slope)."""
+    numeric = {field.name for field in dataclasses.fields(script.Args) if field.type in (int, float)}
+    ranged = [name for names in script.RANGES.values() for name in names.split()]
+    assert len(ranged) == len(set(ranged)) and numeric - set(ranged) == {"ghn_rank", "ghn_code_slope"}
+    assert set(ranged) <= numeric
+
+
+@pytest.mark.parametrize("script", ["ghp_sac.py", "ghp_ddpg_her.py"])
+def test_a_runs_dir_that_is_a_file_is_a_one_line_error(script, tmp_path):
+    (tmp_path / "file").write_text("")
+    for runs_dir in (tmp_path / "file", tmp_path / "file" / "below"):
+        result = run_script(script, "--no-cuda", "--runs-dir", str(runs_dir), check=False)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "cannot write the run folder" in result.stderr.strip().splitlines()[-1]
