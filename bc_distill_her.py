@@ -75,7 +75,10 @@ def load_teacher(path):
     """The teacher's checkpoint, its actor and its input normalisers; one-line errors for anything else."""
     if not os.path.isfile(path):
         raise SystemExit(f"--teacher {path!r}: no such checkpoint file")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # an empty, cut, text or foreign file (weights_only refuses objects that would run code)
+        raise SystemExit(f"--teacher {path!r}: not a checkpoint this script can read ({type(error).__name__})")
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") != "ddpg_her" or checkpoint.get("baseline_arch") is None:
         raise SystemExit(f"--teacher {path!r}: not a checkpoint of a ghp_ddpg_her.py --baseline-arch run")
     if checkpoint.get("args", {}).get("raw_actor"):

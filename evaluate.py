@@ -47,6 +47,7 @@ from ghn import GHN, mlp_forward
 # score: a SAC policy's return, or a Fetch policy's success at the final step; any_step_score: a Fetch policy's
 # success at any step (the authors' measure, docs/method.md D2; empty for SAC and in CSVs older than it)
 CSV_FIELDS = ["arch", "depth", "params", "d_lm", "episodes", "score", "std", "per_episode", "any_step_score"]
+SPACE = set(archspace.all_archs())  # the archs a results row may hold
 
 
 @dataclass
@@ -219,10 +220,11 @@ def select_archs(spec, seed, all_archs, flag="--archs"):
     return archs
 
 
-def parse_row(row):
-    """A results CSV row as a dict, or None if it is damaged: a missing or extra field, a value that does
-    not parse, or per-episode scores that are not `episodes` many or whose mean is not the score (each is
-    written rounded to 4 decimals, so their mean may differ from the score by up to 5e-5)."""
+def parse_row(row, dims=None):
+    """A results CSV row as a dict, or None if it is damaged: a missing or extra field, a value that does not parse or
+    is not finite, an arch outside the space, params or D_LM that its arch does not give (with the policy's `dims`,
+    (in_dim, act_dim, ...)), or per-episode scores that are not `episodes` many or whose mean or std is not the score or
+    std (each is written rounded to 4 decimals, which moves their mean and std by at most 5e-5)."""
     try:
         if None in row or None in row.values():  # csv.DictReader's marks of extra and missing fields
             return None
@@ -233,24 +235,34 @@ def parse_row(row):
         parsed |= dict(per_episode=row["per_episode"], any_step_score=any_step)
     except (KeyError, ValueError):
         return None
+    values = [parsed["score"], parsed["std"], *per_episode, *([] if any_step is None else [any_step])]
+    if not np.all(np.isfinite(values)) or parsed["arch"] not in SPACE or len(per_episode) != parsed["episodes"]:
+        return None
+    if dims and (parsed["params"], parsed["d_lm"]) != (
+        archspace.num_params(parsed["arch"], *dims[:2]),
+        archspace.d_lm(parsed["arch"], *dims[:2]),
+    ):
+        return None
     rounding = 5e-5 + 1e-12 * (1.0 + max(abs(value) for value in per_episode))
-    if len(per_episode) != parsed["episodes"] or abs(np.mean(per_episode) - parsed["score"]) > rounding:
+    if abs(np.mean(per_episode) - parsed["score"]) > rounding or abs(np.std(per_episode) - parsed["std"]) > rounding:
         return None
     return parsed
 
 
 def read_results(path):
     """{arch: row} of a results CSV. A damaged line (cut by a kill or a full disk, glued to the next, a byte that is not
-    UTF-8, a cut header) and an arch with two differing rows are left out with a note, so that they are evaluated again."""
+    UTF-8, a cut header, a changed value: parse_row) and an arch with two differing rows are left out with a note, so
+    that they are evaluated again."""
     if not os.path.isfile(path):
         return {}
+    dims = (read_meta(path) or {}).get("dims")  # the policy's dimensions, which params and D_LM follow from
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.reader(f))
     results, damaged, differing = {}, [], set()
     width = len(CSV_FIELDS) - (rows[:1] == [CSV_FIELDS[:-1]])  # a CSV from before any_step_score: one field fewer
     for number, row in enumerate(rows, start=1):
         header = row in (CSV_FIELDS, CSV_FIELDS[:-1])
-        parsed = parse_row(dict(zip(CSV_FIELDS, row))) if len(row) == width and not header else None
+        parsed = parse_row(dict(zip(CSV_FIELDS, row)), dims) if len(row) == width and not header else None
         if parsed is None and not header:
             damaged.append(number)
         elif parsed is not None and results.setdefault(parsed["arch"], parsed) != parsed:
@@ -658,8 +670,8 @@ def set_up_device(args):
 
 
 def check_evaluation(args):
-    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1 or args.seed < 0:
-        fail("--episodes, --num-envs and --gen-batch must be at least 1, --seed at least 0")
+    if args.episodes < 1 or args.num_envs < 1 or args.gen_batch < 1 or args.seed < 0 or args.cutoffs < 0:
+        fail("--episodes, --num-envs and --gen-batch must be at least 1, --seed and --cutoffs at least 0")
 
 
 def print_report(report, out_dir, score_name):
@@ -716,6 +728,8 @@ def command_curves(args):
 
 
 def command_merge(args):
+    if args.seed < 0 or args.cutoffs < 0:
+        fail(f"bad --seed {args.seed} or --cutoffs {args.cutoffs}: allowed 0 or more")
     if not args.csvs or not args.out_dir:
         fail("merge needs --csvs A.csv B.csv ... and --out-dir for the joined results.csv and report")
     merged, meta = {}, None

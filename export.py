@@ -79,9 +79,13 @@ def load_checkpoint(path):
         fail(f"{path!r} holds more than weights ({refused[0].strip()[:100]}): a checkpoint of ghp before the "
              "weights-only format? If it is your own, load it with GHP_UNSAFE_LOAD=1 (unpickling can run code)")  # fmt: skip
     except Exception as error:
-        fail(f"cannot read checkpoint {path!r} ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+        reason = (str(error).splitlines() or ["an empty or cut file"])[0][:120]  # an empty file's EOFError says nothing
+        fail(f"cannot read checkpoint {path!r} ({type(error).__name__}: {reason})")
     if not isinstance(checkpoint, dict) or checkpoint.get("algo") not in ("sac", "ddpg_her"):
         fail(f"{path!r} is not a checkpoint of ghp_sac.py or ghp_ddpg_her.py")
+    state = (checkpoint.get("ghn") or {}).get("state_dict") or checkpoint.get("baseline_state") or {}
+    if any(torch.is_tensor(value) and value.is_floating_point() and not value.isfinite().all() for value in state.values()):
+        fail(f"{path!r}: its policy weights hold NaN or inf (a run that diverged): nothing to evaluate or export")
     if checkpoint.get("ghn") is not None:
         return checkpoint, GHN.from_checkpoint(checkpoint["ghn"])
     # a fixed MLP (--baseline-arch run, bc_distill.py): the training script's actor, one architecture
@@ -575,12 +579,17 @@ def record_video(ghn, io, env_id, arch, episodes, seed, size, path):
     returns (frames, score per episode)."""
     import imageio.v2 as imageio
 
-    env = make_env(env_id, render_mode="rgb_array", width=size, height=size)
+    try:
+        env = make_env(env_id, render_mode="rgb_array", width=size, height=size)
+    except TypeError:  # an env that takes no frame size (not MuJoCo, e.g. Pendulum): its own size
+        env = make_env(env_id, render_mode="rgb_array")
     params, frames, scores = ghn([arch])[0], [], []
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
         try:
             frames.append(env.render())
+        except gym.error.DependencyNotInstalled as error:  # a renderer that is not MuJoCo's (Pendulum: pygame)
+            fail(f"cannot render {env_id}: a package it needs is missing: {error}")
         except Exception as error:  # no OpenGL context: mujoco and PyOpenGL raise several kinds
             gl = os.environ.get("MUJOCO_GL") or "(unset: glfw, needs a display)"
             fail(f"cannot render with MUJOCO_GL={gl} ({type(error).__name__}): headless, install OSMesa (apt-get install "

@@ -4,8 +4,9 @@ import math
 import os
 import re
 
+import pytest
 import torch
-from conftest import run_script
+from conftest import RunsCode, run_script
 
 from bc_distill import bc_loss
 from ghp_sac import deterministic_action
@@ -78,3 +79,16 @@ def test_a_teacher_with_the_authors_action_transforms_is_refused(tmp_path):
         torch.save({"algo": "sac", "baseline_arch": (8,), "args": {flag: True}}, tmp_path / "teacher.pt")
         result = run_bc("--teacher", str(tmp_path / "teacher.pt"), "--arch", "8", check=False)
         assert result.returncode != 0 and f"a --{flag.replace('_', '-')} run" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("script", ["bc_distill.py", "bc_distill_her.py"])
+def test_a_teacher_file_that_is_not_a_checkpoint_is_a_one_line_error(tmp_path, script):
+    """An empty file, a text file and a pickle of another kind (weights_only refuses it unread): before, tracebacks."""
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "text.pt").write_text("not a checkpoint\n")
+    marker = tmp_path / "code-ran"
+    torch.save({"algo": RunsCode(marker)}, tmp_path / "foreign.pt")
+    for name in ("empty.pt", "text.pt", "foreign.pt"):
+        result = run_script(script, "--teacher", str(tmp_path / name), "--arch", "8", check=False)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "not a checkpoint this script can read" in result.stderr.strip().splitlines()[-1] and not marker.exists()

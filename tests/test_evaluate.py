@@ -168,7 +168,8 @@ def test_a_cut_last_row_is_left_out_and_evaluated_again(tmp_path, cut):
 @pytest.mark.parametrize(
     "damage",
     ["a score that is not the mean of its episodes", "the line ending lost", "a byte that is not UTF-8", "a cut header",
-     "the same arch twice, scored differently"],
+     "the same arch twice, scored differently", "a digit of std changed", "a digit of params changed",
+     "a digit of d_lm changed", "arch 4 made 5", "an infinite score"],
 )  # fmt: skip
 def test_a_damaged_row_is_left_out_and_evaluated_again(tmp_path, damage):
     """Any damaged row, not only the last, is dropped with a note and its arch evaluated again; before, a damaged row
@@ -184,7 +185,24 @@ def test_a_damaged_row_is_left_out_and_evaluated_again(tmp_path, damage):
         "a byte that is not UTF-8": ["16,16"],
         "a cut header": [],
         "the same arch twice, scored differently": ["8"],
+        "a digit of std changed": ["4"],
+        "a digit of params changed": ["4"],
+        "a digit of d_lm changed": ["4"],
+        "arch 4 made 5": ["4"],  # the phantom [5] left out, [4] evaluated again
+        "an infinite score": ["4"],
     }[damage]
+    fields = next(csv.reader([lines[1]]))  # arch, depth, params, d_lm, episodes, score, std, per_episode, any_step_score
+    if damage in ("a digit of params changed", "a digit of d_lm changed", "arch 4 made 5"):
+        column = {"a digit of params changed": 2, "a digit of d_lm changed": 3}.get(damage, 0)
+        fields[column] = "5" if column == 0 else fields[column][:-1] + str((int(fields[column][-1]) + 1) % 10)
+        lines[1] = ",".join(fields)
+    elif damage == "a digit of std changed":  # its first digit: a change in the last ones may be below the 4-decimal rounding
+        first = next(i for i, c in enumerate(fields[6]) if c in "123456789")
+        fields[6] = fields[6][:first] + str(int(fields[6][first]) % 9 + 1) + fields[6][first + 1 :]
+        lines[1] = ",".join(fields)
+    elif damage == "an infinite score":
+        fields[5], fields[7] = "inf", "inf;inf"
+        lines[1] = ",".join(fields)
     if damage == "a score that is not the mean of its episodes":
         lines[1] = lines[1].replace(lines[1].split(",")[-4], "99999.0", 1)  # (the last field: any_step_score)
     elif damage == "the line ending lost":
@@ -681,7 +699,16 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
             "no architecture fits a budget of 10 parameters: the smallest has 21",
         ),
         (["run", "--checkpoint", "CKPT", "--shard", "2/2"], "bad --shard '2/2'"),
-        (["run", "--checkpoint", "CKPT", "--seed", "-1"], "--seed at least 0"),  # before: a traceback from numpy
+        (["run", "--checkpoint", "CKPT", "--seed", "-1"], "--seed and --cutoffs at least 0"),  # before: a traceback from numpy
+        (
+            ["run", "--checkpoint", "CKPT", "--cutoffs", "-1"],
+            "--seed and --cutoffs at least 0",
+        ),  # before: a traceback from numpy
+        (["run", "--checkpoint", "EMPTY"], "cannot read checkpoint"),  # before: IndexError (EOFError's empty message)
+        (["export", "--checkpoint", "EMPTY", "--arch", "4"], "cannot read checkpoint"),
+        (["run", "--checkpoint", "NAN"], "its policy weights hold NaN or inf"),  # before: StopIteration in the report
+        (["export", "--checkpoint", "NAN", "--arch", "4", "--int8"], "its policy weights hold NaN or inf"),
+        (["export", "--checkpoint", "NAN", "--arch", "4"], "its policy weights hold NaN or inf"),  # before: nanf in policy.h
         (["merge", "--csvs", "/nonexistent.csv", "--out-dir", "OUT"], "no CSV file"),
         (["export", "--checkpoint", "CKPT", "--arch", "4;8"], "--arch takes one architecture"),
         (["export", "--checkpoint", "CKPT"], "--arch takes one architecture, e.g. --arch 16,16 (got '')"),
@@ -694,8 +721,14 @@ def test_video_without_a_renderer_is_a_one_line_error(tmp_path):
 def test_bad_input_is_a_one_line_error(tmp_path, flags, message):
     checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    diverged = torch.load(checkpoint, weights_only=True)
+    next(iter(diverged["ghn"]["state_dict"].values())).view(-1)[0] = float("nan")
+    torch.save(diverged, tmp_path / "nan.pt")
     replace = {
         "CKPT": checkpoint,
+        "EMPTY": str(tmp_path / "empty.pt"),
+        "NAN": str(tmp_path / "nan.pt"),
         "HER": her_checkpoint(tmp_path / "her.pt"),
         "CORRUPT": str(tmp_path / "corrupt.pt"),
         "OUT": str(tmp_path / "out"),

@@ -486,3 +486,16 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path
     assert result.returncode != 0 and "Traceback" not in result.stderr and not marker.exists()
     assert "holds more than weights" in result.stderr.strip().splitlines()[-1]
     assert "GHP_UNSAFE_LOAD=1" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_video_of_an_env_that_takes_no_frame_size(tmp_path):
+    """Pendulum's rgb_array takes no width/height (before: a TypeError traceback): its own frame size is used; without
+    pygame (not in requirements.txt) it cannot render at all, which is a one-line error."""
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    result = run_eval(
+        "export", "--checkpoint", checkpoint, "--arch", "4", "--out-dir", str(tmp_path / "x"), "--video", "1", check=False
+    )
+    if result.returncode == 0:
+        assert (tmp_path / "x" / "video.mp4").stat().st_size > 0
+    else:
+        assert "Traceback" not in result.stderr and "a package it needs is missing" in result.stderr.strip().splitlines()[-1]
