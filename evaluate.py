@@ -599,7 +599,8 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     meta |= dict(score=io.score_name, checkpoint=os.path.abspath(path), dims=policy_dims(io))
     meta |= {"int8": True} if args.int8 else {}  # float32 results have no int8 key, as before it existed
     meta |= {"stochastic": True} if args.stochastic else {}  # nor deterministic ones a stochastic key
-    meta |= dict(shard=shard, archs=args.archs) if shard else {}  # what merge checks: every shard of one --archs
+    spec = args.archs if isinstance(ghn, GHN) else ",".join(map(str, ghn.arch))  # what merge checks: are all there
+    meta |= dict(shard=shard, archs=spec) if shard else dict(archs=spec)
     held = lock(csv_path)  # one evaluation per CSV, until this function returns (a killed process releases it too)
     if os.path.isfile(csv_path) and args.fresh:
         os.remove(csv_path)
@@ -732,30 +733,41 @@ def command_merge(args):
         fail(f"bad --seed {args.seed} or --cutoffs {args.cutoffs}: allowed 0 or more")
     if not args.csvs or not args.out_dir:
         fail("merge needs --csvs A.csv B.csv ... and --out-dir for the joined results.csv and report")
-    merged, meta = {}, None
+    merged, meta, held = {}, None, []
     for path in args.csvs:
         if not os.path.isfile(path):
             fail(f"no CSV file {path!r}")
+        held.append(lock(path))  # an evaluation still writing it fails here; none can start meanwhile
         shard_meta = read_meta(path)
         if shard_meta is None:
             fail(f"{path} has no {os.path.basename(meta_path(path))}: cannot check that the shards come from one checkpoint")
         mismatch = meta_mismatch(shard_meta, meta) if meta is not None else ""
+        if meta is not None and shard_meta.get("archs") != meta.get("archs"):
+            mismatch = ", ".join(filter(None, [mismatch, f"archs {shard_meta.get('archs')!r} vs {meta.get('archs')!r}"]))
         if mismatch:
             fail(f"{path} does not match {args.csvs[0]}: {mismatch}")
-        meta = meta or shard_meta
-        merged.update(read_results(path))
+        meta, rows = meta or shard_meta, read_results(path)
+        if "archs" in shard_meta:  # (recorded since issue 49) every arch of the evaluation's share must be there
+            expected = select_archs(shard_meta["archs"], shard_meta["seed"], archspace.all_archs())
+            index, count = parse_shard(shard_meta["shard"]) if shard_meta.get("shard") else (0, 1)
+            missing = [arch for arch in expected[index::count] if arch not in rows]
+            if missing:
+                share = f"{len(missing)} of its {len(expected[index::count])} archs, e.g. {list(missing[0])}"
+                fail(f"{path} lacks {share} (its evaluation stopped early?): run it again with the same flags to finish it")
+        merged.update(rows)
     shards = {m.get("shard") for m in map(read_meta, args.csvs)} - {None}
     counts = {int(shard.split("/")[1]) for shard in shards}
     if shards and (len(counts) != 1 or shards != {f"{i}/{max(counts)}" for i in range(max(counts))}):
         fail(f"merge needs every shard of one evaluation once: got {sorted(shards)} (their --archs: {meta.get('archs')})")
     os.makedirs(args.out_dir, exist_ok=True)
-    out, sources = os.path.join(args.out_dir, "results.csv"), [os.path.abspath(path) for path in args.csvs]
-    held = lock(out)  # no evaluation writes into it meanwhile
+    out, sources = os.path.abspath(os.path.join(args.out_dir, "results.csv")), [os.path.abspath(path) for path in args.csvs]
+    held += [] if out in sources else [lock(out)]  # no evaluation writes into it meanwhile
     if os.path.isfile(out) and out not in sources and (read_meta(out) or {}).get("merged_from") != sources:
         fail(f"{out} holds other results: remove it, or merge into another --out-dir")
     write_results(out, merged)
     write_json(meta_path(out), dict(meta, merged_from=sources))
-    held.close()
+    for file in held:
+        file.close()
     source, dims = " + ".join(args.csvs), meta.get("dims")  # CSVs written before the dims were recorded: no flash table
     report = make_report(merged, args.out_dir, meta["env_id"], meta["score"], args.cutoffs, args.seed, source, dims)
     print(f"merged {len(merged)} architectures into {args.out_dir}/results.csv; report in {args.out_dir}/report.md")

@@ -157,12 +157,14 @@ def test_a_cut_last_row_is_left_out_and_evaluated_again(tmp_path, cut):
     with open(csv_path, "w") as f:
         f.write(first + "\n" + partial)
     assert evaluate.parse_row(dict(zip(evaluate.CSV_FIELDS, next(csv.reader([last]))))) is not None  # the whole row is fine
-    merged = run_eval("merge", "--csvs", csv_path, "--out-dir", str(tmp_path / "merged"))
-    assert "damaged line(s) [3] left out" in merged.stderr and "merged 1 architectures" in merged.stdout
+    merged = run_eval("merge", "--csvs", csv_path, "--out-dir", str(tmp_path / "merged"), check=False)
+    assert "damaged line(s) [3] left out" in merged.stderr and merged.returncode != 0  # (before: merged, 1 arch short)
+    assert "lacks 1 of its 2 archs, e.g. [16, 16]" in merged.stderr.strip().splitlines()[-1]
     resumed = run_eval("run", "--checkpoint", checkpoint, "--archs", "4;16,16", "--episodes", "2", "--out-dir", out)
     assert "1 already in" in resumed.stdout and "1 to evaluate" in resumed.stdout
     table = rows(csv_path)
     assert [r["arch"] for r in table] == ["4", "16,16"] and all(evaluate.parse_row(r) is not None for r in table)
+    assert "merged 2 architectures" in run_eval("merge", "--csvs", csv_path, "--out-dir", str(tmp_path / "merged")).stdout
 
 
 @pytest.mark.parametrize(
@@ -383,7 +385,7 @@ def test_merge_of_no_results_or_of_a_missing_shard_is_a_one_line_error(tmp_path)
     empty = os.path.join(tmp_path, "empty", "results.csv")
     open(empty, "w").write(",".join(evaluate.CSV_FIELDS) + "\n")  # its one row gone
     result = run_eval("merge", "--csvs", empty, "--out-dir", str(tmp_path / "merged"), check=False)
-    assert result.returncode != 0 and "no evaluated architectures" in result.stderr.strip().splitlines()[-1]
+    assert result.returncode != 0 and "lacks 1 of its 1 archs, e.g. [4]" in result.stderr.strip().splitlines()[-1]
 
 
 def test_merge_neither_overwrites_other_results_nor_writes_beside_a_running_evaluation(tmp_path):
@@ -784,3 +786,43 @@ def test_fetch_rows_hold_the_success_at_any_step_beside_the_final_one(tmp_path):
     report = open(tmp_path / "report.md").read()
     assert "score = success rate at the final step" in report
     assert "at any step (the authors' measure): max 1.00, 90% 1.00, 80% 1.00." in report
+
+
+def test_merge_refuses_a_shard_that_is_running_short_or_of_other_archs(tmp_path):
+    """Before, merge took a shard still being written (some of its rows), a shard its run left short, and shards of
+    different --archs, each with exit 0."""
+    import fcntl
+
+    checkpoint = sac_checkpoint(tmp_path / "ckpt.pt")
+    out = tmp_path / "eval"
+    for shard in ("0/2", "1/2"):
+        run_eval(
+            "run",
+            "--checkpoint",
+            checkpoint,
+            "--archs",
+            "random:6",
+            "--episodes",
+            "1",
+            "--shard",
+            shard,
+            "--out-dir",
+            str(out),
+        )
+    shards = [str(out / f"results-shard{i}of2.csv") for i in (0, 1)]
+    with open(shards[1] + ".lock", "w") as held:  # what a shard's run holds while it writes
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_eval("merge", "--csvs", *shards, "--out-dir", str(tmp_path / "merged"), check=False)
+    assert result.returncode != 0 and "another evaluate.py is writing" in result.stderr.strip().splitlines()[-1]
+    lines = open(shards[1]).read().splitlines()
+    open(shards[1], "w").write("\n".join(lines[:-1]) + "\n")  # its last row never written: the run was killed
+    result = run_eval("merge", "--csvs", *shards, "--out-dir", str(tmp_path / "merged"), check=False)
+    assert result.returncode != 0 and "lacks 1 of its 3 archs" in result.stderr.strip().splitlines()[-1]
+    other = tmp_path / "other"
+    run_eval(
+        "run", "--checkpoint", checkpoint, "--archs", "random:5", "--episodes", "1", "--shard", "1/2", "--out-dir", str(other)
+    )
+    result = run_eval(
+        "merge", "--csvs", shards[0], str(other / "results-shard1of2.csv"), "--out-dir", str(tmp_path / "m"), check=False
+    )
+    assert result.returncode != 0 and "archs 'random:5' vs 'random:6'" in result.stderr.strip().splitlines()[-1]
