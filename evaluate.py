@@ -21,12 +21,14 @@ the file over). Exporting an arch (ONNX, C headers) and recording its video: exp
 
 import csv
 import fcntl
+import functools
 import json
 import math
 import os
 import sys
 import time
 from dataclasses import dataclass
+from io import StringIO
 
 import numpy as np
 import torch
@@ -41,6 +43,8 @@ from export import (
     policy_dims,
     policy_fingerprint,
     quantise_policy,
+    write_files,
+    write_text,
 )
 from ghn import GHN, mlp_forward
 
@@ -162,10 +166,8 @@ def read_meta(csv_path):
 
 
 def write_json(path, value):
-    """A JSON file written whole: a .tmp, then a rename (a kill or a full disk never leaves a partial one)."""
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(path + ".tmp", path)
+    """A JSON file written whole (write_files)."""
+    write_files(os.path.dirname(path), [(os.path.basename(path), write_text(json.dumps(value, indent=2)))])
 
 
 def lock(csv_path):
@@ -274,13 +276,13 @@ def read_results(path):
 
 
 def write_results(path, results):
-    """A results CSV of `results`, in the space's order, written whole (a .tmp, then a rename)."""
-    with open(path + ".tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for arch in sorted(results, key=archspace.space_order):
-            writer.writerow(dict(results[arch], arch=",".join(map(str, arch)), depth=len(arch)))
-    os.replace(path + ".tmp", path)
+    """A results CSV of `results`, in the space's order, written whole (write_files)."""
+    text = StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for arch in sorted(results, key=archspace.space_order):
+        writer.writerow(dict(results[arch], arch=",".join(map(str, arch)), depth=len(arch)))
+    write_files(os.path.dirname(path), [(os.path.basename(path), write_text(text.getvalue()))])
 
 
 @torch.no_grad()
@@ -493,19 +495,18 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
         "![score vs ln(params)](fig4_params.png) ![score vs ln(D_LM)](fig4_dlm.png)",
         "",
     ]
-    with open(os.path.join(out_dir, "report.md"), "w") as f:
-        f.write("\n".join(lines))
-    plot_fig4(results, levels, out_dir, score_name)
+    write_files(out_dir, [("report.md", write_text("\n".join(lines))), *plot_fig4(results, levels, score_name)])
     return report
 
 
-def plot_fig4(results, levels, out_dir, score_name):
+def plot_fig4(results, levels, score_name):
+    """Fig. 4's two plots, as writers for write_files: (fig4_params.png, ...), (fig4_dlm.png, ...)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(results.values())
+    rows, writers = list(results.values()), []
     for key, label, name in (("params", "ln(number of parameters)", "fig4_params.png"), ("d_lm", "ln(D_LM)", "fig4_dlm.png")):
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.scatter([math.log(r[key]) for r in rows], [r["score"] for r in rows], s=6, alpha=0.5, label="architecture")
@@ -518,8 +519,16 @@ def plot_fig4(results, levels, out_dir, score_name):
         ax.set_ylabel(score_name)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, name), dpi=120)
-        plt.close(fig)
+        writers.append((name, functools.partial(save_figure, fig)))
+    return writers
+
+
+def save_figure(fig, path):
+    """A matplotlib figure as a PNG file (whatever the file's name), then closed."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)
 
 
 MEMORY_BUDGETS = {"192 KB": 192 * 1024, "32 KB": 32 * 1024}  # Sec. I: a Crazyflie 2.0 has 192 KB of RAM
@@ -574,8 +583,7 @@ def plot_fig3(per_checkpoint, out_dir, score_name):
     right.set_ylabel("ln(number of parameters)")
     left.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "fig3.png"), dpi=120)
-    plt.close(fig)
+    write_files(out_dir, [("fig3.png", functools.partial(save_figure, fig))])
 
 
 def run_checkpoint(args, path, archs, out_dir, device, shard=""):
@@ -627,25 +635,40 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
         f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs"
     )
     new_file = not os.path.isfile(csv_path)
-    with open(csv_path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if new_file:
-            writer.writeheader()
+    try:
+        with open(csv_path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            if new_file:
+                writer.writeheader()
 
-        def on_result(arch, scores, reached):
-            row = dict(
-                arch=",".join(map(str, arch)), depth=len(arch), params=archspace.num_params(arch, io.in_dim, io.act_dim)
-            )
-            row |= dict(d_lm=archspace.d_lm(arch, io.in_dim, io.act_dim), episodes=len(scores), score=float(np.mean(scores)))
-            row |= dict(std=float(np.std(scores)), per_episode=";".join(f"{s:.4f}" for s in scores))
-            writer.writerow(row | dict(any_step_score=float(np.mean(reached)) if io.goal_env else ""))
-            f.flush()
+            def on_result(arch, scores, reached):
+                row = dict(
+                    arch=",".join(map(str, arch)), depth=len(arch), params=archspace.num_params(arch, io.in_dim, io.act_dim)
+                )
+                row |= dict(
+                    d_lm=archspace.d_lm(arch, io.in_dim, io.act_dim), episodes=len(scores), score=float(np.mean(scores))
+                )
+                row |= dict(std=float(np.std(scores)), per_episode=";".join(f"{s:.4f}" for s in scores))
+                writer.writerow(row | dict(any_step_score=float(np.mean(reached)) if io.goal_env else ""))
+                f.flush()
 
-        if todo:
-            steps, seconds = evaluate_archs(
-                ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result, args.int8
-            )
-            print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
+            if todo:
+                steps, seconds = evaluate_archs(
+                    ghn,
+                    io,
+                    env_id,
+                    todo,
+                    args.episodes,
+                    args.num_envs,
+                    args.seed,
+                    args.gen_batch,
+                    device,
+                    on_result,
+                    args.int8,
+                )
+                print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
+    except OSError as error:  # a full disk: the rows written so far stay (a cut last one is left out when read)
+        fail(f"cannot write {csv_path}: {error.strerror or error}")
     results = read_results(csv_path)
     held.close()  # releases the CSV to other evaluations
     return {a: results[a] for a in archs if a in results}, checkpoint, ghn, io

@@ -63,6 +63,38 @@ def fail(message):
     raise SystemExit(f"{os.path.basename(sys.argv[0])}: {message}")
 
 
+def write_files(folder, writers, replaces=()):
+    """Each (name, write) of `writers` writes <folder>/<name>.partial (write(path)); only when all are complete do they
+    replace the files of those names, and the files named in `replaces` that these writers do not give are removed then.
+    A kill or a full disk meanwhile leaves the earlier files as they were, never a partial one (a .partial at most, removed
+    at the next write); a failure is a one-line error that names the file."""
+    partial = [os.path.join(folder, name + ".partial") for name, _ in writers]
+    os.makedirs(folder, exist_ok=True)  # (a file in its place: the caller's OSError)
+    try:
+        for (name, write), path in zip(writers, partial):
+            failing = name
+            write(path)
+    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as a RuntimeError of its zip writer
+        for path in [path for path in partial if os.path.exists(path)]:
+            os.remove(path)
+        fail(f"cannot write {os.path.join(folder, failing)}: {getattr(error, 'strerror', None) or error}")
+    for name in [name for name in replaces if name not in dict(writers)]:
+        if os.path.isfile(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+    for (name, _), path in zip(writers, partial):
+        os.replace(path, os.path.join(folder, name))
+
+
+def write_text(text):
+    """A writer for write_files: `text` into the file."""
+
+    def write(path):
+        with open(path, "w", newline="") as f:
+            f.write(text)
+
+    return write
+
+
 def load_checkpoint(path):
     """The checkpoint dict plus its policy network (a GHN, or a FixedMLP); one-line errors for missing or foreign
     files. The keys read: algo, args, env_id, obs_dim, (goal_dim,) act_dim, and ghn or baseline_arch and baseline_state
@@ -534,11 +566,6 @@ def export_policy(ghn, io, arch, out_dir, int8=False, about=None, prefix="ghp"):
     metadata_props), policy.h, policy_main.c and with int8 policy_int8.h; the files of an earlier export there that
     this one does not write are removed. Returns the plain nn.Sequential."""
     mlp = params_to_mlp(ghn([arch])[0], out_rows=io.act_dim)  # a GHN or a fixed MLP; SAC's 2a outputs: the mean head
-    os.makedirs(out_dir, exist_ok=True)
-    for name in EXPORT_FILES:  # nothing stale: a policy_int8.h or video.mp4 of another arch would pass for this one's
-        if os.path.isfile(os.path.join(out_dir, name)):
-            os.remove(os.path.join(out_dir, name))
-    torch.save(mlp.state_dict(), os.path.join(out_dir, "policy.pt"))
     meta = {
         **(about or {}),
         "arch": list(arch),
@@ -562,14 +589,18 @@ def export_policy(ghn, io, arch, out_dir, int8=False, about=None, prefix="ghp"):
         meta.update(
             input_mean=io.input_mean.tolist(), input_std=io.input_std.tolist(), clip_obs=io.clip_obs, clip_norm=io.clip_norm
         )
-    with open(os.path.join(out_dir, "policy.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-    write_onnx(mlp, io, os.path.join(out_dir, "policy.onnx"), meta)
-    for name, quantised in (("policy.h", False), ("policy_int8.h", True))[: 1 + int8]:
-        with open(os.path.join(out_dir, name), "w") as f:
-            f.write(c_header(mlp, io, arch, quantised, prefix))
-    with open(os.path.join(out_dir, "policy_main.c"), "w") as f:
-        f.write(main_c(prefix))
+    writers = [
+        ("policy.pt", lambda path: torch.save(mlp.state_dict(), path)),
+        ("policy.json", write_text(json.dumps(meta, indent=2))),
+    ]
+    writers += [("policy.onnx", lambda path: write_onnx(mlp, io, path, meta))]
+    writers += [
+        (name, write_text(c_header(mlp, io, arch, quantised, prefix)))
+        for name, quantised in (("policy.h", False), ("policy_int8.h", True))[: 1 + int8]
+    ]
+    # the new files replace an earlier export's only once all are written; nothing stale stays (a policy_int8.h or
+    # video.mp4 of another arch would pass for this one's)
+    write_files(out_dir, writers + [("policy_main.c", write_text(main_c(prefix)))], replaces=EXPORT_FILES)
     return mlp
 
 
@@ -602,7 +633,16 @@ def record_video(ghn, io, env_id, arch, episodes, seed, size, path):
             frames.append(env.render())
         scores.append(float(info["is_success"]) if io.goal_env else total)
     env.close()
-    imageio.mimwrite(path, frames, fps=env.metadata.get("render_fps", 30), macro_block_size=1)
+    fps = env.metadata.get("render_fps", 30)
+    write_files(
+        os.path.dirname(path),
+        [
+            (
+                os.path.basename(path),
+                lambda partial: imageio.mimwrite(partial, frames, format="FFMPEG", fps=fps, macro_block_size=1),
+            )
+        ],
+    )
     return len(frames), scores
 
 

@@ -449,6 +449,8 @@ if __name__ == "__main__":
     input_dim = obs_dim + goal_dim  # Sec. IV: the desired goal is appended to the observation
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
     run_dir = os.path.dirname(os.path.abspath(args.resume)) if checkpoint else os.path.join(args.runs_dir, run_name)
+    for stale in [name for name in os.listdir(run_dir) if name.endswith(".pt.tmp")] if checkpoint else []:
+        os.remove(os.path.join(run_dir, stale))  # what a kill during a save left
     try:
         writer = SummaryWriter(run_dir)
     except OSError as error:  # a file where a folder should be, a full disk

@@ -428,6 +428,10 @@ def test_a_full_disk_is_a_one_line_error(tmp_path):
         assert "No space left on device" in result.stderr.strip().splitlines()[-1]
         meta = mount / "e" / "results.meta.json"
         assert not meta.exists() or json.loads(meta.read_text())["episodes"] == 1  # never a partial file
+        # before: a 0-byte report.md and plots; results.csv is the append-only log of finished rows (a cut last line is
+        # left out when read), the .lock empty by design
+        left = [path for path in (mount / "e").iterdir() if path.suffix not in (".lock", ".csv")]
+        assert not [path.name for path in left if path.stat().st_size == 0 or ".partial" in path.name]
     finally:
         subprocess.run(["umount", str(mount)], check=True)
 

@@ -244,7 +244,8 @@ def short_pendulum_run(runs):
 def test_a_kill_between_snapshot_and_checkpoint_loses_no_snapshot(tmp_path, script, flags, snapshots):
     """A kill -9 before the 4th rename, the second save's second write. Before (checkpoint.pt renamed first), the
     checkpoint of the second save was in place, its snapshot never written, and --resume had nothing left to do; now
-    the snapshot comes first, --resume repeats the second save's stretch and writes it again, and no .tmp is left."""
+    the snapshot comes first, --resume repeats the second save's stretch and writes it again, and no .tmp is left (a
+    resumed run removes every *.pt.tmp at its start, not only those of saves that come again)."""
     runs = str(tmp_path / "runs")
     common = "--meta-batch 2 --batch-size 32 --learning-starts 10 --buffer-size 200 --ghn-decoder lowrank --no-cuda"
     if script == "ghp_ddpg_her.py":
@@ -254,6 +255,7 @@ def test_a_kill_between_snapshot_and_checkpoint_loses_no_snapshot(tmp_path, scri
     run_dir = only_run_dir(runs)
     assert killed.returncode == 9 and "killed before renaming checkpoint.pt" in killed.stdout
     assert os.path.exists(os.path.join(run_dir, "checkpoint.pt.tmp"))  # what the kill left
+    open(os.path.join(run_dir, "ghn_99999.pt.tmp"), "wb").close()  # an earlier kill's, of a save that never comes again
     run_script(script, "--resume", os.path.join(run_dir, "checkpoint.pt"))
     files = os.listdir(run_dir)
     assert set(snapshots) <= set(files) and not [name for name in files if name.endswith(".tmp")]
