@@ -236,12 +236,14 @@ class PolicyIO:
 
 
 def quantise_rows(matrix, levels=127):
-    """Symmetric quantisation with one float32 scale per row: scale = max|row| / levels (1 for a zero
-    row) and q = round(row / scale), half to even as C's lrintf, in [-levels, levels]: int8 with
-    levels 127, int16 with 32767. Returns (q as float32, scale)."""
-    maxabs = matrix.abs().amax(1)
-    scale = torch.where(maxabs > 0, maxabs / levels, torch.ones_like(maxabs))
-    return torch.round(matrix / scale[:, None]).clamp(-levels, levels), scale
+    """Symmetric quantisation with one float32 scale per row: scale = max|row| / levels (1 where that is 0: a zero
+    row, or one so small that the division underflows, which then quantises to 0) and q = round(row / scale), half to
+    even as C's lrintf, in [-levels, levels]: int8 with levels 127, int16 with 32767. A row with an infinite or NaN
+    entry gives NaN there (as policy_int8.h). Returns (q as float32, scale)."""
+    scale = matrix.abs().amax(1) / levels
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    quantised = torch.round(matrix / scale[:, None]).clamp(-levels, levels)
+    return torch.where(matrix.isfinite().all(1, keepdim=True), quantised, torch.nan), scale
 
 
 INT8_MAX_FAN_IN = 2**24 // (127 * 127)  # 1040: sums of int8 products stay exact in float32 below 2^24
@@ -386,18 +388,21 @@ def c_header(mlp, io, arch, int8=False, prefix="ghp"):
         lines += [
             "",
             "/* y = W x + b, W = q * s per row: x quantised with one scale (max|x| / levels: 32767 for the observation,",
-            "   int16; 127 for hidden layers, int8), exact int32 sums */",
+            "   int16; 127 for hidden layers, int8; 1 where that is 0, as for a zero x or one so small that the division",
+            "   underflows, which then quantises to 0), exact int32 sums. An input that is infinite or NaN gives NaN",
+            "   outputs, as the float32 policy and export.py's int8_forward */",
             "static inline void ghp_linear(const int8_t *w, const float *s, const float *b, const float *x, int16_t *xq,",
             "                              float *y, int n_out, int n_in, int relu, float levels) {",
             "    float maxabs = 0.0f;",
             "    for (int i = 0; i < n_in; ++i) {",
-            "        if (isnan(x[i])) { /* as the float32 policy: a NaN input gives NaN outputs */",
+            "        if (!isfinite(x[i])) {",
             "            for (int o = 0; o < n_out; ++o) y[o] = NAN;",
             "            return;",
             "        }",
             "        maxabs = fabsf(x[i]) > maxabs ? fabsf(x[i]) : maxabs;",
             "    }",
-            "    float sx = maxabs > 0.0f ? maxabs / levels : 1.0f;",
+            "    float sx = maxabs / levels;",
+            "    sx = sx > 0.0f ? sx : 1.0f;",
             "    long top = (long)levels;",
             "    for (int i = 0; i < n_in; ++i) {",
             "        long q = lrintf(x[i] / sx);",

@@ -521,3 +521,28 @@ def test_an_export_on_a_full_disk_leaves_the_earlier_one_whole(tmp_path):
         assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # the [4] export, whole
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_int8_on_infinite_huge_and_denormal_inputs_is_the_same_in_c_and_python(exported):
+    """Before, inf, -inf or 3e38 in an observation gave a full-scale action in policy_int8.h (lrintf of inf / inf,
+    clamped) where the float32 header and int8_forward gave NaN, and a denormal input (1e-45, whose scale underflows
+    to 0) 0.0917 in C and NaN in Python. Now: a non-finite input (after Fetch's clipping) gives NaN, a scale that
+    underflows is 1 (the input quantises to 0), in both, bit for bit."""
+    io = exported.io
+    rows = np.repeat(exported.raw[:1], 5, axis=0)
+    rows[:, 0] = [np.inf, -np.inf, 3e38, 1e-45, 0.0]
+    rows[4, :] = 1e-45  # every input denormal
+    c_actions = compile_and_run(exported.out, rows, int8=True)
+    observations = [{"observation": r[: io.obs_dim], "desired_goal": r[io.obs_dim :]} for r in rows] if io.goal_env else rows
+    layers = [(torch.as_tensor(w), torch.as_tensor(b)) for w, b in linears(exported.mlp)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        inputs = c_inputs(io, observations)
+    pre_tanh = export.int8_forward(export.quantise_policy(layers), torch.as_tensor(inputs)).numpy()
+    python_actions = actions_from(io, pre_tanh)
+    assert np.array_equal(np.isnan(c_actions), np.isnan(python_actions))
+    finite = ~np.isnan(c_actions)
+    assert np.all(
+        np.abs(c_actions[finite] - python_actions[finite]) <= np.broadcast_to(tanh_tolerance(io), c_actions.shape)[finite]
+    )
+    if not io.goal_env:  # unclipped SAC inputs: inf and -inf give NaN; the denormal rows a finite action
+        assert np.isnan(c_actions[:2]).all() and not np.isnan(c_actions[3:]).any()
