@@ -723,3 +723,12 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/issue40/FetchReach-v4__tanh__1
 python ghp_ddpg_her.py --rollouts-per-cycle 1 --env-id FetchReach-v4 --seed 1 --epochs 5 --eval-archs 20 --ghn-decoder lowrank --threads 1 \
   --no-cuda --runs-dir $RESULTS/issue40 --exp-name steps_per_arch4 --steps-per-arch 4 > $RESULTS/logs/issue40_reach_steps_per_arch4.log 2>&1
 evaluate_checkpoint $(ckpt $RESULTS/issue40/FetchReach-v4__steps_per_arch4__1)/checkpoint.pt issue40_FetchReach-v4_steps_per_arch4 --episodes 5
+# ---- Issue 47: the GHN's codes at rms 1 (every seed starts at He / 0.1 LeCun; commit 2c5b4b8). Hopper-v4 GHP at 100k
+# env steps, seed 1, with hopper40's command, against issue 40's defaults row (the old start), then the seeded 500 archs
+python ghp_sac.py --env-id Hopper-v4 --seed 1 --total-timesteps 100000 --eval-every 10000 --eval-episodes 3 --save-every 10000 \
+  --steps-per-arch 50 --ghn-decoder lowrank --compile --threads 1 --no-cuda --runs-dir $RESULTS/issue47 --exp-name code_norm \
+  > $RESULTS/logs/issue47_hopper_code_norm.log 2>&1
+evaluate_checkpoint $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__1)/checkpoint.pt issue47_Hopper-v4_code_norm_random500 --archs random:500 --episodes 5
+python docs/plot_curves.py --runs $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__1) --tags eval/return_ --max-step 100000 \
+  --out docs/results/issue47_hopper100k_curves.png \
+  --title "Hopper-v4, GHP lowrank, seed 1, 100k env steps, codes at rms 1 (issue 47)" > docs/results/issue47_hopper100k_curves.md
