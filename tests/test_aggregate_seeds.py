@@ -1,5 +1,6 @@
-"""docs/aggregate_seeds.py on hand-computed numbers: the interquartile mean, the seed-and-episode bootstrap, the
-verdicts, and a task's tables from hand-made evaluation folders."""
+"""docs/aggregate_seeds.py on hand-computed numbers: rliable's IQM over runs (one score per run: its episode mean), the
+interval over runs, the k-of-n verdicts, and a task's tables from hand-made evaluation folders. rliable comes with
+docs/requirements.txt (the docs tools), which CI installs."""
 
 import json
 import os
@@ -8,34 +9,26 @@ import sys
 import numpy as np
 import pytest
 
+pytest.importorskip("rliable", reason="the docs tools' requirements: pip install -r docs/requirements.txt")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs"))
 import aggregate_seeds  # noqa: E402
 
 
-def test_iqm_is_the_mean_of_the_middle_half():
-    assert aggregate_seeds.iqm(np.arange(1, 9)) == 4.5  # (3 + 4 + 5 + 6) / 4
-    assert aggregate_seeds.iqm([5, 1, 4, 2, 3]) == pytest.approx(3.0)  # (0.75 * 2 + 3 + 0.75 * 4) / 2.5
-    assert aggregate_seeds.iqm([0, 0, 0, 1000]) == 0.0  # an outlier episode does not move it
+def test_iqm_is_over_runs_and_the_interval_resamples_runs():
+    # eight runs: the IQM is the mean of the middle four, (3 + 4 + 5 + 6) / 4
+    value, (low, high) = aggregate_seeds.iqm_interval(np.arange(1, 9), resamples=2000)
+    assert value == 4.5 and 1 <= low < 4.5 < high <= 8
+    # three runs: 25% of 3 trims none, so the IQM is their mean; all three draws land on one run with probability 1/27
+    # each (> 2.5%), so the 95% interval runs from the lowest run to the highest
+    value, (low, high) = aggregate_seeds.iqm_interval([0.0, 10.0, 20.0], resamples=4000)
+    assert value == pytest.approx(10.0) and (low, high) == (0.0, 20.0)
+    assert aggregate_seeds.iqm_interval([7.0, 7.0, 7.0], resamples=500) == (7.0, (7.0, 7.0))
 
 
-def test_bootstrap_resamples_seeds_then_episodes():
-    constant = [np.full(20, 7.0), np.full(20, 7.0)]
-    assert aggregate_seeds.bootstrap_interval(constant, np.mean, 2000) == (7.0, 7.0)
-    # two seeds, all 0 and all 10: a quarter of the resamples draws seed 0 twice (mean 0), a quarter seed 1 twice (10)
-    low, high = aggregate_seeds.bootstrap_interval([np.zeros(20), np.full(20, 10.0)], np.mean, 4000)
-    assert (low, high) == (0.0, 10.0)
-    # one seed: only the episodes vary; [0, 1] x 10 gives means near 0.5, within the binomial's 95% range
-    low, high = aggregate_seeds.bootstrap_interval([np.array([0.0, 1.0] * 10)], np.mean, 4000)
-    assert 0.25 <= low < 0.5 < high <= 0.75
-
-
-def test_a_ratio_of_equal_samples_is_one_and_verdicts_follow_the_interval():
-    scores = [np.full(20, 100.0), np.full(20, 300.0)]  # seed i of both drawn together: the ratio is always 1
-    assert aggregate_seeds.paired_ratio_interval(scores, scores, 500) == (1.0, 1.0)
-    assert aggregate_seeds.verdict((0.95, 1.1), 0.9) == "holds"
-    assert aggregate_seeds.verdict((0.5, 0.89), 0.9) == "fails"
-    assert aggregate_seeds.verdict((0.85, 0.95), 0.9) == "inconclusive"
-    assert aggregate_seeds.verdict((0.95, 1.1), 0.9, seeds=1) == "inconclusive (1 seed)"  # one run says little
+def test_k_of_n_counts_the_seeds_at_or_above_the_threshold():
+    assert aggregate_seeds.k_of_n([0.916, 0.961, 1.032], 0.9) == "3 of 3 seeds"
+    assert aggregate_seeds.k_of_n([0.71, 0.815, 1.161], 0.9) == "1 of 3 seeds"
+    assert aggregate_seeds.k_of_n([-0.057, 0.0, 0.019], 0.0) == "2 of 3 seeds"
 
 
 def test_a_task_table_from_evaluation_folders(tmp_path):
@@ -53,15 +46,16 @@ def test_a_task_table_from_evaluation_folders(tmp_path):
     ):
         levels = {"max": {"arch": [64], "params": 100}, "90%": {"arch": [8], "params": 10}, "80%": {"arch": [4], "params": 5}}
         folder(f"eval{seed}", [], {"levels": levels, "table2": {"max_size_ratio": dlm - 0.1, "max_dlm_ratio": dlm}})
-        folder(f"picks{seed}", [("64", [big] * 4), ("8", [small] * 4), ("4", [small] * 4)])
+        # the 90% pick's episodes differ, their mean is the run's score: (small - 10, small + 10) averages to small
+        folder(f"picks{seed}", [("64", [big] * 4), ("8", [small - 10, small + 10] * 2), ("4", [small] * 4)])
         folder(f"base{seed}", [("256,256", [base] * 4)])
         seeds.append({"seed": seed, "ghp_eval": f"eval{seed}", "ghp_picks": f"picks{seed}", "baseline": f"base{seed}"})
-    text = "\n".join(aggregate_seeds.aggregate("Toy-v0", seeds, str(tmp_path), 500, 0))
-    # IQM of four 90s, four 190s and four 140s: the middle six of twelve, (90 + 4 x 140 + 190) / 6; all three resampled
-    # seeds being seed 1 (or 2) has probability 1/27 > 2.5%, so the interval reaches their scores
+    text = "\n".join(aggregate_seeds.aggregate("Toy-v0", seeds, str(tmp_path), 2000, 0))
+    # one score per run (its episode mean): 90, 190, 140; their IQM (3 runs: the mean) 140, interval lowest..highest
     assert "| 90% | [8] (10) 90; [8] (10) 190; [8] (10) 140 | 140 | [90, 190] |" in text
     assert "| baseline | [256, 256] 80; [256, 256] 180; [256, 256] 130 | 130 | [80, 180] |" in text
-    assert "| max D_LM | 0.900, 0.800, 0.850 | 0.850 | 0.800..0.900 |" in text
-    # 90% / baseline: 90/80 or 190/180 or 140/130 by the seeds drawn, all >= 0.9
-    assert "| the 90% arch scores within 10% of the baseline: IQM ratio >= 0.9 | [1.056, 1.125] | holds |" in text
-    assert "max D_LM beats max size (Sec. IV-B): mean difference >= 0 | [0.100, 0.100] | holds |" in text
+    # 90% / baseline per seed: 90/80, 190/180, 140/130, all >= 0.9
+    assert "| 1.125, 1.056, 1.077 | 1.086 | [1.056, 1.125] | 3 of 3 seeds |" in text
+    assert "| Table II, max D_LM: ratio >= 0.9 (the paper: 0.90-0.99 on locomotion) | 0.900, 0.800, 0.850 | 0.850 |" in text
+    assert "0.800, 0.700, 0.750 | 0.750 | [0.700, 0.800] | 0 of 3 seeds |" in text  # max size: none at 0.9
+    assert "D_LM ratio - size ratio >= 0 | 0.100, 0.100, 0.100 | 0.100 | [0.100, 0.100] | 3 of 3 seeds |" in text
