@@ -732,3 +732,31 @@ evaluate_checkpoint $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__1)/checkpoint.
 python docs/plot_curves.py --runs $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__1) --tags eval/return_ --max-step 100000 \
   --out docs/results/issue47_hopper100k_curves.png \
   --title "Hopper-v4, GHP lowrank, seed 1, 100k env steps, codes at rms 1 (issue 47)" > docs/results/issue47_hopper100k_curves.md
+# ---- Issue 46: the Fetch tasks under the HER reference's replay (docs/method.md): 8 MPI workers' averaged gradients in
+# one process for Push and Slide (--rollouts-per-cycle 2 --batch-size 2048: 16 episodes and 40 updates of 2,048 per
+# cycle, 40k env steps an epoch), 16 workers' for PickAndPlace (4, 4096: 80k an epoch); tests of 80 episodes (baseline)
+# or 80 random archs (GHP). Run in chunks of 5 epochs, each continuing the last exactly; a baseline stops once its test
+# success has held >= 0.9 for three epochs (the Push baseline, stopped by hand after epoch 15, ran at b89279e; the rest
+# at fd48ba0). Two at a time: the baselines in one slot, the GHP runs in the other.
+her46_held() { [ $(grep -o "test_success([a-z ]*)=[0-9.]*" $1 | tail -n 3 | awk -F= '$2 >= 0.9' | wc -l) -eq 3 ]; }
+her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chunks (yes: stop once held >= 0.9)
+  local env=$1 name=$2 workers=$3 epochs=$4 stop=$5 target dir log=$RESULTS/logs/issue46_$1_$2.log; shift 5
+  for target in $(seq 5 5 $epochs); do
+    dir=$(ls -d $RESULTS/issue46/${env}__${name}__1__* 2>/dev/null | tail -n 1)
+    if [ -n "$dir" ]; then
+      [ $stop = yes ] && her46_held $log && return 0
+      python ghp_ddpg_her.py --resume $dir/checkpoint.pt --epochs $target >> $log 2>&1
+    else
+      python ghp_ddpg_her.py --env-id $env --seed 1 --meta-batch 8 --rollouts-per-cycle $((workers / 4)) \
+        --batch-size $((256 * workers)) --epochs $target --eval-archs 80 --threads 1 --no-cuda --runs-dir $RESULTS/issue46 \
+        --exp-name $name "$@" >> $log 2>&1
+    fi
+  done
+}
+(her46 FetchPush-v4 baseline 8 50 yes --baseline-arch 256,256
+ her46 FetchPickAndPlace-v4 baseline 16 25 yes --baseline-arch 256,256
+ her46 FetchSlide-v4 baseline 8 50 yes --baseline-arch 256,256) &
+(her46 FetchPush-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank
+ her46 FetchPickAndPlace-v4 ghp_lowrank 16 25 no --ghn-decoder lowrank
+ her46 FetchSlide-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank) &
+wait
