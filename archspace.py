@@ -6,8 +6,6 @@ the deployed policy is the MLP in_dim -> 16 -> 8 -> 32 -> 8 -> out_dim with ReLU
 
 import itertools
 
-import numpy as np
-
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512)
 """The set L of layer widths (Sec. III-B)."""
 MAX_DEPTH = 4
@@ -38,19 +36,6 @@ def parse_arch(text):
     if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
         raise ValueError(f"bad architecture {text!r}: expected {ARCH_FORMAT}")
     return tuple(int(part) for part in parts)
-
-
-def check_arch(arch, widths=None, max_depth=MAX_DEPTH):
-    """Raise ValueError unless `arch` has 1..max_depth positive widths (each in `widths` if given)."""
-    arch = tuple(arch)
-    if not 1 <= len(arch) <= max_depth:
-        raise ValueError(f"bad architecture {list(arch)}: depth {len(arch)}, allowed 1..{max_depth} hidden layers")
-    for width in arch:
-        if widths is not None and width not in widths:
-            raise ValueError(f"bad architecture {list(arch)}: width {width} not in {list(widths)}")
-        if not (isinstance(width, (int, np.integer)) and width > 0):
-            raise ValueError(f"bad architecture {list(arch)}: width {width!r} is not a positive integer")
-    return arch
 
 
 def layer_shapes(arch, in_dim, out_dim):

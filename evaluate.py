@@ -471,7 +471,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
         lines += [
             "",
             "Memory budgets over the exported C policy's constants (weights, biases, int8 row and input scales, input "
-            "normaliser and action constants; `evaluate.py export` prints them with the RAM its buffers need): 192 KB is a "
+            "normaliser and action constants; `export.py` prints them with the RAM its buffers need): 192 KB is a "
             "Crazyflie 2.0's RAM (Sec. I), the budget where the weights are held in RAM; 32 KB a small microcontroller's.",
             "",
             "| flash | weights | archs that fit (of 4680) | Eq. 5 pick | its score | best evaluated that fits | score "

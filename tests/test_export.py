@@ -1,4 +1,4 @@
-"""evaluate.py export: the float32 C header, the int8 C header, policy.onnx, their byte counts, and
+"""export.py: the float32 C header, the int8 C header, policy.onnx, their byte counts, and
 the int8 policies that `run --int8` evaluates. Each exported artefact is checked against the
 arithmetic it claims to compute, within bounds derived from float32 rounding."""
 
