@@ -83,12 +83,14 @@ def test_bottleneck_and_paired_by_hand(tmp_path):
         writer.writeheader()
         for row in rows[:2]:  # two episodes each: score + 10 and score + 30, so the differences are 10 and 30
             score = float(row["score"])
-            writer.writerow(dict(row, episodes=2, score=score + 20, per_episode=f"{score + 10:.4f};{score + 30:.4f}"))
+            writer.writerow(
+                dict(row, episodes=2, score=score + 20, std=10.0, per_episode=f"{score + 10:.4f};{score + 30:.4f}")
+            )
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for row in rows:
-            writer.writerow(dict(row, episodes=2, per_episode=f"{float(row['score']):.4f};{float(row['score']):.4f}"))
+            writer.writerow(dict(row, episodes=2, std=0.0, per_episode=f"{float(row['score']):.4f};{float(row['score']):.4f}"))
     out = run_script("docs/landscape_numbers.py", "paired", path, "--against", str(tmp_path / "other.csv")).stdout
     # differences 10 and 30: mean +20, sd 14.14, standard error 10, so +2.00 standard errors
     assert "[4]: mean 100 -> 120, paired differences 10..30, sd 14, mean +20 = +2.00 standard errors" in out
