@@ -9,11 +9,13 @@ and biases for every one of them. Pipeline per architecture graph (archspace.arc
       bias nodes and the output node   -> a max_width vector cropped to fan_out
 
 Only the cropped part of each matrix is decoded (CroppedDecode below), so cost grows with the layer,
-not with 512 x 512. That per-arch path, `ghn(archs)`, is the reference; training uses
-`ghn.policies(archs)`, which for the lowrank decoder (and the full one on a GPU) takes the
-static-shape path `ghn.batched(arch_ids)` (padded layer slots, batched matmuls, same values). CroppedDecode stays
-beside them because without it the paper's decoder on a CPU costs 29% more per GHN step (decoding 512 x 512, then
-cropping) or 58% (the padded static path): docs/benchmarks.md, "One GHN step".
+not with 512 x 512. That per-arch path, `ghn(archs)`, is the reference; training calls
+`ghn.policies(ghn.arch_ids(archs))`, which picks the path (in one place, `GHN.policies`): the static-shape
+`ghn.batched(arch_ids)` (padded layer slots, batched matmuls, same values) for the lowrank decoder, for the full one on
+a GPU and under torch.compile; else the per-arch path. CroppedDecode stays beside them because without it the paper's
+decoder on a CPU costs 29% more per GHN step (decoding 512 x 512, then cropping) or 58% (the padded static path):
+docs/benchmarks.md, "One GHN step". The gated GNN likewise has a plain form beside the fast one: `_embed_plain` applies
+nn.GRUCell node by node, `_embed` computes the same with its sequential part shortened (tests/test_ghn.py compares them).
 """
 
 import math
@@ -322,8 +324,19 @@ class GHN(nn.Module):
         """Node embeddings (B, N, hidden) after encoder, both GRU sweeps and LayerNorm."""
         return self._embed(*self._node_features(archs, self.encoder.weight.device))
 
+    def _embed_plain(self, features, lengths):
+        """The gated GNN as written in the paper (Sec. II-A), node by node: encode, then a forward and a backward sweep in
+        which node t takes the GRU cell of the message from its predecessor (then its successor); nodes past a chain's
+        length are left as they are; LayerNorm. `_embed` computes the same, faster."""
+        states = list(self.encoder(features).unbind(1))
+        for t in range(1, len(states)):  # forward sweep
+            states[t] = torch.where((t < lengths)[:, None], self.gru(self.message(states[t - 1]), states[t]), states[t])
+        for t in range(len(states) - 2, -1, -1):  # backward sweep
+            states[t] = torch.where((t + 1 < lengths)[:, None], self.gru(self.message(states[t + 1]), states[t]), states[t])
+        return self.norm(torch.stack(states, 1))
+
     def _embed(self, features, lengths):
-        """The gated GNN over padded chains: nodes past a chain's length are left as they are.
+        """The gated GNN over padded chains (what `_embed_plain` computes): nodes past a chain's length are left as they are.
 
         Node t's update is the GRU cell self.gru(message(sender), state_t), written out so that the
         sequential part of each sweep is as short as it can be: the GRU's hidden-side map W_hh h_t

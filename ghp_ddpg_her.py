@@ -49,7 +49,7 @@ class Args:
     rollouts_per_cycle: int = 8
     """rollouts per cycle, each an episode of every env with a new meta-batch (8: the authors' main_ddpg.py; 1: classic HER)"""
     steps_per_arch: int = 4
-    """gradient steps per training meta-batch in a cycle (the authors' Fetch configs: 4); 0: the last rollout's, all cycle"""
+    """gradient steps per training meta-batch, counted within a cycle (the authors': 4); 0: the last rollout's, all cycle"""
     meta_batch: int = 8
     """architectures per meta-batch = number of parallel envs (Sec. III-C)"""
     buffer_size: int = int(1e6)
@@ -259,7 +259,7 @@ def eq4_actor_loss(qf, policies, inputs, meta_batch, action_l2, raw=False):
 def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore, seed=None):
     """One episode in every env, env i acting with the policy generated for archs[i] for the whole episode
     (Sec. III-C). With explore: Gaussian action noise, and a uniformly random action with probability random_eps.
-    Returns the episode arrays (obs, achieved goals, desired goals, actions), the success at the final and at any step."""
+    Returns (the episode arrays: obs, achieved goals, desired goals, actions), the success at the final step, at any step."""
     n, max_action, spaces = len(archs), float(envs.single_action_space.high[0]), envs.single_observation_space
     episode = {key: np.zeros((n, horizon + 1, spaces[key].shape[0]), np.float32) for key in ("observation", "achieved_goal")}
     goals = np.zeros((n, horizon, spaces["desired_goal"].shape[0]), np.float32)
@@ -286,7 +286,7 @@ def rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, explore,
         actions_ep[:, t] = actions
         observation, _, _, _, infos = envs.step(actions)
         reached = np.maximum(reached, infos["is_success"])
-    return episode["observation"], episode["achieved_goal"], goals, actions_ep, infos["is_success"].astype(np.float64), reached
+    return (episode["observation"], episode["achieved_goal"], goals, actions_ep), infos["is_success"].astype(float), reached
 
 
 def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, args, seed):
@@ -296,8 +296,8 @@ def deterministic_success(envs, policy_net, archs, policy_inputs, horizon, rng, 
     for start in range(0, len(archs), args.meta_batch):
         batch = archs[start : start + args.meta_batch]
         padded = batch + batch[-1:] * (args.meta_batch - len(batch))
-        episode = rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, explore=False, seed=seed + start)
-        success.append(np.stack(episode[4:])[:, : len(batch)])
+        _, final, any_step = rollout(envs, policy_net, padded, policy_inputs, horizon, rng, args, False, seed + start)
+        success.append(np.stack([final, any_step])[:, : len(batch)])
     return np.concatenate(success, 1)  # (final step, any step) x archs
 
 
@@ -475,8 +475,8 @@ if __name__ == "__main__":
     # interface, each with its authors' optimizer settings; each epoch tests the probe archs and eval_archs random ones
     if baseline_arch is None:
         try:
-            decoder = dict(decoder=args.ghn_decoder, rank=args.ghn_rank, code_slope=args.ghn_code_slope)
-            policy_net = GHN(input_dim, act_dim, args.ghn_hidden, **decoder).to(device)
+            ghn_options = dict(decoder=args.ghn_decoder, rank=args.ghn_rank, code_slope=args.ghn_code_slope)
+            policy_net = GHN(input_dim, act_dim, args.ghn_hidden, **ghn_options).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs = archspace.all_archs(), PROBE_ARCHS
@@ -489,20 +489,20 @@ if __name__ == "__main__":
     qf_target = QNetwork(input_dim, act_dim).to(device)
     qf_target.load_state_dict(qf.state_dict())
     # fused Adam; with --compile the same update written as tensor ops, traced into the compiled step
-    adam = functools.partial(CompilableAdam if args.compile else optim.Adam, fused=True)
+    adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)  # (fused: torch's own step only)
     q_optimizer = adam(qf.parameters(), lr=args.q_lr)
     policy_optimizer = adam(policy_net.param_groups(policy_decay), lr=policy_lr)
     policy_inputs = PolicyInputs(obs_dim, goal_dim, args.clip_obs, args.clip_norm, device)
     buffer = EpisodeBuffer(args.buffer_size, horizon, obs_dim, goal_dim, act_dim)
     start_epoch, grad_steps, env_steps = 0, 0, 0
     # checkpoint.pt holds these (and what the save at the loop's end lists)
-    networks = dict(qf=qf, qf_target=qf_target, q_optimizer=q_optimizer, policy_optimizer=policy_optimizer)
-    networks |= dict(obs_norm=policy_inputs.obs_norm, goal_norm=policy_inputs.goal_norm)
+    checkpointed = dict(qf=qf, qf_target=qf_target, q_optimizer=q_optimizer, policy_optimizer=policy_optimizer)
+    checkpointed |= dict(obs_norm=policy_inputs.obs_norm, goal_norm=policy_inputs.goal_norm)
     if checkpoint:  # continue exactly after the checkpoint's epoch
         if not baseline_arch and checkpoint["ghn"]["config"] != policy_net.config:  # a GHN of an older ghn.py
             raise SystemExit(f"--resume: its GHN {checkpoint['ghn']['config']} is not this ghn.py's: resume with its commit")
         policy_net.load_state_dict(checkpoint["baseline_state"] if baseline_arch else checkpoint["ghn"]["state_dict"])
-        for name, module in networks.items():
+        for name, module in checkpointed.items():
             module.load_state_dict(checkpoint[name])
         start_epoch, grad_steps, env_steps = checkpoint["epoch"], checkpoint["grad_steps"], checkpoint["env_steps"]
         rng.bit_generator.state, torch_rng, cuda_rng = checkpoint["rng"]
@@ -515,8 +515,8 @@ if __name__ == "__main__":
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim} + goal {goal_dim}, act {act_dim}, {horizon} steps) on {device}, run dir {run_dir}")
     size = sum(p.numel() for p in policy_net.parameters())
-    ghn = f"GHN ({args.ghn_decoder} decoder, {size:,} parameters) over {len(space)} architectures"
-    print(f"policy: baseline MLP {list(baseline_arch)}" if baseline_arch else f"policy: {ghn}, meta-batch {args.meta_batch}")
+    ghn_text = f"GHN ({args.ghn_decoder} decoder, {size:,} parameters) over {len(space)} architectures, meta-batch"
+    print(f"policy: baseline MLP {list(baseline_arch)}" if baseline_arch else f"policy: {ghn_text} {args.meta_batch}")
 
     def update(b_inputs, b_next_inputs, b_actions, b_rewards, arch_ids):
         """One gradient step (critic, then actor of Eq. 4): a function of tensors, one graph with --compile."""
@@ -557,7 +557,7 @@ if __name__ == "__main__":
             for _ in range(args.rollouts_per_cycle):
                 # collect: a new meta-batch at the start of each rollout, env i driven by archs[i] (Sec. III-C)
                 archs = archspace.sample_archs(rng, args.meta_batch, space, args.arch_sampling)
-                *episodes, success, success_any = rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, True)
+                episodes, success, success_any = rollout(envs, policy_net, archs, policy_inputs, horizon, rng, args, True)
                 slots = buffer.add(*episodes)
                 env_steps += args.meta_batch * horizon
                 train_success.append((success.mean(), success_any.mean()))
@@ -612,7 +612,7 @@ if __name__ == "__main__":
             state |= dict(obs_norm=policy_inputs.obs_norm.state_dict(), goal_norm=policy_inputs.goal_norm.state_dict())
             if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
                 save_atomically(state, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
-            state |= {name: module.state_dict() for name, module in networks.items()} | dict(grad_steps=grad_steps)
+            state |= {name: module.state_dict() for name, module in checkpointed.items()} | dict(grad_steps=grad_steps)
             state |= dict(baseline_arch=baseline_arch, baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
             state |= dict(rng=[rng.bit_generator.state, torch.get_rng_state(), cuda_rng])

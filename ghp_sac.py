@@ -69,7 +69,7 @@ class Args:
     """the authors' actions: tanh in [-1, 1], not scaled to the action bounds; MuJoCo clips them (docs/method.md S4)"""
     # Graph hyper policy arguments
     steps_per_arch: int = 50
-    """gradient steps between two meta-batches of architectures (also resampled per env at episode end)"""
+    """gradient steps between two training meta-batches, counted over the run (an env also gets a new arch per episode)"""
     arch_sampling: Literal["uniform", "depth"] = "uniform"
     """how architectures are sampled: uniform (the paper) or depth (uniform depth first, an ablation)"""
     baseline_arch: str = ""
@@ -426,8 +426,8 @@ if __name__ == "__main__":
     # with the same interface; the GHN and the baseline each get their authors' optimizer settings
     if baseline_arch is None:
         try:
-            decoder = dict(decoder=args.ghn_decoder, rank=args.ghn_rank, code_slope=args.ghn_code_slope)
-            policy_net = GHN(obs_dim, 2 * act_dim, args.ghn_hidden, **decoder).to(device)
+            ghn_options = dict(decoder=args.ghn_decoder, rank=args.ghn_rank, code_slope=args.ghn_code_slope)
+            policy_net = GHN(obs_dim, 2 * act_dim, args.ghn_hidden, **ghn_options).to(device)
         except ValueError as error:
             raise SystemExit(f"{args.env_id}: {error}")
         space, probe_archs, policy_lr, policy_decay = archspace.all_archs(), PROBE_ARCHS, args.ghn_lr, args.ghn_weight_decay
@@ -442,7 +442,7 @@ if __name__ == "__main__":
     qf1_target.load_state_dict(qf1.state_dict())
     qf2_target.load_state_dict(qf2.state_dict())
     # fused Adam: one kernel over the GHN's ~34M decoder parameters; with --compile the same update as tensor ops
-    adam = functools.partial(CompilableAdam if args.compile else optim.Adam, fused=True)
+    adam = CompilableAdam if args.compile else functools.partial(optim.Adam, fused=True)  # (fused: torch's own step only)
     q_optimizer = adam(list(qf1.parameters()) + list(qf2.parameters()), lr=args.q_lr)
     policy_optimizer = adam(policy_net.param_groups(policy_decay), lr=policy_lr)
     # automatic entropy tuning
@@ -455,13 +455,13 @@ if __name__ == "__main__":
     obs, _ = envs.reset(seed=args.seed)
     global_step, grad_steps = 0, 0
     # checkpoint.pt holds these, and what the save at the loop's end lists
-    networks = dict(qf1=qf1, qf2=qf2, qf1_target=qf1_target, qf2_target=qf2_target, q_optimizer=q_optimizer)
-    networks |= dict(policy_optimizer=policy_optimizer, **({"alpha_optimizer": alpha_optimizer} if args.autotune else {}))
+    checkpointed = dict(qf1=qf1, qf2=qf2, qf1_target=qf1_target, qf2_target=qf2_target, q_optimizer=q_optimizer)
+    checkpointed |= dict(policy_optimizer=policy_optimizer, **({"alpha_optimizer": alpha_optimizer} if args.autotune else {}))
     if checkpoint:  # continue exactly where it stopped
         if not baseline_arch and checkpoint["ghn"]["config"] != policy_net.config:  # a GHN of an older ghn.py
             raise SystemExit(f"--resume: its GHN {checkpoint['ghn']['config']} is not this ghn.py's: resume with its commit")
         policy_net.load_state_dict(checkpoint["baseline_state"] if baseline_arch else checkpoint["ghn"]["state_dict"])
-        for name, module in networks.items():
+        for name, module in checkpointed.items():
             module.load_state_dict(checkpoint[name])
         log_alpha.data.copy_(checkpoint["log_alpha"])
         alpha.copy_(checkpoint["alpha"])
@@ -479,8 +479,8 @@ if __name__ == "__main__":
         del checkpoint  # its GHN and optimizer copies are not needed any more
     print(f"{args.env_id} (obs {obs_dim}, act {act_dim}) on {device}, run dir {run_dir}")
     size = sum(p.numel() for p in policy_net.parameters())
-    ghn = f"GHN ({args.ghn_decoder} decoder, {size:,} parameters) over {len(space)} architectures"
-    print(f"policy: baseline MLP {list(baseline_arch)}" if baseline_arch else f"policy: {ghn}, meta-batch {args.meta_batch}")
+    ghn_text = f"GHN ({args.ghn_decoder} decoder, {size:,} parameters) over {len(space)} architectures, meta-batch"
+    print(f"policy: baseline MLP {list(baseline_arch)}" if baseline_arch else f"policy: {ghn_text} {args.meta_batch}")
 
     def update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, arch_ids):
         """One gradient step (critic, actor of Eq. 4, alpha, targets): a function of tensors, one graph with --compile."""
@@ -586,11 +586,11 @@ if __name__ == "__main__":
             eta = (now - log_time) / (global_step - log_step) * (args.total_timesteps - global_step)
             line, scalars = f"step={global_step}/{args.total_timesteps} SPS={sps}", {"charts/SPS": sps}
             if update_count:
-                qf_loss, (qf1_a_values, qf1_loss, qf2_loss, actor_loss) = (losses[1] + losses[2]).item() / 2, losses
+                q_loss, (qf1_a_values, qf1_loss, qf2_loss, actor_loss) = (losses[1] + losses[2]).item() / 2, losses
                 scalars |= {"charts/updates_per_s": update_count / update_time, "losses/qf1_values": qf1_a_values.mean()}
                 scalars |= {"losses/qf1_loss": qf1_loss, "losses/qf2_loss": qf2_loss, "losses/actor_loss": actor_loss}
                 scalars |= {"losses/alpha": alpha}
-                line += f" updates/s={update_count / update_time:.1f} qf_loss={qf_loss:.3f} actor_loss={actor_loss.item():.3f}"
+                line += f" updates/s={update_count / update_time:.1f} qf_loss={q_loss:.3f} actor_loss={actor_loss.item():.3f}"
             for name, value in scalars.items():
                 writer.add_scalar(name, float(value), global_step)
             if episode_returns:
@@ -614,7 +614,7 @@ if __name__ == "__main__":
             )
             if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
                 save_atomically(state, os.path.join(run_dir, f"ghn_{global_step}.pt"))
-            state |= {name: module.state_dict() for name, module in networks.items()}
+            state |= {name: module.state_dict() for name, module in checkpointed.items()}
             state |= dict(grad_steps=grad_steps, obs=torch.as_tensor(obs), archs=list(archs), alpha=alpha.item())
             state |= dict(baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
