@@ -7,6 +7,7 @@ import sys
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,3 +83,16 @@ def goal_reached_midway():
     if "GoalReachedMidway-v0" not in gym.registry:
         gym.register("GoalReachedMidway-v0", entry_point=GoalReachedMidway, max_episode_steps=5)
     return "GoalReachedMidway-v0"
+
+
+@pytest.fixture
+def small_disk(tmp_path, request):
+    """A tmpfs of request.param bytes (a small, fillable disk), unmounted after the test; skips where no tmpfs can be
+    mounted (needs root and mount permission)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    size = f"size={request.param // 1024}k"
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root and mount permission)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
