@@ -136,7 +136,7 @@ if __name__ == "__main__":
     rollouts = -(-args.data_steps // (NUM_ENVS * horizon))
     with torch.no_grad():
         for _ in range(rollouts):
-            obs, _, goals, *_ = rollout(
+            (obs, _, goals, _), *_ = rollout(
                 envs, teacher, [teacher.arch] * NUM_ENVS, policy_inputs, horizon, rng, rollout_args, explore=args.explore_data
             )  # episode starts drawn from rng (--seed)
             episode_inputs = policy_inputs(obs[:, :horizon].reshape(-1, obs.shape[-1]), goals.reshape(-1, goals.shape[-1]))

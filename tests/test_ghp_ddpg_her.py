@@ -294,8 +294,13 @@ def test_rollouts_report_success_at_the_final_step_and_at_any_step():
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * 2)
     policy, inputs = FixedMLP((4,), 2, 1), ghp_ddpg_her.PolicyInputs(1, 1, 200.0, 5.0, torch.device("cpu"))
     args, rng = SimpleNamespace(raw_actor=False, exploration_noise=0.2, random_eps=0.3, meta_batch=2), np.random.default_rng(0)
-    *episode, final, any_step = ghp_ddpg_her.rollout(envs, policy, [(4,), (4,)], inputs, 5, rng, args, explore=True)
-    assert episode[0].shape == (2, 6, 1) and final.tolist() == [0.0, 0.0] and any_step.tolist() == [1.0, 1.0]
+    episode, final, any_step = ghp_ddpg_her.rollout(envs, policy, [(4,), (4,)], inputs, 5, rng, args, explore=True)
+    assert (
+        len(episode) == 4
+        and episode[0].shape == (2, 6, 1)
+        and final.tolist() == [0.0, 0.0]
+        and any_step.tolist() == [1.0, 1.0]
+    )
     success = ghp_ddpg_her.deterministic_success(envs, policy, [(4,)] * 3, inputs, 5, rng, args, seed=0)
     assert success.tolist() == [[0.0] * 3, [1.0] * 3]  # (final step, any step) x the 3 archs (the last batch padded)
 
