@@ -375,13 +375,13 @@ def resume(path):
     """The checkpoint and its flags, given flags parsed over them; one-line errors for other files and changed flags."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
-    except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
-        if isinstance(error, KeyError) and error.args == ("rng",):  # a ghn_*.pt: the GHN alone, no run state
-            raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
+        saved = Args(**checkpoint["args"])
+    except Exception as error:  # no file, a cut or foreign one, one of another version of the script
         reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
         what = f"not a checkpoint.pt of this ghp_ddpg_her.py ({type(error).__name__}: {reason[:200]})"
         raise SystemExit(f"--resume {path!r}: {what}")
+    if "rng" not in checkpoint:  # a ghn_*.pt: the GHN alone, without the run's state
+        raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
     args = tyro.cli(Args, default=replace(saved, resume=path))
     for name in [name for name, value in asdict(saved).items() if name not in MAY_CHANGE and getattr(args, name) != value]:
         given = f"--{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {getattr(saved, name)!r}"

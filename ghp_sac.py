@@ -300,12 +300,12 @@ def resume(path):
     """The checkpoint and its flags, given flags parsed over them; one-line errors for other files and changed flags."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        saved, _ = Args(**checkpoint["args"]), checkpoint["rng"]
-    except Exception as error:  # no file, a cut or foreign one, a snapshot (no "rng"), one of another version of the script
-        if isinstance(error, KeyError) and error.args == ("rng",):  # a ghn_*.pt: the GHN alone, no run state
-            raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
+        saved = Args(**checkpoint["args"])
+    except Exception as error:  # no file, a cut or foreign one, one of another version of the script
         reason = ([line for line in str(error).splitlines() if "GLOBAL" in line] or str(error).splitlines() or [""])[0]
         raise SystemExit(f"--resume {path!r}: not a checkpoint.pt of this ghp_sac.py ({type(error).__name__}: {reason[:200]})")
+    if "rng" not in checkpoint:  # a ghn_*.pt: the GHN alone, without the run's state
+        raise SystemExit(f"--resume {path!r} is a GHN snapshot (for evaluate.py): resume from checkpoint.pt in its folder")
     args = tyro.cli(Args, default=dataclasses.replace(saved, resume=path))
     for name in [name for name, value in asdict(saved).items() if name not in MAY_CHANGE and getattr(args, name) != value]:
         given = f"--{name.replace('_', '-')} {getattr(args, name)!r} contradicts the checkpoint's {getattr(saved, name)!r}"
@@ -605,7 +605,7 @@ if __name__ == "__main__":
                 writer.add_scalar(f"eval/return_{name}", value, global_step)
             print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
 
-        if args.save_every and global_step % args.save_every < args.meta_batch or global_step >= args.total_timesteps:
+        if (args.save_every and global_step % args.save_every < args.meta_batch) or global_step >= args.total_timesteps:
             # what evaluate.py and export.py read (the GHN's config and weights, or the fixed MLP's), then the run's state
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
             state = dict(algo="sac", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, act_dim=act_dim)
