@@ -211,10 +211,8 @@ def select_archs(spec, seed, all_archs, flag="--archs"):
         except ValueError as error:
             fail(f"{flag}: {error}")
         if arch not in all_archs:
-            fail(
-                f"architecture {list(arch)} is outside the space: "
-                f"1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}"
-            )
+            widths = f"1..{archspace.MAX_DEPTH} layers of widths {list(archspace.WIDTHS)}"
+            fail(f"architecture {list(arch)} is outside the space: {widths}")
         if arch in archs:
             print(f"evaluate.py: note: {flag} names {list(arch)} more than once; it is evaluated once", file=sys.stderr)
         else:
@@ -240,10 +238,8 @@ def parse_row(row, dims=None):
     values = [parsed["score"], parsed["std"], *per_episode, *([] if any_step is None else [any_step])]
     if not np.all(np.isfinite(values)) or parsed["arch"] not in SPACE or len(per_episode) != parsed["episodes"]:
         return None
-    if dims and (parsed["params"], parsed["d_lm"]) != (
-        archspace.num_params(parsed["arch"], *dims[:2]),
-        archspace.d_lm(parsed["arch"], *dims[:2]),
-    ):
+    size = [archspace.num_params(parsed["arch"], *dims[:2]), archspace.d_lm(parsed["arch"], *dims[:2])] if dims else None
+    if size and [parsed["params"], parsed["d_lm"]] != size:
         return None
     rounding = 5e-5 + 1e-12 * (1.0 + max(abs(value) for value in per_episode))
     if abs(np.mean(per_episode) - parsed["score"]) > rounding or abs(np.std(per_episode) - parsed["std"]) > rounding:
@@ -408,15 +404,9 @@ def landscape(results):
     for name, scores in groups.items():
         scores = np.array(scores)
         reaching = {f"reach_{int(f * 100)}": int(np.sum(scores >= f * best)) if best > 0 else None for f in (0.9, 0.8)}
-        stats = {
-            stat: float(f(scores)) for stat, f in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max))
-        }
+        stats = {stat: float(getattr(np, stat)(scores)) for stat in ("mean", "median", "min", "max")}
         summary[name] = {"archs": len(scores), **stats, **reaching}
     return summary
-
-
-def ratio_text(ratio):
-    return "None" if ratio is None else f"{ratio:.3f}"
 
 
 def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source, dims=None):
@@ -430,6 +420,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
         keys = ("params", "d_lm", "score", "std", "any_step_score")  # (any_step_score: Fetch rows only)
         levels[name] = row and {key: row[key] for key in keys if row.get(key) is not None} | {"arch": list(row["arch"])}
     analysis, spread, best = table2(results, num_cutoffs, seed), landscape(results), max(r["score"] for r in results.values())
+    ratios = {"max size": analysis["max_size_ratio"], "max D_LM (Eq. 5)": analysis["max_dlm_ratio"]}
     report = dict(env_id=env_id, source=source, score=score_name, archs_evaluated=len(results), best_score=best, levels=levels)
     report |= dict(table2=analysis, landscape=spread, memory=None if dims is None else memory_table(results, dims))
     write_json(os.path.join(out_dir, "report.json"), report)
@@ -454,8 +445,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
         "",
         "| pick under the cutoff | score / best score under the cutoff |",
         "|---|---|",
-        f"| max size | {ratio_text(analysis['max_size_ratio'])} |",
-        f"| max D_LM (Eq. 5) | {ratio_text(analysis['max_dlm_ratio'])} |",
+        *(f"| {rule} | {'None' if ratio is None else f'{ratio:.3f}'} |" for rule, ratio in ratios.items()),
         "",
         "Scores over the evaluated architectures, by number of hidden layers:",
         "",
@@ -463,10 +453,8 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, row in spread.items():
-        lines.append(
-            f"| {name} | {row['archs']} | {row['mean']:.2f} | {row['median']:.2f} | {row['min']:.2f} | "
-            f"{row['max']:.2f} | {row['reach_90']} | {row['reach_80']} |"
-        )
+        stats = " | ".join(f"{row[stat]:.2f}" for stat in ("mean", "median", "min", "max"))
+        lines.append(f"| {name} | {row['archs']} | {stats} | {row['reach_90']} | {row['reach_80']} |")
     if report["memory"]:
         lines += [
             "",
@@ -482,9 +470,7 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
             pick, best = row["eq5_pick"], row["best_evaluated"]
             cells = [row["budget"], row["weights"], row["archs_fitting"], pick or "none"]
             cells.append("" if row["eq5_pick_score"] is None else f"{row['eq5_pick_score']:.2f}")
-            cells += (
-                ["", "", ""] if best is None else [best, f"{row['best_evaluated_score']:.2f}", row["best_evaluated_flash"]]
-            )
+            cells += [best, f"{row['best_evaluated_score']:.2f}", row["best_evaluated_flash"]] if best else ["", "", ""]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines += [
         "",
@@ -499,13 +485,19 @@ def make_report(results, out_dir, env_id, score_name, num_cutoffs, seed, source,
     return report
 
 
-def plot_fig4(results, levels, score_name):
-    """Fig. 4's two plots, as writers for write_files: (fig4_params.png, ...), (fig4_dlm.png, ...)."""
+def pyplot():
+    """matplotlib.pyplot without a display (imported only where a plot is made: it takes ~0.5 s)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_fig4(results, levels, score_name):
+    """Fig. 4's two plots, as writers for write_files: (fig4_params.png, ...), (fig4_dlm.png, ...)."""
+    plt = pyplot()
     rows, writers = list(results.values()), []
     for key, label, name in (("params", "ln(number of parameters)", "fig4_params.png"), ("d_lm", "ln(D_LM)", "fig4_dlm.png")):
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -525,10 +517,8 @@ def plot_fig4(results, levels, score_name):
 
 def save_figure(fig, path):
     """A matplotlib figure as a PNG file (whatever the file's name), then closed."""
-    import matplotlib.pyplot as plt
-
     fig.savefig(path, dpi=120, format="png")
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 MEMORY_BUDGETS = {"192 KB": 192 * 1024, "32 KB": 32 * 1024}  # Sec. I: a Crazyflie 2.0 has 192 KB of RAM
@@ -546,7 +536,7 @@ def memory_table(results, dims):
     for budget_name, budget in MEMORY_BUDGETS.items():
         for int8 in (False, True):
 
-            def flash(arch, *_):
+            def flash(arch, *_):  # (bytes of flash, the cost Eq. 5 is given)
                 return archspace.policy_bytes(arch, dims, int8)[0]
 
             fitting = [arch for arch in archspace.all_archs() if flash(arch) <= budget]
@@ -554,23 +544,15 @@ def memory_table(results, dims):
             evaluated = [row for row in results.values() if flash(row["arch"]) <= budget]
             best = best_evaluated(evaluated)
             row = dict(budget=budget_name, weights="int8" if int8 else "float32", archs_fitting=len(fitting))
-            row |= dict(
-                eq5_pick=None if pick is None else list(pick),
-                eq5_pick_score=results[pick]["score"] if pick in results else None,
-            )
-            row |= dict(
-                best_evaluated=None if best is None else list(best["arch"]), best_evaluated_score=best and best["score"]
-            )
-            rows.append(row | dict(best_evaluated_flash=None if best is None else flash(best["arch"])))
+            row |= dict(eq5_pick=pick and list(pick), eq5_pick_score=results[pick]["score"] if pick in results else None)
+            row |= dict(best_evaluated=best and list(best["arch"]), best_evaluated_score=best and best["score"])
+            rows.append(row | dict(best_evaluated_flash=best and flash(best["arch"])))
     return rows
 
 
 def plot_fig3(per_checkpoint, out_dir, score_name):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Fig. 3: max/90%/80% score and ln(params) per checkpoint."""
+    plt = pyplot()
     steps = [entry["step"] for entry in per_checkpoint]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     for level in ("max", "90%", "80%"):
@@ -597,14 +579,11 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     ghn = ghn.to(device).eval()
     env_id = checkpoint["env_id"]
     os.makedirs(out_dir, exist_ok=True)
-    name = "results.csv"
-    if shard:
-        index, count = parse_shard(shard)
-        archs = archs[index::count]
-        name = f"results-shard{index}of{count}.csv"
+    index, count = parse_shard(shard) if shard else (0, 1)  # --shard i/n: every n-th arch from offset i
+    archs, name = archs[index::count], f"results-shard{index}of{count}.csv" if shard else "results.csv"
     csv_path = os.path.join(out_dir, name)
     meta = dict(fingerprint=policy_fingerprint(checkpoint), env_id=env_id, episodes=args.episodes, seed=args.seed)
-    meta |= dict(score=io.score_name, checkpoint=os.path.abspath(path), dims=policy_dims(io))
+    meta |= dict(score=io.score_name, checkpoint=os.path.abspath(path), dims=(dims := policy_dims(io)))
     meta |= {"int8": True} if args.int8 else {}  # float32 results have no int8 key, as before it existed
     meta |= {"stochastic": True} if args.stochastic else {}  # nor deterministic ones a stochastic key
     spec = args.archs if isinstance(ghn, GHN) else ",".join(map(str, ghn.arch))  # what merge checks: are all there
@@ -613,27 +592,18 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
     if os.path.isfile(csv_path) and args.fresh:
         os.remove(csv_path)
     if os.path.isfile(csv_path):  # resume only what this very checkpoint, env, seed and episode count produced
-        saved = read_meta(csv_path)
+        saved, fresh = read_meta(csv_path), "use --fresh to start it over, or another --out-dir"
         if saved is None:
-            fail(
-                f"{csv_path} has no {os.path.basename(meta_path(csv_path))}, so its checkpoint is unknown: "
-                "use --fresh to start it over, or another --out-dir"
-            )
-        mismatch = meta_mismatch(saved, meta)
-        if mismatch:
-            fail(
-                f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): "
-                "use --fresh to start it over, or another --out-dir"
-            )
+            fail(f"{csv_path} has no {os.path.basename(meta_path(csv_path))}, so its checkpoint is unknown: {fresh}")
+        if mismatch := meta_mismatch(saved, meta):
+            fail(f"{csv_path} holds results of other settings ({mismatch}; they came from {saved.get('checkpoint')}): {fresh}")
     write_json(meta_path(csv_path), meta)
     done = read_results(csv_path)
     if os.path.isfile(csv_path):
         write_results(csv_path, done)  # without damaged rows, so that new rows start on a line of their own
     todo = [a for a in archs if a not in done]
-    print(
-        f"{env_id}: {len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, "
-        f"{len(todo)} to evaluate x {args.episodes} episodes on {args.num_envs} envs"
-    )
+    counts = f"{len(archs)} architectures, {len(archs) - len(todo)} already in {csv_path}, {len(todo)} to evaluate"
+    print(f"{env_id}: {counts} x {args.episodes} episodes on {args.num_envs} envs")
     new_file = not os.path.isfile(csv_path)
     try:
         with open(csv_path, "a", newline="") as f:
@@ -642,30 +612,15 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
                 writer.writeheader()
 
             def on_result(arch, scores, reached):
-                row = dict(
-                    arch=",".join(map(str, arch)), depth=len(arch), params=archspace.num_params(arch, io.in_dim, io.act_dim)
-                )
-                row |= dict(
-                    d_lm=archspace.d_lm(arch, io.in_dim, io.act_dim), episodes=len(scores), score=float(np.mean(scores))
-                )
+                row = dict(arch=",".join(map(str, arch)), depth=len(arch), episodes=len(scores), score=float(np.mean(scores)))
+                row |= dict(params=archspace.num_params(arch, *dims[:2]), d_lm=archspace.d_lm(arch, *dims[:2]))
                 row |= dict(std=float(np.std(scores)), per_episode=";".join(f"{s:.4f}" for s in scores))
                 writer.writerow(row | dict(any_step_score=float(np.mean(reached)) if io.goal_env else ""))
                 f.flush()
 
             if todo:
-                steps, seconds = evaluate_archs(
-                    ghn,
-                    io,
-                    env_id,
-                    todo,
-                    args.episodes,
-                    args.num_envs,
-                    args.seed,
-                    args.gen_batch,
-                    device,
-                    on_result,
-                    args.int8,
-                )
+                jobs = (todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result, args.int8)
+                steps, seconds = evaluate_archs(ghn, io, env_id, *jobs)
                 print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     except OSError as error:  # a full disk: the rows written so far stay (a cut last one is left out when read)
         fail(f"cannot write {csv_path}: {error.strerror or error}")
@@ -709,6 +664,14 @@ def print_report(report, out_dir, score_name):
     print(f"report: {out_dir}/report.md, plots: {out_dir}/fig4_params.png, {out_dir}/fig4_dlm.png")
 
 
+def report_checkpoint(args, path, results, checkpoint, io, out_dir):
+    """make_report of one checkpoint's results, printed."""
+    dims = policy_dims(io)
+    report = make_report(results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path, dims)
+    print_report(report, out_dir, io.score_name)
+    return report
+
+
 def command_run(args):
     check_evaluation(args)
     if not args.checkpoint:
@@ -718,14 +681,10 @@ def command_run(args):
     out_dir = args.out_dir or default_out_dir(args.checkpoint, args.int8, args.stochastic)
     results, checkpoint, ghn, io = run_checkpoint(args, args.checkpoint, archs, out_dir, device, shard=args.shard)
     if args.shard:
-        print(
-            f"shard written; join the shards: python evaluate.py merge --csvs {out_dir}/results-shard*.csv --out-dir {out_dir}"
-        )
-        return
-    report = make_report(
-        results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, args.checkpoint, policy_dims(io)
-    )
-    print_report(report, out_dir, io.score_name)
+        join = f"python evaluate.py merge --csvs {out_dir}/results-shard*.csv --out-dir {out_dir}"
+        print(f"shard written; join the shards: {join}")
+    else:
+        report_checkpoint(args, args.checkpoint, results, checkpoint, io, out_dir)
 
 
 def command_curves(args):
@@ -739,13 +698,9 @@ def command_curves(args):
         name = os.path.splitext(os.path.basename(path))[0]
         out_dir = os.path.join(args.out_dir, name) if args.out_dir else default_out_dir(path, args.int8, args.stochastic)
         results, checkpoint, ghn, io = run_checkpoint(args, path, archs, out_dir, device)
-        report = make_report(
-            results, out_dir, checkpoint["env_id"], io.score_name, args.cutoffs, args.seed, path, policy_dims(io)
-        )
-        print_report(report, out_dir, io.score_name)
-        per_checkpoint.append(
-            {"step": checkpoint.get("global_step", checkpoint.get("env_steps", 0)), "levels": report["levels"]}
-        )
+        report = report_checkpoint(args, path, results, checkpoint, io, out_dir)
+        step = checkpoint.get("global_step", checkpoint.get("env_steps", 0))
+        per_checkpoint.append({"step": step, "levels": report["levels"]})
     fig_dir = args.out_dir or os.path.dirname(os.path.abspath(args.checkpoints[-1]))
     plot_fig3(sorted(per_checkpoint, key=lambda e: e["step"]), fig_dir, io.score_name)
     print(f"Fig. 3 over {len(per_checkpoint)} checkpoints: {fig_dir}/fig3.png")
@@ -805,7 +760,7 @@ def command_budget(args):
     if args.int8 and not args.bytes:
         fail("--int8 counts bytes: give the budget with --bytes")
     checkpoint, ghn, io = load_policy(args.checkpoint)
-    all_archs = archspace.all_archs()
+    all_archs, dims = archspace.all_archs(), (io.in_dim, io.act_dim)
     if args.bytes:
         budget, unit, flag = args.bytes, f"bytes of flash ({'int8' if args.int8 else 'float32'})", "--bytes"
 
@@ -814,28 +769,24 @@ def command_budget(args):
     else:
         budget, unit, flag, cost = args.params, "parameters", "--params", archspace.num_params
     try:
-        pick = archspace.select_under_budget(all_archs, budget, io.in_dim, io.act_dim, cost=cost, unit=unit)
+        pick = archspace.select_under_budget(all_archs, budget, *dims, cost=cost, unit=unit)
     except ValueError as error:
         fail(f"{flag} {budget}: {error}")
     csv_path = os.path.join(args.out_dir or default_out_dir(args.checkpoint), "results.csv")
     results, saved = read_results(csv_path), read_meta(csv_path)
     flash, ram = archspace.policy_bytes(pick, policy_dims(io), args.int8)
-    print(
-        f"budget {budget} {unit}: Eq. 5 picks {list(pick)} with {archspace.num_params(pick, io.in_dim, io.act_dim)} "
-        f"parameters, D_LM {archspace.d_lm(pick, io.in_dim, io.act_dim)}, flash {flash} bytes, RAM {ram} bytes"
-    )
+    size = f"{archspace.num_params(pick, *dims)} parameters, D_LM {archspace.d_lm(pick, *dims)}"
+    print(f"budget {budget} {unit}: Eq. 5 picks {list(pick)} with {size}, flash {flash} bytes, RAM {ram} bytes")
     if results and (saved is None or saved.get("fingerprint") != policy_fingerprint(checkpoint)):
         print(f"  (the results in {csv_path} are not of this checkpoint: not used)")
         results = {}
     if pick in results:
         print(f"  measured {io.score_name} of {list(pick)}: {results[pick]['score']:.2f}")
-    fitting = [r for r in results.values() if cost(r["arch"], io.in_dim, io.act_dim) <= budget]
+    fitting = [r for r in results.values() if cost(r["arch"], *dims) <= budget]
     if fitting:
         best = best_evaluated(fitting)
-        print(
-            f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} "
-            f"with {best['params']} parameters, {io.score_name} {best['score']:.2f}"
-        )
+        scored = f"{best['params']} parameters, {io.score_name} {best['score']:.2f}"
+        print(f"  best evaluated under the budget ({len(fitting)} archs in {csv_path}): {list(best['arch'])} with {scored}")
     elif not results:
         print(f"  (no evaluation in {csv_path} to compare with)")
 

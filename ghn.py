@@ -24,6 +24,7 @@ import numbers
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.optim as optim
 
 import archspace
 
@@ -552,3 +553,42 @@ class BatchedPolicies:
         for slot in range(1, self.slots - 1):
             hidden = torch.where(self.present[slot], torch.relu(self._linear(slot, hidden)), hidden)
         return self._linear(self.slots - 1, hidden, rows=self.out_dim)
+
+
+class CompilableAdam(optim.Adam):
+    """torch.optim.Adam whose step and zero_grad are plain tensor ops, which torch.compile traces into the one compiled
+    update of ghp_sac.py and ghp_ddpg_her.py with --compile (torch's own break the graph): torch's arithmetic (bias
+    corrections in float64), torch's state_dict. Not part of the GHN: it sits here so that both scripts share it."""
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self.load_state_dict(self.state_dict())
+
+    def load_state_dict(self, state_dict):  # torch's, then the state made now (torch's Adam: at its first step), static
+        super().load_state_dict(state_dict)
+        for param in [param for group in self.param_groups for param in group["params"]]:
+            if not self.state[param]:
+                zeros = {"exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
+                self.state[param] = {"step": torch.zeros((), device=param.device), **zeros}
+            for tensor in [param, *self.state[param].values()]:  # the step changes them in place: CUDA graphs need it fixed
+                torch._dynamo.mark_static_address(tensor)
+
+    def zero_grad(self):
+        for param in [param for group in self.param_groups for param in group["params"]]:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            (beta1, beta2), decay, eps = group["betas"], group["weight_decay"], group["eps"]
+            for param in group["params"]:
+                state = self.state[param]
+                state["step"] += 1
+                steps = state["step"].double()  # in float64 as torch.optim.Adam: float32 makes 0.999 into 0.99900001
+                grad = param.grad if decay == 0 else param.grad + decay * param
+                state["exp_avg"].lerp_(grad, 1 - beta1)
+                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denominator = state["exp_avg_sq"].sqrt() / (1 - beta2**steps).sqrt() + eps
+                param.sub_(group["lr"] / (1 - beta1**steps) * state["exp_avg"] / denominator)
+
+    step.hooked = True  # tells torch.optim not to wrap it in a profiler hook, which torch.compile would skip with a warning

@@ -30,7 +30,7 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 
 import archspace
-from ghn import GHN, FixedMLP, mlp_forward
+from ghn import GHN, CompilableAdam, FixedMLP, mlp_forward
 
 gym.register_envs(gymnasium_robotics)
 
@@ -392,44 +392,6 @@ def resume(path):
     return args, checkpoint
 
 
-class CompilableAdam(optim.Adam):
-    """torch.optim.Adam whose step and zero_grad are plain tensor ops, which torch.compile traces into the one compiled
-    update (torch's own break the graph): torch's arithmetic (bias corrections in float64), torch's state_dict."""
-
-    def __init__(self, params, **kwargs):
-        super().__init__(params, **kwargs)
-        self.load_state_dict(self.state_dict())
-
-    def load_state_dict(self, state_dict):  # torch's, then the state made now (torch's Adam: at its first step), static
-        super().load_state_dict(state_dict)
-        for param in [param for group in self.param_groups for param in group["params"]]:
-            if not self.state[param]:
-                zeros = {"exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
-                self.state[param] = {"step": torch.zeros((), device=param.device), **zeros}
-            for tensor in [param, *self.state[param].values()]:  # the step changes them in place: CUDA graphs need it fixed
-                torch._dynamo.mark_static_address(tensor)
-
-    def zero_grad(self):
-        for param in [param for group in self.param_groups for param in group["params"]]:
-            param.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            (beta1, beta2), decay, eps = group["betas"], group["weight_decay"], group["eps"]
-            for param in group["params"]:
-                state = self.state[param]
-                state["step"] += 1
-                steps = state["step"].double()  # in float64 as torch.optim.Adam: float32 makes 0.999 into 0.99900001
-                grad = param.grad if decay == 0 else param.grad + decay * param
-                state["exp_avg"].lerp_(grad, 1 - beta1)
-                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                denominator = state["exp_avg_sq"].sqrt() / (1 - beta2**steps).sqrt() + eps
-                param.sub_(group["lr"] / (1 - beta1**steps) * state["exp_avg"] / denominator)
-
-    step.hooked = True  # tells torch.optim not to wrap it in a profiler hook, which torch.compile would skip with a warning
-
-
 def save_atomically(state, path):
     """torch.save to <path>.tmp, then a rename (a kill never leaves a partial file); a full disk is a one-line error."""
     try:
@@ -548,7 +510,12 @@ if __name__ == "__main__":
         skipped = logging.Handler()  # inductor logs there why it runs a graph without CUDA graphs, if it does
         skipped.emit = lambda record: print(f"--compile: no CUDA graphs, {record.getMessage()}", flush=True)
         logging.getLogger("torch._inductor.cudagraph_utils.__cudagraphs").addHandler(skipped)
-        update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+        compiled_update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+
+        def update(*batch):  # a CUDA graph's replay overwrites its last outputs: mark each call a new step
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled_update(*batch)
+
         print("--compile: the first gradient step compiles (about a minute)", flush=True)
     start_time, start_env_steps = time.time(), env_steps
     for epoch in range(start_epoch + 1, args.epochs + 1):
@@ -574,7 +541,6 @@ if __name__ == "__main__":
                 b_next_inputs = policy_inputs(data["next_obs"], data["goals"])
                 b_actions = torch.as_tensor(data["actions"] / max_action, device=device)
                 b_rewards = torch.as_tensor(data["rewards"], device=device)
-                torch.compiler.cudagraph_mark_step_begin()  # (a CUDA graph's replay overwrites its last outputs)
                 qf_loss, actor_loss = update(b_inputs, b_next_inputs, b_actions, b_rewards, policy_net.arch_ids(archs))
                 grad_steps += 1
             with torch.no_grad():  # soft target update, once per cycle
@@ -605,18 +571,20 @@ if __name__ == "__main__":
             prefix = os.path.join(run_dir, "videos", f"epoch{epoch}")
             record_videos(policy_net, probe_archs or [baseline_arch], args, policy_inputs, test_seed, prefix)
         if epoch % args.save_every == 0 or epoch == args.epochs:
-            # what evaluate.py and export.py read (the GHN or the fixed MLP, the normalisers), then the run's state
+            # the README's checkpoint table in order: what evaluate.py and export.py read (a snapshot), then the run's state
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
-            state = dict(algo="ddpg_her", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, goal_dim=goal_dim)
-            state |= dict(act_dim=act_dim, epoch=epoch, env_steps=env_steps, ghn=policy_net.to_checkpoint() if ghp else None)
-            state |= dict(obs_norm=policy_inputs.obs_norm.state_dict(), goal_norm=policy_inputs.goal_norm.state_dict())
-            if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
-                save_atomically(state, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
-            state |= {name: module.state_dict() for name, module in checkpointed.items()} | dict(grad_steps=grad_steps)
-            state |= dict(baseline_arch=baseline_arch, baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
-            state |= dict(rng=[rng.bit_generator.state, torch.get_rng_state(), cuda_rng])
-            save_atomically(state | dict(buffer=buffer.state_dict() if args.save_buffer else None), path)
+            snapshot = dict(algo="ddpg_her", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, goal_dim=goal_dim,
+                            act_dim=act_dim, ghn=policy_net.to_checkpoint() if ghp else None, baseline_arch=baseline_arch,
+                            obs_norm=policy_inputs.obs_norm.state_dict(), goal_norm=policy_inputs.goal_norm.state_dict(),
+                            epoch=epoch, env_steps=env_steps)  # fmt: skip
+            if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
+                save_atomically(snapshot, os.path.join(run_dir, f"ghn_epoch{epoch}.pt"))
+            state = dict(snapshot, baseline_state=None if ghp else policy_net.state_dict(),
+                         **{name: module.state_dict() for name, module in checkpointed.items()}, grad_steps=grad_steps,
+                         rng=[rng.bit_generator.state, torch.get_rng_state(), cuda_rng],
+                         buffer=buffer.state_dict() if args.save_buffer else None)  # fmt: skip
+            save_atomically(state, path)
             saved = f"replay buffer of {buffer.num_episodes} episodes" if args.save_buffer else "no replay buffer"
             print(f"saved {path} ({os.path.getsize(path) / 2**20:.0f} MB, {saved})", flush=True)
 

@@ -33,7 +33,7 @@ import tyro
 from torch.utils.tensorboard import SummaryWriter
 
 import archspace
-from ghn import GHN, FixedMLP, mlp_forward
+from ghn import GHN, CompilableAdam, FixedMLP, mlp_forward
 
 
 @dataclass
@@ -340,44 +340,6 @@ class ExactEnvState(gym.Wrapper):
                     setattr(env, key, copy.deepcopy(value))
 
 
-class CompilableAdam(optim.Adam):
-    """torch.optim.Adam whose step and zero_grad are plain tensor ops, which torch.compile traces into the one compiled
-    update (torch's own break the graph): torch's arithmetic (bias corrections in float64), torch's state_dict."""
-
-    def __init__(self, params, **kwargs):
-        super().__init__(params, **kwargs)
-        self.load_state_dict(self.state_dict())
-
-    def load_state_dict(self, state_dict):  # torch's, then the state made now (torch's Adam: at its first step), static
-        super().load_state_dict(state_dict)
-        for param in [param for group in self.param_groups for param in group["params"]]:
-            if not self.state[param]:
-                zeros = {"exp_avg": torch.zeros_like(param), "exp_avg_sq": torch.zeros_like(param)}
-                self.state[param] = {"step": torch.zeros((), device=param.device), **zeros}
-            for tensor in [param, *self.state[param].values()]:  # the step changes them in place: CUDA graphs need it fixed
-                torch._dynamo.mark_static_address(tensor)
-
-    def zero_grad(self):
-        for param in [param for group in self.param_groups for param in group["params"]]:
-            param.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            (beta1, beta2), decay, eps = group["betas"], group["weight_decay"], group["eps"]
-            for param in group["params"]:
-                state = self.state[param]
-                state["step"] += 1
-                steps = state["step"].double()  # in float64 as torch.optim.Adam: float32 makes 0.999 into 0.99900001
-                grad = param.grad if decay == 0 else param.grad + decay * param
-                state["exp_avg"].lerp_(grad, 1 - beta1)
-                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                denominator = state["exp_avg_sq"].sqrt() / (1 - beta2**steps).sqrt() + eps
-                param.sub_(group["lr"] / (1 - beta1**steps) * state["exp_avg"] / denominator)
-
-    step.hooked = True  # tells torch.optim not to wrap it in a profiler hook, which torch.compile would skip with a warning
-
-
 def save_atomically(state, path):
     """torch.save to <path>.tmp, then a rename (a kill never leaves a partial file); a full disk is a one-line error."""
     try:
@@ -530,7 +492,12 @@ if __name__ == "__main__":
         skipped = logging.Handler()  # inductor logs there why it runs a graph without CUDA graphs, if it does
         skipped.emit = lambda record: print(f"--compile: no CUDA graphs, {record.getMessage()}", flush=True)
         logging.getLogger("torch._inductor.cudagraph_utils.__cudagraphs").addHandler(skipped)
-        update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+        compiled_update = torch.compile(update, fullgraph=True, mode="reduce-overhead" if device.type == "cuda" else "default")
+
+        def update(*batch):  # a CUDA graph's replay overwrites its last outputs: mark each call a new step
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled_update(*batch)
+
     start_time, start_step, log_time, log_step = time.time(), global_step, time.time(), global_step
     update_time, update_count, compiling, episode_returns = 0.0, 0, args.compile, []
     while global_step < args.total_timesteps:
@@ -572,7 +539,6 @@ if __name__ == "__main__":
                 # a uniform minibatch from the shared buffer: chunk i trains archs[i] (Eq. 4), whichever
                 # arch collected those rows; the split is by row position, not by who collected the data
                 b_obs, b_actions, b_next_obs, b_rewards, b_dones = rb.sample(args.batch_size)
-                torch.compiler.cudagraph_mark_step_begin()  # (a CUDA graph's replay overwrites its last outputs)
                 losses = update(b_obs, b_actions, b_next_obs, b_rewards, b_dones, policy_net.arch_ids(archs))
                 grad_steps += 1
             if compiling:  # the first call compiles: reported, not counted in updates/s
@@ -606,21 +572,22 @@ if __name__ == "__main__":
             print("eval " + " ".join(f"[{name}]={value:.1f}" for name, value in returns.items()), flush=True)
 
         if (args.save_every and global_step % args.save_every < args.meta_batch) or global_step >= args.total_timesteps:
-            # what evaluate.py and export.py read (the GHN's config and weights, or the fixed MLP's), then the run's state
+            # the README's checkpoint table in order: what evaluate.py and export.py read (a snapshot), then the run's state
             ghp, path = baseline_arch is None, os.path.join(run_dir, "checkpoint.pt")
-            state = dict(algo="sac", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, act_dim=act_dim)
-            state |= dict(
-                global_step=global_step, baseline_arch=baseline_arch, ghn=policy_net.to_checkpoint() if ghp else None
-            )
-            if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
-                save_atomically(state, os.path.join(run_dir, f"ghn_{global_step}.pt"))
-            state |= {name: module.state_dict() for name, module in checkpointed.items()}
-            state |= dict(grad_steps=grad_steps, obs=torch.as_tensor(obs), archs=list(archs), alpha=alpha.item())
-            state |= dict(baseline_state=None if ghp else policy_net.state_dict())
             cuda_rng = torch.cuda.get_rng_state_all() if device.type == "cuda" else None
-            rngs = [rng.bit_generator.state, envs.action_space.np_random.bit_generator.state, torch.get_rng_state(), cuda_rng]
-            state |= dict(env_states=pickle.dumps(envs.get_attr("resume_state")), rng=rngs, log_alpha=log_alpha.detach().cpu())
-            save_atomically(state | dict(buffer=rb.state_dict() if args.save_buffer else None), path)
+            snapshot = dict(algo="sac", args=asdict(args), env_id=args.env_id, obs_dim=obs_dim, act_dim=act_dim,
+                            ghn=policy_net.to_checkpoint() if ghp else None, baseline_arch=baseline_arch,
+                            global_step=global_step)  # fmt: skip
+            if ghp:  # the GHN alone first (for evaluate.py): no kill between the two writes can lose a snapshot
+                save_atomically(snapshot, os.path.join(run_dir, f"ghn_{global_step}.pt"))
+            state = dict(snapshot, baseline_state=None if ghp else policy_net.state_dict(),
+                         **{name: module.state_dict() for name, module in checkpointed.items()},
+                         log_alpha=log_alpha.detach().cpu(), alpha=alpha.item(), grad_steps=grad_steps, archs=list(archs),
+                         obs=torch.as_tensor(obs), env_states=pickle.dumps(envs.get_attr("resume_state")),
+                         rng=[rng.bit_generator.state, envs.action_space.np_random.bit_generator.state,
+                              torch.get_rng_state(), cuda_rng],
+                         buffer=rb.state_dict() if args.save_buffer else None)  # fmt: skip
+            save_atomically(state, path)
             buffer = f"replay buffer of {len(rb)} transitions" if args.save_buffer else "no replay buffer"
             print(f"saved {path} ({os.path.getsize(path) / 2**20:.0f} MB, {buffer})", flush=True)
 
