@@ -761,3 +761,4 @@ her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chu
  her46 FetchSlide-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank) &
 wait
 evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__1) issue46_FetchPush-v4_baseline_fresh20  # 20 fresh episodes
+evaluate_fresh $(ckpt $RESULTS/issue46/FetchPickAndPlace-v4__baseline__1) issue46_FetchPickAndPlace-v4_baseline_fresh20
