@@ -762,3 +762,16 @@ her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chu
 wait
 evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__1) issue46_FetchPush-v4_baseline_fresh20  # 20 fresh episodes
 evaluate_fresh $(ckpt $RESULTS/issue46/FetchPickAndPlace-v4__baseline__1) issue46_FetchPickAndPlace-v4_baseline_fresh20
+# Push GHP, the epoch-21 snapshot: a seeded 60 of the 584 archs with 1-3 hidden layers, 5 episodes each
+evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
+  --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
+# Push GHP, the epoch-30 snapshot (1.2M env steps): all 4680 archs x 5 episodes (seeds 0..4); its picks and the generated
+# [256,256] on 20 fresh episodes (seeds 1000..1019); the 100 smallest archs with 5 of 5 on those 20; that sample's
+# max / 90% / 80% picks (and the first pick) on 20 more (seeds 2000..2019)
+push_ghn=$(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch30.pt
+evaluate_shards $push_ghn all $RESULTS/eval300k/issue46_FetchPush-v4_ghp_epoch30 $RESULTS/logs/eval300k_issue46_FetchPush-v4_ghp_epoch30
+evaluate_checkpoint $push_ghn issue46_FetchPush-v4_ghp_epoch30_picks --episodes 20 --seed 1000 --archs "64,4,64,8;64,4,16,8;256,256"
+evaluate_checkpoint $push_ghn issue46_FetchPush-v4_ghp_epoch30_small100 --episodes 20 --seed 1000 \
+  --archs "64,4,64,8;64,16,16,4;64,4,16,64;64,4,64,16;64,32,4,16;64,16,64;64,32,4,32;64,32,8,16;64,32,8,32;64,16,32,32;64,4,64,32;64,16,8,128;64,32,8,64;64,16,64,16;64,32,16,32;64,32,32,8;64,32,32,16;64,16,128,4;64,16,32,64;64,32,16,64;64,16,16,128;64,32,8,128;64,16,128,8;64,32,32,32;64,32,64;64,32,64,4;64,16,8,256;64,64,4,32;64,32,64,8;64,64,4,64;64,64,8,32;64,64,16,4;64,32,16,128;64,32,64,16;64,32,32,64;64,64,8,64;64,64,16,16;64,64,4,128;64,32,8,256;64,64,16,32;64,64,8,128;64,64,32,4;64,32,64,32;128,32,4,32;64,64,32,8;64,64,16,64;64,64,4,256;64,32,128;64,64,32,16;64,32,128,4;256,4,32,8;64,32,128,8;64,64,32,32;256,4,64,8;256,8,4,4;256,8,16;64,16,8,512;256,8,16,4;64,32,32,128;64,64,16,128;256,4,32,32;64,32,16,256;64,64,8,256;256,4,64,16;256,8,32;256,8,32,4;256,8,16,16;256,8,4,64;256,4,8,128;256,4,128,8;128,32,64,4;64,32,128,16;256,8,16,32;256,8,64;256,8,64,4;256,8,32,16;64,64,64,4;64,32,64,64;64,64,32,64;256,8,64,8;256,8,4,128;64,64,64,8;256,4,256,4;64,32,8,512;256,8,32,32;256,8,16,64;64,128,4,32;256,4,64,32;256,8,128;256,8,64,16;256,8,128,4;256,4,16,128;256,4,128,16;64,4,64,128;64,128,4,64;64,64,64,16;64,128,8,32;256,16,4,16;256,4,8,256;256,4,256,8"
+evaluate_checkpoint $push_ghn issue46_FetchPush-v4_ghp_epoch30_small100_picks_fresh --episodes 20 --seed 2000 \
+  --archs "64,32,64,4;64,32,4,32;64,32,4,16;64,4,64,8"
