@@ -619,8 +619,8 @@ def run_checkpoint(args, path, archs, out_dir, device, shard=""):
                 f.flush()
 
             if todo:
-                jobs = (todo, args.episodes, args.num_envs, args.seed, args.gen_batch, device, on_result, args.int8)
-                steps, seconds = evaluate_archs(ghn, io, env_id, *jobs)
+                steps, seconds = evaluate_archs(ghn, io, env_id, todo, args.episodes, args.num_envs, args.seed,
+                                                args.gen_batch, device, on_result, args.int8)  # fmt: skip
                 print(f"{steps} env steps in {seconds:.1f} s: {steps / seconds:.0f} env steps/s")
     except OSError as error:  # a full disk: the rows written so far stay (a cut last one is left out when read)
         fail(f"cannot write {csv_path}: {error.strerror or error}")
