@@ -83,9 +83,8 @@ if __name__ == "__main__":
         print("| policy | saturated actions | mean abs action | Q(s, pi(s)) | Q(s, a from the buffer) | target |")
         print("|---|---|---|---|---|---|")
         named = rows[:1] + ([("random archs (mean)", *np.mean([row[1:] for row in rows[1:]], 0))] if len(rows) > 1 else [])
-        if len(rows) > 1:  # and the spread over the random archs
-            named.append(
-                ("random archs (min..max Q)", np.nan, np.nan, min(r[3] for r in rows[1:]), max(r[3] for r in rows[1:]), np.nan)
-            )
         for name, saturated, mean_abs, q_pi, q_buffer, target in named:
             print(f"| {name} | {saturated:.3f} | {mean_abs:.3f} | {q_pi:.3f} | {q_buffer:.3f} | {target:.3f} |")
+        if len(rows) > 1:  # the spread of Q(s, pi(s)) over the random archs, in its own column
+            q_pis = [row[3] for row in rows[1:]]
+            print(f"| random archs (min..max) | | | {min(q_pis):.3f}..{max(q_pis):.3f} | | |")
