@@ -737,7 +737,7 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__
 # cycle, 40k env steps an epoch), 16 workers' for PickAndPlace (4, 4096: 80k an epoch); tests of 80 episodes (baseline)
 # or 80 random archs (GHP). Run in chunks of 5 epochs, each continuing the last exactly; a baseline stops once its test
 # success has held >= 0.9 for three epochs (the Push baseline, stopped by hand after epoch 15, ran at b89279e; the rest
-# at fd48ba0). Two at a time: the baselines in one slot, the GHP runs in the other.
+# at fd48ba0). Two at a time: the baselines, then Slide's GHP, in one slot, the other GHP runs in the other.
 her46_held() { [ $(grep -o "test_success([a-z ]*)=[0-9.]*" $1 | tail -n 3 | awk -F= '$2 >= 0.9' | wc -l) -eq 3 ]; }
 her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chunks (yes: stop once held >= 0.9)
   local env=$1 name=$2 workers=$3 epochs=$4 stop=$5 target dir log=$RESULTS/logs/issue46_$1_$2.log; shift 5
@@ -755,13 +755,14 @@ her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chu
 }
 (her46 FetchPush-v4 baseline 8 50 yes --baseline-arch 256,256
  her46 FetchPickAndPlace-v4 baseline 16 25 yes --baseline-arch 256,256
- her46 FetchSlide-v4 baseline 8 50 yes --baseline-arch 256,256) &
-(her46 FetchPush-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank
- her46 FetchPickAndPlace-v4 ghp_lowrank 16 25 no --ghn-decoder lowrank
+ her46 FetchSlide-v4 baseline 8 50 yes --baseline-arch 256,256
  her46 FetchSlide-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank) &
+(her46 FetchPush-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank
+ her46 FetchPickAndPlace-v4 ghp_lowrank 16 25 no --ghn-decoder lowrank) &
 wait
-evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__1) issue46_FetchPush-v4_baseline_fresh20  # 20 fresh episodes
-evaluate_fresh $(ckpt $RESULTS/issue46/FetchPickAndPlace-v4__baseline__1) issue46_FetchPickAndPlace-v4_baseline_fresh20
+for task in FetchPush-v4 FetchPickAndPlace-v4 FetchSlide-v4; do  # each baseline on 20 fresh episodes
+  evaluate_fresh $(ckpt $RESULTS/issue46/${task}__baseline__1) issue46_${task}_baseline_fresh20
+done
 # Push GHP, the epoch-21 snapshot: a seeded 60 of the 584 archs with 1-3 hidden layers, 5 episodes each
 evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
   --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
