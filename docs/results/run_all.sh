@@ -773,6 +773,7 @@ her46_ghp_eval() {  # her46_ghp_eval TASK EPOCH PICKS SMALL100 PICKS2: the GHP r
   local ghn=$(ckpt $RESULTS/issue46/$1__ghp_lowrank__1)/ghn_epoch$2.pt name=issue46_$1_ghp_epoch$2
   evaluate_shards $ghn all $RESULTS/eval300k/$name $RESULTS/logs/eval300k_$name
   evaluate_checkpoint $ghn ${name}_picks --episodes 20 --seed 1000 --archs "$3;256,256"
+  [ -n "$4" ] || return 0  # (no arch with 5 of 5)
   evaluate_checkpoint $ghn ${name}_small100 --episodes 20 --seed 1000 --archs "$4"
   evaluate_checkpoint $ghn ${name}_small100_picks_fresh --episodes 20 --seed 2000 --archs "$5"
 }
@@ -782,7 +783,11 @@ her46_ghp_eval FetchPush-v4 30 "64,4,64,8;64,4,16,8" \
 her46_ghp_eval FetchPush-v4 50 "16,16,16;8,16,16" \
   "16,16,16;16,16,16,8;16,16,32;16,16,32,4;16,16,32,8;32,16,8,4;32,16,8,8;16,8,64,8;32,16,16;32,16,8,16;32,16,16,4;16,16,32,16;32,16,16,8;16,16,4,128;16,16,64,4;32,16,32,4;32,16,32,8;16,16,16,64;16,16,64,8;32,16,16,32;64,8;64,8,4;64,8,4,4;16,16,32,32;64,8,8;64,8,4,8;64,8,8,4;64,8,8,8;64,8,4,16;64,8,16;32,16,32,16;32,32,16,4;64,8,16,4;16,32,32,16;64,8,8,16;64,8,16,8;64,8,4,32;64,8,32;64,8,32,4;32,16,64,4;32,32,16,16;64,8,16,16;64,8,8,32;16,32,16,64;64,8,32,8;64,16,4;64,8,4,64;64,16,4,4;64,16,4,8;64,16,8;32,16,16,64;64,16,8,4;64,16,4,16;64,16,8,8;16,128,4;32,16,32,32;32,32,16,32;16,128,4,4;64,8,16,32;64,8,64;16,128,4,8;64,8,64,4;64,16,16;64,16,8,16;64,16,4,32;64,16,16,4;64,8,32,16;64,8,8,64;16,128,4,16;32,64,4,4;64,16,16,8;32,64,4,8;16,32,64,4;16,16,128;16,16,128,4;16,128,4,32;32,64,4,16;64,16,8,32;64,8,64,8;64,16,16,16;64,16,4,64;64,8,4,128;64,16,32;32,64,4,32;64,16,32,4;32,64,8;32,64,8,4;32,32,32,16;32,16,64,16;32,64,8,8;16,32,64,8;16,16,16,128;16,128,4,64;64,16,32,8;32,64,8,16;64,16,16,32;64,8,32,32;32,32,16,64;64,8,16,64;64,16,8,64" \
   "16,16,16,64;16,16,16,8"  # (2M env steps, the run's end; /work/runs/push50.sh, ghp_eval.sh's first form)
-# Both Push learning curves (test success against env steps; the GHP's averages one episode of each of 80 random archs)
-python docs/plot_curves.py --runs $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__1) $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1) \
-  --tags 'charts/test_success_rate$' --ylabel "test success (final step)" --levels 0.5 0.9 --out docs/results/issue46_push_curves.png \
-  --title "FetchPush-v4, 8-worker HER replay, seed 1: baseline [256,256] / GHP (80 random archs)" > docs/results/issue46_push_curves.md
+her46_ghp_eval FetchPickAndPlace-v4 18 "32,16,4,16" "" ""  # (1.44M env steps, while the run went on; no arch 5 of 5)
+# Each task's two learning curves (test success against env steps; the GHP's averages one episode of each of 80 random archs)
+for task in Push:8 PickAndPlace:16 Slide:8; do
+  t=${task%:*} name=$(echo ${task%:*} | tr A-Z a-z)
+  python docs/plot_curves.py --runs $(ckpt $RESULTS/issue46/Fetch$t-v4__baseline__1) $(ckpt $RESULTS/issue46/Fetch$t-v4__ghp_lowrank__1) \
+    --tags 'charts/test_success_rate$' --ylabel "test success (final step)" --levels 0.5 0.9 --out docs/results/issue46_${name}_curves.png \
+    --title "Fetch$t-v4, ${task#*:}-worker HER replay, seed 1: baseline / GHP (80 random archs)" > docs/results/issue46_${name}_curves.md
+done
