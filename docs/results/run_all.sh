@@ -786,8 +786,8 @@ her46_ghp_eval FetchPush-v4 50 "16,16,16;8,16,16" \
 her46_ghp_eval FetchPickAndPlace-v4 18 "32,16,4,16" "" ""  # (1.44M env steps, while the run went on; no arch 5 of 5)
 # Each task's two learning curves (test success against env steps; the GHP's averages one episode of each of 80 random archs)
 for task in Push:8 PickAndPlace:16 Slide:8; do
-  t=${task%:*} name=$(echo ${task%:*} | tr A-Z a-z)
+  t=${task%:*}
   python docs/plot_curves.py --runs $(ckpt $RESULTS/issue46/Fetch$t-v4__baseline__1) $(ckpt $RESULTS/issue46/Fetch$t-v4__ghp_lowrank__1) \
-    --tags 'charts/test_success_rate$' --ylabel "test success (final step)" --levels 0.5 0.9 --out docs/results/issue46_${name}_curves.png \
-    --title "Fetch$t-v4, ${task#*:}-worker HER replay, seed 1: baseline / GHP (80 random archs)" > docs/results/issue46_${name}_curves.md
+    --tags 'charts/test_success_rate$' --ylabel "test success (final step)" --levels 0.5 0.9 --out docs/results/issue46_${t,,}_curves.png \
+    --title "Fetch$t-v4, ${task#*:}-worker HER replay, seed 1: baseline / GHP (80 random archs)" > docs/results/issue46_${t,,}_curves.md
 done
