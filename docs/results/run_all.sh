@@ -737,32 +737,39 @@ python docs/plot_curves.py --runs $(ckpt $RESULTS/issue47/Hopper-v4__code_norm__
 # cycle, 40k env steps an epoch), 16 workers' for PickAndPlace (4, 4096: 80k an epoch); tests of 80 episodes (baseline)
 # or 80 random archs (GHP). Run in chunks of 5 epochs, each continuing the last exactly; a baseline stops once its test
 # success has held >= 0.9 for three epochs (the Push baseline, stopped by hand after epoch 15, ran at b89279e; the rest
-# at fd48ba0). Two at a time: the baselines, then Slide's GHP, in one slot, the other GHP runs in the other.
+# at fd48ba0). Two at a time: the seed-1 baselines, Slide's GHP, then Push seed 3's GHP in one slot; the other seed-1 GHP
+# runs, then Push seeds 2-3's baselines and seed 2's GHP in the other.
 her46_held() { [ $(grep -o "test_success([a-z ]*)=[0-9.]*" $1 | tail -n 3 | awk -F= '$2 >= 0.9' | wc -l) -eq 3 ]; }
-her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no FLAGS...: train in 5-epoch chunks (yes: stop once held >= 0.9)
-  local env=$1 name=$2 workers=$3 epochs=$4 stop=$5 target dir log=$RESULTS/logs/issue46_$1_$2.log; shift 5
+her46() {  # her46 ENV NAME WORKERS EPOCHS yes|no SEED FLAGS...: train in 5-epoch chunks (yes: stop once held >= 0.9)
+  local env=$1 name=$2 workers=$3 epochs=$4 stop=$5 seed=$6 target dir log=$RESULTS/logs/issue46_$1_$2$([ $6 = 1 ] || echo _s$6).log
+  shift 6
   for target in $(seq 5 5 $epochs); do
-    dir=$(ls -d $RESULTS/issue46/${env}__${name}__1__* 2>/dev/null | tail -n 1)
+    dir=$(ls -d $RESULTS/issue46/${env}__${name}__${seed}__* 2>/dev/null | tail -n 1)
     if [ -n "$dir" ]; then
       [ $stop = yes ] && her46_held $log && return 0
       python ghp_ddpg_her.py --resume $dir/checkpoint.pt --epochs $target >> $log 2>&1
     else
-      python ghp_ddpg_her.py --env-id $env --seed 1 --meta-batch 8 --rollouts-per-cycle $((workers / 4)) \
+      python ghp_ddpg_her.py --env-id $env --seed $seed --meta-batch 8 --rollouts-per-cycle $((workers / 4)) \
         --batch-size $((256 * workers)) --epochs $target --eval-archs 80 --threads 1 --no-cuda --runs-dir $RESULTS/issue46 \
         --exp-name $name "$@" >> $log 2>&1
     fi
   done
 }
-(her46 FetchPush-v4 baseline 8 50 yes --baseline-arch 256,256
- her46 FetchPickAndPlace-v4 baseline 16 25 yes --baseline-arch 256,256
- her46 FetchSlide-v4 baseline 8 50 yes --baseline-arch 256,256
- her46 FetchSlide-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank) &
-(her46 FetchPush-v4 ghp_lowrank 8 50 no --ghn-decoder lowrank
- her46 FetchPickAndPlace-v4 ghp_lowrank 16 25 no --ghn-decoder lowrank) &
+(her46 FetchPush-v4 baseline 8 50 yes 1 --baseline-arch 256,256
+ her46 FetchPickAndPlace-v4 baseline 16 25 yes 1 --baseline-arch 256,256
+ her46 FetchSlide-v4 baseline 8 50 yes 1 --baseline-arch 256,256
+ her46 FetchSlide-v4 ghp_lowrank 8 50 no 1 --ghn-decoder lowrank
+ her46 FetchPush-v4 ghp_lowrank 8 50 no 3 --ghn-decoder lowrank) &
+(her46 FetchPush-v4 ghp_lowrank 8 50 no 1 --ghn-decoder lowrank
+ her46 FetchPickAndPlace-v4 ghp_lowrank 16 25 no 1 --ghn-decoder lowrank
+ her46 FetchPush-v4 baseline 8 50 yes 2 --baseline-arch 256,256  # seeds 2 and 3 of Push (item 5), all at fd48ba0
+ her46 FetchPush-v4 baseline 8 50 yes 3 --baseline-arch 256,256
+ her46 FetchPush-v4 ghp_lowrank 8 50 no 2 --ghn-decoder lowrank) &
 wait
 for task in FetchPush-v4 FetchPickAndPlace-v4 FetchSlide-v4; do  # each baseline on 20 fresh episodes
   evaluate_fresh $(ckpt $RESULTS/issue46/${task}__baseline__1) issue46_${task}_baseline_fresh20
 done
+evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__2) issue46_FetchPush-v4_baseline_s2_fresh20
 # Push GHP, the epoch-21 snapshot: a seeded 60 of the 584 archs with 1-3 hidden layers, 5 episodes each
 evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
   --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
