@@ -794,6 +794,9 @@ her46_ghp_eval FetchPush-v4 50 "16,16,16;8,16,16" \
 her46_ghp_eval FetchPickAndPlace-v4 18 "32,16,4,16" "" ""  # (1.44M env steps, while the run went on; no arch 5 of 5)
 her46_ghp_eval FetchPickAndPlace-v4 25 "256,16,64,64;256,16,16,32;128,4,32,32" "" "" 20  # (2M, the run's end: every arch
 # on 20 episodes, as 5 held 1 table goal; no arch succeeds in all 20, so no second stage)
+her46_ghp_eval FetchSlide-v4 50 "128,32,256,8;64,64,8,64" \
+  "128,32,256,8;64,256,16,64;128,64,128,32;512,32,4,128;512,16,16,512;512,32,16,512;256,128,8,256;256,16,64,512;256,32,128,256;256,128,128;512,64,128,64;512,32,512,32;128,256,128;256,256,8,4;128,512,4,512;256,256,16,4;64,64,128,512;512,128,8,128;512,128,16,256;512,64,512,16;128,128,512,8;512,128,64,128;512,128,64,256;256,128,512,16;512,128,512;256,16,256,512;256,256,128,512;512,256,128,64;256,512,128,16;256,256,512,8;512,512,4,512;512,512,16,64;512,32,512,512;512,512,64,64" \
+  "256,256,128,512;256,16,64,512"  # (2M, the run's end; 34 archs with 5 of 5, all of them the second stage)
 # Each task's two learning curves (test success against env steps; the GHP's averages one episode of each of 80 random archs)
 for task in Push:8 PickAndPlace:16 Slide:8; do
   t=${task%:*}
