@@ -773,28 +773,29 @@ evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__2) issue46_FetchP
 # Push GHP, the epoch-21 snapshot: a seeded 60 of the 584 archs with 1-3 hidden layers, 5 episodes each
 evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
   --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
-her46_ghp_eval() {  # her46_ghp_eval TASK EPOCH PICKS SMALL100 PICKS2 [EPISODES]: the GHP run's ghn_epochEPOCH.pt, all 4680
-  # archs x EPISODES (5; seeds 0..), into ..._epochEPOCH (_epEPISODES if not 5); PICKS (its report's max/90%/80%) and the
+her46_ghp_eval() {  # her46_ghp_eval TASK SEED EPOCH PICKS SMALL100 PICKS2 [EPISODES]: the GHP run's ghn_epochEPOCH.pt, all
+  # 4680 archs x EPISODES (5; seeds 0..), into ..._epochEPOCH (_epEPISODES if not 5; _sSEED if not 1); PICKS (its report's max/90%/80%) and the
   # generated [256,256] on 20 fresh episodes (seeds 1000..1019); SMALL100, the 100 smallest archs that succeed in every
   # episode, on those 20; PICKS2, that sample's picks, on 20 more (seeds 2000..2019). /work/runs/ghp_eval.sh TASK EPOCH
-  # [EPISODES] derived PICKS, SMALL100 and PICKS2 as it went.
-  local ghn=$(ckpt $RESULTS/issue46/$1__ghp_lowrank__1)/ghn_epoch$2.pt name=issue46_$1_ghp_epoch$2${6:+_ep$6}
-  evaluate_shards $ghn all $RESULTS/eval300k/$name $RESULTS/logs/eval300k_$name ${6:-5}
-  evaluate_checkpoint $ghn ${name}_picks --episodes 20 --seed 1000 --archs "$3;256,256"
-  [ -n "$4" ] || return 0  # (no arch succeeds in every episode)
-  evaluate_checkpoint $ghn ${name}_small100 --episodes 20 --seed 1000 --archs "$4"
-  evaluate_checkpoint $ghn ${name}_small100_picks_fresh --episodes 20 --seed 2000 --archs "$5"
+  # [EPISODES [SEED]] derived PICKS, SMALL100 and PICKS2 as it went.
+  local ghn=$(ckpt $RESULTS/issue46/$1__ghp_lowrank__$2)/ghn_epoch$3.pt
+  local name=issue46_$1_ghp_epoch$3${7:+_ep$7}$([ $2 = 1 ] || echo _s$2)  # ($1..$7: local's words expand before assigning)
+  evaluate_shards $ghn all $RESULTS/eval300k/$name $RESULTS/logs/eval300k_$name ${7:-5}
+  evaluate_checkpoint $ghn ${name}_picks --episodes 20 --seed 1000 --archs "$4;256,256"
+  [ -n "$5" ] || return 0  # (no arch succeeds in every episode)
+  evaluate_checkpoint $ghn ${name}_small100 --episodes 20 --seed 1000 --archs "$5"
+  evaluate_checkpoint $ghn ${name}_small100_picks_fresh --episodes 20 --seed 2000 --archs "$6"
 }
-her46_ghp_eval FetchPush-v4 30 "64,4,64,8;64,4,16,8" \
+her46_ghp_eval FetchPush-v4 1 30 "64,4,64,8;64,4,16,8" \
   "64,4,64,8;64,16,16,4;64,4,16,64;64,4,64,16;64,32,4,16;64,16,64;64,32,4,32;64,32,8,16;64,32,8,32;64,16,32,32;64,4,64,32;64,16,8,128;64,32,8,64;64,16,64,16;64,32,16,32;64,32,32,8;64,32,32,16;64,16,128,4;64,16,32,64;64,32,16,64;64,16,16,128;64,32,8,128;64,16,128,8;64,32,32,32;64,32,64;64,32,64,4;64,16,8,256;64,64,4,32;64,32,64,8;64,64,4,64;64,64,8,32;64,64,16,4;64,32,16,128;64,32,64,16;64,32,32,64;64,64,8,64;64,64,16,16;64,64,4,128;64,32,8,256;64,64,16,32;64,64,8,128;64,64,32,4;64,32,64,32;128,32,4,32;64,64,32,8;64,64,16,64;64,64,4,256;64,32,128;64,64,32,16;64,32,128,4;256,4,32,8;64,32,128,8;64,64,32,32;256,4,64,8;256,8,4,4;256,8,16;64,16,8,512;256,8,16,4;64,32,32,128;64,64,16,128;256,4,32,32;64,32,16,256;64,64,8,256;256,4,64,16;256,8,32;256,8,32,4;256,8,16,16;256,8,4,64;256,4,8,128;256,4,128,8;128,32,64,4;64,32,128,16;256,8,16,32;256,8,64;256,8,64,4;256,8,32,16;64,64,64,4;64,32,64,64;64,64,32,64;256,8,64,8;256,8,4,128;64,64,64,8;256,4,256,4;64,32,8,512;256,8,32,32;256,8,16,64;64,128,4,32;256,4,64,32;256,8,128;256,8,64,16;256,8,128,4;256,4,16,128;256,4,128,16;64,4,64,128;64,128,4,64;64,64,64,16;64,128,8,32;256,16,4,16;256,4,8,256;256,4,256,8" \
   "64,32,64,4;64,32,4,32;64,32,4,16;64,4,64,8"  # (1.2M env steps, while the run went on; the first pick once more)
-her46_ghp_eval FetchPush-v4 50 "16,16,16;8,16,16" \
+her46_ghp_eval FetchPush-v4 1 50 "16,16,16;8,16,16" \
   "16,16,16;16,16,16,8;16,16,32;16,16,32,4;16,16,32,8;32,16,8,4;32,16,8,8;16,8,64,8;32,16,16;32,16,8,16;32,16,16,4;16,16,32,16;32,16,16,8;16,16,4,128;16,16,64,4;32,16,32,4;32,16,32,8;16,16,16,64;16,16,64,8;32,16,16,32;64,8;64,8,4;64,8,4,4;16,16,32,32;64,8,8;64,8,4,8;64,8,8,4;64,8,8,8;64,8,4,16;64,8,16;32,16,32,16;32,32,16,4;64,8,16,4;16,32,32,16;64,8,8,16;64,8,16,8;64,8,4,32;64,8,32;64,8,32,4;32,16,64,4;32,32,16,16;64,8,16,16;64,8,8,32;16,32,16,64;64,8,32,8;64,16,4;64,8,4,64;64,16,4,4;64,16,4,8;64,16,8;32,16,16,64;64,16,8,4;64,16,4,16;64,16,8,8;16,128,4;32,16,32,32;32,32,16,32;16,128,4,4;64,8,16,32;64,8,64;16,128,4,8;64,8,64,4;64,16,16;64,16,8,16;64,16,4,32;64,16,16,4;64,8,32,16;64,8,8,64;16,128,4,16;32,64,4,4;64,16,16,8;32,64,4,8;16,32,64,4;16,16,128;16,16,128,4;16,128,4,32;32,64,4,16;64,16,8,32;64,8,64,8;64,16,16,16;64,16,4,64;64,8,4,128;64,16,32;32,64,4,32;64,16,32,4;32,64,8;32,64,8,4;32,32,32,16;32,16,64,16;32,64,8,8;16,32,64,8;16,16,16,128;16,128,4,64;64,16,32,8;32,64,8,16;64,16,16,32;64,8,32,32;32,32,16,64;64,8,16,64;64,16,8,64" \
   "16,16,16,64;16,16,16,8"  # (2M env steps, the run's end; /work/runs/push50.sh, ghp_eval.sh's first form)
-her46_ghp_eval FetchPickAndPlace-v4 18 "32,16,4,16" "" ""  # (1.44M env steps, while the run went on; no arch 5 of 5)
-her46_ghp_eval FetchPickAndPlace-v4 25 "256,16,64,64;256,16,16,32;128,4,32,32" "" "" 20  # (2M, the run's end: every arch
+her46_ghp_eval FetchPickAndPlace-v4 1 18 "32,16,4,16" "" ""  # (1.44M env steps, while the run went on; no arch 5 of 5)
+her46_ghp_eval FetchPickAndPlace-v4 1 25 "256,16,64,64;256,16,16,32;128,4,32,32" "" "" 20  # (2M, the run's end: every arch
 # on 20 episodes, as 5 held 1 table goal; no arch succeeds in all 20, so no second stage)
-her46_ghp_eval FetchSlide-v4 50 "128,32,256,8;64,64,8,64" \
+her46_ghp_eval FetchSlide-v4 1 50 "128,32,256,8;64,64,8,64" \
   "128,32,256,8;64,256,16,64;128,64,128,32;512,32,4,128;512,16,16,512;512,32,16,512;256,128,8,256;256,16,64,512;256,32,128,256;256,128,128;512,64,128,64;512,32,512,32;128,256,128;256,256,8,4;128,512,4,512;256,256,16,4;64,64,128,512;512,128,8,128;512,128,16,256;512,64,512,16;128,128,512,8;512,128,64,128;512,128,64,256;256,128,512,16;512,128,512;256,16,256,512;256,256,128,512;512,256,128,64;256,512,128,16;256,256,512,8;512,512,4,512;512,512,16,64;512,32,512,512;512,512,64,64" \
   "256,256,128,512;256,16,64,512"  # (2M, the run's end; 34 archs with 5 of 5, all of them the second stage)
 # Each task's two learning curves (test success against env steps; the GHP's averages one episode of each of 80 random archs)
