@@ -76,13 +76,14 @@ def aggregate(task, seeds, root, resamples, seed):
                         for s, p in zip(seeds, runs)])
         for name, runs in picks.items()
     }  # fmt: skip
+    digits = 2 if max(v.max() for v in means.values()) <= 1 else 0  # success rates (Fetch) or returns (MuJoCo)
     lines = [f"### {task}: seeds {', '.join(str(s['seed']) for s in seeds)}", ""]
     lines += ["| policy | per seed: arch (params) fresh-episode mean | IQM over seeds | interval |", "|---|---|---|---|"]
     for name, per_run in means.items():
         value, (low, high) = iqm_interval(per_run, resamples, seed)
         sizes = ["" if p["params"] is None else f" ({p['params']:,})" for p in picks[name]]
-        cells = "; ".join(f"{p['arch']}{size} {x:.0f}" for p, size, x in zip(picks[name], sizes, per_run))
-        lines.append(f"| {name} | {cells} | {value:.0f} | [{low:.0f}, {high:.0f}] |")
+        cells = "; ".join(f"{p['arch']}{size} {x:.{digits}f}" for p, size, x in zip(picks[name], sizes, per_run))
+        lines.append(f"| {name} | {cells} | {value:.{digits}f} | [{low:.{digits}f}, {high:.{digits}f}] |")
     table2 = {key: np.array([r["table2"][f"max_{key}_ratio"] for r in reports]) for key in ("size", "dlm")}
     claims = [  # (claim, per-seed values, threshold)
         ("the 90% arch within 10% of the baseline: its mean / the baseline's >= 0.9", means["90%"] / means["baseline"], 0.9),

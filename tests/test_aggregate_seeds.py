@@ -32,6 +32,28 @@ def test_k_of_n_counts_the_seeds_at_or_above_the_threshold():
 
 
 def test_a_task_table_from_evaluation_folders(tmp_path):
+    text = "\n".join(aggregate_seeds.aggregate("Toy-v0", toy_seeds(tmp_path, 1.0), str(tmp_path), 2000, 0))
+    # one score per run (its episode mean): 90, 190, 140; their IQM (3 runs: the mean) 140, interval lowest..highest
+    assert "| 90% | [8] (10) 90; [8] (10) 190; [8] (10) 140 | 140 | [90, 190] |" in text
+    assert "| baseline | [256, 256] 80; [256, 256] 180; [256, 256] 130 | 130 | [80, 180] |" in text
+    # 90% / baseline per seed: 90/80, 190/180, 140/130, all >= 0.9
+    assert "| 1.125, 1.056, 1.077 | 1.086 | [1.056, 1.125] | 3 of 3 seeds |" in text
+    assert "| Table II, max D_LM: ratio >= 0.9 (the paper: 0.90-0.99 on locomotion) | 0.900, 0.800, 0.850 | 0.850 |" in text
+    assert "0.800, 0.700, 0.750 | 0.750 | [0.700, 0.800] | 0 of 3 seeds |" in text  # max size: none at 0.9
+    assert "D_LM ratio - size ratio >= 0 | 0.100, 0.100, 0.100 | 0.100 | [0.100, 0.100] | 3 of 3 seeds |" in text
+
+
+def test_success_rates_keep_two_decimals(tmp_path):
+    # the same runs as success rates (Fetch): scores / 1000, so 0.09, 0.19, 0.14; the ratios do not change
+    text = "\n".join(aggregate_seeds.aggregate("Toy-v0", toy_seeds(tmp_path, 1e-3), str(tmp_path), 2000, 0))
+    assert "| 90% | [8] (10) 0.09; [8] (10) 0.19; [8] (10) 0.14 | 0.14 | [0.09, 0.19] |" in text
+    assert "| baseline | [256, 256] 0.08; [256, 256] 0.18; [256, 256] 0.13 | 0.13 | [0.08, 0.18] |" in text
+    assert "| 1.125, 1.056, 1.077 | 1.086 | [1.056, 1.125] | 3 of 3 seeds |" in text
+
+
+def toy_seeds(tmp_path, scale):
+    """Three hand-made runs (eval folder with report.json, picks and baseline on fresh episodes), scores times scale."""
+
     def folder(name, rows, report=None):
         os.makedirs(tmp_path / name)
         lines = ["arch,depth,params,d_lm,episodes,score,std,per_episode"]
@@ -44,18 +66,12 @@ def test_a_task_table_from_evaluation_folders(tmp_path):
     for seed, (big, small, base, dlm) in enumerate(
         ((100.0, 90.0, 80.0, 0.9), (200.0, 190.0, 180.0, 0.8), (150.0, 140.0, 130.0, 0.85)), start=1
     ):
+        big, small, base = big * scale, small * scale, base * scale
         levels = {"max": {"arch": [64], "params": 100}, "90%": {"arch": [8], "params": 10}, "80%": {"arch": [4], "params": 5}}
         folder(f"eval{seed}", [], {"levels": levels, "table2": {"max_size_ratio": dlm - 0.1, "max_dlm_ratio": dlm}})
-        # the 90% pick's episodes differ, their mean is the run's score: (small - 10, small + 10) averages to small
-        folder(f"picks{seed}", [("64", [big] * 4), ("8", [small - 10, small + 10] * 2), ("4", [small] * 4)])
+        # the 90% pick's episodes differ, their mean is the run's score: (small - spread, small + spread) averages to small
+        spread = 10 * scale
+        folder(f"picks{seed}", [("64", [big] * 4), ("8", [small - spread, small + spread] * 2), ("4", [small] * 4)])
         folder(f"base{seed}", [("256,256", [base] * 4)])
         seeds.append({"seed": seed, "ghp_eval": f"eval{seed}", "ghp_picks": f"picks{seed}", "baseline": f"base{seed}"})
-    text = "\n".join(aggregate_seeds.aggregate("Toy-v0", seeds, str(tmp_path), 2000, 0))
-    # one score per run (its episode mean): 90, 190, 140; their IQM (3 runs: the mean) 140, interval lowest..highest
-    assert "| 90% | [8] (10) 90; [8] (10) 190; [8] (10) 140 | 140 | [90, 190] |" in text
-    assert "| baseline | [256, 256] 80; [256, 256] 180; [256, 256] 130 | 130 | [80, 180] |" in text
-    # 90% / baseline per seed: 90/80, 190/180, 140/130, all >= 0.9
-    assert "| 1.125, 1.056, 1.077 | 1.086 | [1.056, 1.125] | 3 of 3 seeds |" in text
-    assert "| Table II, max D_LM: ratio >= 0.9 (the paper: 0.90-0.99 on locomotion) | 0.900, 0.800, 0.850 | 0.850 |" in text
-    assert "0.800, 0.700, 0.750 | 0.750 | [0.700, 0.800] | 0 of 3 seeds |" in text  # max size: none at 0.9
-    assert "D_LM ratio - size ratio >= 0 | 0.100, 0.100, 0.100 | 0.100 | [0.100, 0.100] | 3 of 3 seeds |" in text
+    return seeds
