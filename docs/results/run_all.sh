@@ -770,6 +770,7 @@ for task in FetchPush-v4 FetchPickAndPlace-v4 FetchSlide-v4; do  # each baseline
   evaluate_fresh $(ckpt $RESULTS/issue46/${task}__baseline__1) issue46_${task}_baseline_fresh20
 done
 evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__2) issue46_FetchPush-v4_baseline_s2_fresh20
+evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__3) issue46_FetchPush-v4_baseline_s3_fresh20  # (stopped by hand at 17, see results.md)
 # Push GHP, the epoch-21 snapshot: a seeded 60 of the 584 archs with 1-3 hidden layers, 5 episodes each
 evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
   --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
