@@ -775,12 +775,12 @@ evaluate_fresh $(ckpt $RESULTS/issue46/FetchPush-v4__baseline__3) issue46_FetchP
 evaluate_checkpoint $(ckpt $RESULTS/issue46/FetchPush-v4__ghp_lowrank__1)/ghn_epoch21.pt issue46_FetchPush-v4_ghp_epoch21_shallow60 \
   --episodes 5 --archs "8;32;64;4,4;4,64;8,4;8,16;8,128;32,512;64,128;128,8;512,256;4,16,128;4,32,8;8,4,256;8,8,32;8,8,512;8,32,16;8,64,4;16,16,4;16,16,64;16,32,32;16,64,256;32,4,8;32,4,128;32,4,256;32,32,256;32,64,64;32,64,512;32,128,4;32,128,8;32,512,256;64,4,512;64,8,256;64,16,32;64,32,8;64,64,256;64,128,16;64,256,32;64,256,256;128,4,8;128,4,256;128,8,64;128,32,256;128,128,16;128,128,512;128,256,128;128,256,256;256,8,16;256,8,128;256,8,512;256,32,8;256,64,8;256,256,64;512,4,32;512,64,8;512,128,16;512,256,4;512,512,4;512,512,64"
 her46_ghp_eval() {  # her46_ghp_eval TASK SEED EPOCH PICKS SMALL100 PICKS2 [EPISODES]: the GHP run's ghn_epochEPOCH.pt, all
-  # 4680 archs x EPISODES (5; seeds 0..), into ..._epochEPOCH (_epEPISODES if not 5; _sSEED if not 1); PICKS (its report's max/90%/80%) and the
-  # generated [256,256] on 20 fresh episodes (seeds 1000..1019); SMALL100, the 100 smallest archs that succeed in every
-  # episode, on those 20; PICKS2, that sample's picks, on 20 more (seeds 2000..2019). /work/runs/ghp_eval.sh TASK EPOCH
-  # [EPISODES [SEED]] derived PICKS, SMALL100 and PICKS2 as it went.
+  # 4680 archs x EPISODES (5; seeds 0..), into ..._epochEPOCH (_epEPISODES if not 5; _sSEED if not seed 1); PICKS (its
+  # report's max/90%/80%) and the generated [256,256] on 20 fresh episodes (seeds 1000..1019); SMALL100, the 100
+  # smallest archs that succeed in every episode, on those 20; PICKS2, that sample's picks, on 20 more (seeds
+  # 2000..2019). /work/runs/ghp_eval.sh TASK EPOCH [EPISODES [SEED]] derived PICKS, SMALL100 and PICKS2 as it went.
   local ghn=$(ckpt $RESULTS/issue46/$1__ghp_lowrank__$2)/ghn_epoch$3.pt
-  local name=issue46_$1_ghp_epoch$3${7:+_ep$7}$([ $2 = 1 ] || echo _s$2)  # ($1..$7: local's words expand before assigning)
+  local name=issue46_$1_ghp_epoch$3${7:+_ep$7}$([ $2 = 1 ] || echo _s$2)
   evaluate_shards $ghn all $RESULTS/eval300k/$name $RESULTS/logs/eval300k_$name ${7:-5}
   evaluate_checkpoint $ghn ${name}_picks --episodes 20 --seed 1000 --archs "$4;256,256"
   [ -n "$5" ] || return 0  # (no arch succeeds in every episode)
